@@ -1,0 +1,3 @@
+from eco2.cli import main
+
+main()

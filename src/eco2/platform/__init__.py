@@ -1,0 +1,1 @@
+"""Shared kernel: infrastructure every domain uses. Never imports a domain."""

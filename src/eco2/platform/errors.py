@@ -1,0 +1,154 @@
+"""One JSON error shape everywhere: ``{"error": {"code", "message", "field"?}}``.
+
+Messages are Korean because the app may show them; codes are stable English identifiers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.status_codes import (
+    HTTP_404_NOT_FOUND,
+    HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+from litestar.types import ExceptionHandlersMap
+
+log = structlog.get_logger(__name__)
+
+
+class AppError(Exception):
+    """A failure the client should see, with a stable code."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+    message: str = "요청을 처리할 수 없습니다."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status_code = status_code or self.status_code
+        self.field = field
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+    message = "로그인이 필요합니다."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    message = "요청한 항목을 찾을 수 없습니다."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+    message = "이미 처리된 요청입니다."
+
+
+class InvalidInput(AppError):
+    status_code = 422
+    code = "validation_error"
+    message = "입력값이 올바르지 않습니다."
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "rate_limited"
+    message = "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요."
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해 주세요."
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def _app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    return _json(exc.status_code, error_body(exc.code, exc.message, exc.field), exc.headers)
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    first = problems[0] if problems and isinstance(problems[0], dict) else {}
+    field = first.get("key") or None
+    reason = first.get("message") or exc.detail
+    message = f"입력값이 올바르지 않습니다: {field}" if field else "입력값이 올바르지 않습니다."
+    body = error_body("validation_error", message, field)
+    body["error"]["detail"] = reason
+    return _json(HTTP_422_UNPROCESSABLE_ENTITY, body)
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "요청 형식이 올바르지 않습니다."),
+    401: ("unauthorized", "로그인이 필요합니다."),
+    404: ("not_found", "요청한 경로를 찾을 수 없습니다."),
+    405: ("method_not_allowed", "허용되지 않은 요청 방식입니다."),
+    413: ("payload_too_large", "요청 본문이 너무 큽니다."),
+    415: ("unsupported_media_type", "지원하지 않는 콘텐츠 형식입니다."),
+    429: ("rate_limited", "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요."),
+    500: ("internal_error", "서버에서 문제가 발생했습니다. 잠시 후 다시 시도해 주세요."),
+    503: ("service_unavailable", "일시적으로 서비스를 이용할 수 없습니다."),
+}
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    # A 403 makes the web client log the user out (contract §1.4): never emit one by accident.
+    if status == 403:
+        status = 401
+    code, message = _HTTP_CODES.get(status, ("http_error", "요청을 처리할 수 없습니다."))
+    if status == 400 and exc.detail and "JSON" in str(exc.detail):
+        code, message = "invalid_json", "JSON 본문을 해석할 수 없습니다."
+    return _json(status, error_body(code, message), getattr(exc, "headers", None))
+
+
+def _not_found(_: Request[Any, Any, Any], __: NotFoundException) -> Response[Any]:
+    return _json(HTTP_404_NOT_FOUND, error_body(*_HTTP_CODES[404]))
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return _json(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        error_body("internal_error", "서버에서 문제가 발생했습니다. 잠시 후 다시 시도해 주세요."),
+    )
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    return {
+        AppError: _app_error,
+        ValidationException: _validation_error,
+        NotFoundException: _not_found,
+        HTTPException: _http_error,
+        HTTP_405_METHOD_NOT_ALLOWED: _http_error,
+        Exception: _unexpected,
+    }

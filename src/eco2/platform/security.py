@@ -1,0 +1,303 @@
+"""Tokens and request identity, shared by every domain and by the ext_authz server.
+
+RFC 8725 choices: the algorithm is pinned to RS256 (never read from the token to pick a
+verifier), every token names a known ``kid``, access and refresh tokens are explicitly typed
+(header ``typ`` and claim ``typ``) so neither is accepted as the other, and ``iss``/``aud``/
+``exp``/``nbf`` are always required.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+from joserfc.jwt import JWTClaimsRegistry
+from joserfc.util import json_b64decode
+from redis.asyncio import Redis
+
+ALGORITHM: Final = "RS256"
+TokenKind = Literal["access", "refresh"]
+HEADER_TYP: Final[dict[TokenKind, str]] = {"access": "at+jwt", "refresh": "rt+jwt"}
+ACCESS_COOKIE: Final = "s_access"
+REFRESH_COOKIE: Final = "s_refresh"
+REVOCATION_CHANNEL: Final = "eco2:revocations"
+RSA_KEY_BITS: Final = 2048
+_PEM_END = "-----END"
+
+
+class InvalidToken(Exception):
+    """Why a token was refused; ``reason`` is a stable metrics/log label."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: str
+    provider: str
+    jti: str | None = None
+    family_id: str | None = None
+    expires_at: int | None = None
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def generate_private_key() -> RSAKey:
+    key = RSAKey.generate_key(RSA_KEY_BITS, private=True)
+    key.ensure_kid()
+    return key
+
+
+def split_pems(text: str) -> list[str]:
+    """Split concatenated PEM blocks; a block that is not PEM is read as a file path list."""
+    if "-----BEGIN" not in text:
+        return [Path(p.strip()).read_text() for p in text.split(",") if p.strip()]
+    blocks, current = [], []
+    for line in text.strip().splitlines():
+        current.append(line)
+        if line.startswith(_PEM_END):
+            blocks.append("\n".join(current) + "\n")
+            current = []
+    return blocks
+
+
+class KeyRing:
+    """Signing and verification keys. The last key signs; every key verifies (rotation)."""
+
+    def __init__(self, keys: Iterable[RSAKey]) -> None:
+        self._keys: dict[str, RSAKey] = {}
+        for key in keys:
+            key.ensure_kid()
+            assert key.kid is not None
+            self._keys[key.kid] = key
+        if not self._keys:
+            raise ValueError("a key ring needs at least one RSA key")
+        self._signing = list(self._keys.values())[-1]
+
+    @classmethod
+    def from_pems(cls, pems: Iterable[str]) -> KeyRing:
+        return cls(RSAKey.import_key(pem) for pem in pems)
+
+    @classmethod
+    def from_jwks(cls, jwks: dict[str, Any]) -> KeyRing:
+        keys = [
+            RSAKey.import_key(entry)
+            for entry in jwks.get("keys", [])
+            if entry.get("kty") == "RSA" and entry.get("alg", ALGORITHM) == ALGORITHM
+        ]
+        return cls(keys)
+
+    @property
+    def signing_key(self) -> RSAKey:
+        return self._signing
+
+    @property
+    def can_sign(self) -> bool:
+        return self._signing.is_private
+
+    def get(self, kid: str) -> RSAKey | None:
+        return self._keys.get(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        return {
+            "keys": [
+                key.as_dict(private=False, alg=ALGORITHM, use="sig") for key in self._keys.values()
+            ]
+        }
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    value: str
+    jti: str
+    expires_at: int
+    max_age: int
+
+
+class TokenCodec:
+    """Issues and verifies the project's JWTs."""
+
+    def __init__(
+        self,
+        keys: KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        ttl: dict[TokenKind, int],
+        leeway: int = 30,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl = ttl
+        self.leeway = leeway
+
+    def issue(
+        self, kind: TokenKind, *, user_id: str, provider: str, family_id: str
+    ) -> IssuedToken:
+        now = int(time.time())
+        jti = uuid.uuid4().hex
+        max_age = self.ttl[kind]
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user_id,
+            "jti": jti,
+            "iat": now,
+            "nbf": now,
+            "exp": now + max_age,
+            "typ": kind,
+            "provider": provider,
+            "fid": family_id,
+        }
+        key = self.keys.signing_key
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": HEADER_TYP[kind]}
+        value = jws.serialize_compact(header, _json(claims), key, algorithms=[ALGORITHM])
+        return IssuedToken(value=value, jti=jti, expires_at=now + max_age, max_age=max_age)
+
+    def verify(self, token: str, kind: TokenKind) -> dict[str, Any]:
+        """Return the claims of a valid token of ``kind``, else raise :class:`InvalidToken`."""
+        header = _unverified_header(token)
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken("bad_alg")
+        if header.get("typ") != HEADER_TYP[kind]:
+            raise InvalidToken("bad_typ")
+        key = self.keys.get(str(header.get("kid", "")))
+        if key is None:
+            raise InvalidToken("unknown_kid")
+        try:
+            payload = jws.deserialize_compact(token, key, algorithms=[ALGORITHM]).payload
+        except JoseError as exc:
+            raise InvalidToken("bad_signature") from exc
+        claims = _claims(payload)
+        self._validate(claims, kind)
+        return claims
+
+    def _validate(self, claims: dict[str, Any], kind: TokenKind) -> None:
+        registry = JWTClaimsRegistry(
+            leeway=self.leeway,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            sub={"essential": True},
+            jti={"essential": True},
+            exp={"essential": True},
+            nbf={"essential": True},
+            typ={"essential": True, "value": kind},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise InvalidToken(_claim_reason(exc)) from exc
+
+
+def _json(claims: dict[str, Any]) -> bytes:
+    return json.dumps(claims, separators=(",", ":")).encode()
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """Parse the protected header only to choose the key; nothing in it is trusted."""
+    if token.count(".") != 2:
+        raise InvalidToken("malformed")
+    try:
+        header = json_b64decode(token.split(".", 1)[0].encode("ascii"))
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise InvalidToken("malformed") from exc
+    if not isinstance(header, dict):
+        raise InvalidToken("malformed")
+    if "crit" in header or "jku" in header or "x5u" in header or "jwk" in header:
+        raise InvalidToken("bad_header")
+    return header
+
+
+def _claims(payload: bytes | None) -> dict[str, Any]:
+    try:
+        claims = json.loads(payload or b"")
+    except ValueError as exc:
+        raise InvalidToken("malformed") from exc
+    if not isinstance(claims, dict):
+        raise InvalidToken("malformed")
+    return claims
+
+
+def _claim_reason(exc: JoseError) -> str:
+    name = type(exc).__name__
+    if name == "ExpiredTokenError":
+        return "expired"
+    if name == "InvalidTokenError":
+        return "not_yet_valid"
+    claim = getattr(exc, "claim", None) or str(exc).split("'")[1:2]
+    claim_name = claim if isinstance(claim, str) else (claim[0] if claim else "claims")
+    return f"bad_{claim_name}"
+
+
+def identity_from_claims(claims: dict[str, Any]) -> Identity:
+    return Identity(
+        user_id=str(claims["sub"]),
+        provider=str(claims.get("provider", "")),
+        jti=str(claims["jti"]),
+        family_id=str(claims["fid"]) if claims.get("fid") else None,
+        expires_at=int(claims["exp"]),
+    )
+
+
+# --- revocation -----------------------------------------------------------------------------
+
+
+def jti_key(jti: str) -> str:
+    return f"blacklist:{jti}"
+
+
+def family_key(family_id: str) -> str:
+    return f"blacklist:family:{family_id}"
+
+
+class Revocations:
+    """Revoked access ``jti``s and token families in Redis, with TTL = remaining lifetime.
+
+    Every revocation is also published on :data:`REVOCATION_CHANNEL` so processes that keep an
+    in-memory copy (the ext_authz server) learn about it without polling.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def revoke_token(self, jti: str, expires_at: int) -> None:
+        await self._revoke(jti_key(jti), expires_at - int(time.time()))
+
+    async def revoke_family(self, family_id: str, ttl_seconds: int) -> None:
+        await self._revoke(family_key(family_id), ttl_seconds)
+
+    async def _revoke(self, key: str, ttl_seconds: int) -> None:
+        if ttl_seconds <= 0:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, b"1", ex=ttl_seconds)
+            pipe.publish(REVOCATION_CHANNEL, key)
+            await pipe.execute()
+
+    async def is_revoked(self, identity: Identity) -> bool:
+        keys = [jti_key(identity.jti)] if identity.jti else []
+        if identity.family_id:
+            keys.append(family_key(identity.family_id))
+        if not keys:
+            return False
+        return any(value is not None for value in await self.redis.mget(keys))
+
+
+def utc_from_timestamp(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)

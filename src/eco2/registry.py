@@ -1,0 +1,125 @@
+"""The single list of bounded contexts.
+
+The app factory, the CLI's ``--domain`` choices, the Envoy/Istio routes, the authz allowlist,
+the Helm values and the tests all derive from (or are checked against) ``DOMAINS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+
+API = "/api/v1"
+OAUTH_PROVIDERS = ("kakao", "google", "naver")
+
+# Platform routes every process serves; always public.
+PLATFORM_PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/docs*")
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """One bounded context.
+
+    ``prefixes`` are the external URL prefixes the gateway routes to this domain.
+    ``public_paths`` are reachable without a token; a trailing ``*`` means "this prefix".
+    ``db_schema`` is the PostgreSQL schema owning the domain's tables (``None``: no tables).
+    ``holds_user_data``: the domain stores per-user rows that an account deletion must erase.
+    """
+
+    name: str
+    package: str
+    prefixes: tuple[str, ...]
+    public_paths: tuple[str, ...] = ()
+    db_schema: str | None = None
+    holds_user_data: bool = False
+
+    @property
+    def internal_prefix(self) -> str:
+        """Service-to-service routes; never routed by the gateway."""
+        return f"/internal/{self.name}"
+
+    def route_handlers(self) -> list[ControllerRouterHandler]:
+        module = import_module(f"eco2.domains.{self.package}.controllers")
+        return list(module.route_handlers)
+
+
+DOMAINS: tuple[Domain, ...] = (
+    Domain(
+        name="auth",
+        package="auth",
+        prefixes=(f"{API}/auth",),
+        public_paths=(
+            *(f"{API}/auth/{p}" for p in OAUTH_PROVIDERS),
+            *(f"{API}/auth/{p}/callback" for p in OAUTH_PROVIDERS),
+            f"{API}/auth/refresh",
+            f"{API}/auth/logout",
+            f"{API}/auth/dev/login",
+            f"{API}/auth/.well-known/jwks.json",
+        ),
+        db_schema="auth",
+        holds_user_data=True,
+    ),
+    Domain(
+        name="users",
+        package="users",
+        prefixes=(f"{API}/user", f"{API}/users"),
+        db_schema="users",
+        holds_user_data=True,
+    ),
+    Domain(
+        name="character",
+        package="character",
+        prefixes=(
+            f"{API}/character",
+            f"{API}/user/me/characters",
+            f"{API}/users/me/characters",
+        ),
+        public_paths=(f"{API}/character/catalog",),
+        db_schema="character",
+        holds_user_data=True,
+    ),
+)
+
+DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)
+
+
+def get_domain(name: str) -> Domain:
+    for domain in DOMAINS:
+        if domain.name == name:
+            return domain
+    raise KeyError(name)
+
+
+def select(names: list[str] | tuple[str, ...] | None) -> tuple[Domain, ...]:
+    """Domains for a process: all of them when ``names`` is empty, in registry order."""
+    if not names:
+        return DOMAINS
+    unknown = sorted(set(names) - set(DOMAIN_NAMES))
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    return tuple(d for d in DOMAINS if d.name in names)
+
+
+def route_table() -> list[tuple[str, str]]:
+    """(prefix, domain) pairs, longest prefix first, as a first-match router needs them."""
+    pairs = [(prefix, d.name) for d in DOMAINS for prefix in d.prefixes]
+    return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
+
+
+def public_paths() -> tuple[str, ...]:
+    """Every path the gateway lets through without a token."""
+    return PLATFORM_PUBLIC_PATHS + tuple(p for d in DOMAINS for p in d.public_paths)
+
+
+def is_public(path: str) -> bool:
+    for pattern in public_paths():
+        if pattern.endswith("*"):
+            if path.startswith(pattern[:-1]):
+                return True
+        elif path == pattern:
+            return True
+    return False

@@ -1,0 +1,151 @@
+"""Typed settings from ``ECO2_*`` environment variables (plus the standard ``OPENAI_*``/``AWS_*``).
+
+List-valued settings are comma-separated. ``get_settings()`` reads the environment once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+OAUTH_DEFAULT_URLS: dict[str, tuple[str, str, str]] = {
+    "kakao": (
+        "https://kauth.kakao.com/oauth/authorize",
+        "https://kauth.kakao.com/oauth/token",
+        "https://kapi.kakao.com/v2/user/me",
+    ),
+    "google": (
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "https://oauth2.googleapis.com/token",
+        "https://openidconnect.googleapis.com/v1/userinfo",
+    ),
+    "naver": (
+        "https://nid.naver.com/oauth2.0/authorize",
+        "https://nid.naver.com/oauth2.0/token",
+        "https://openapi.naver.com/v1/nid/me",
+    ),
+}
+
+
+class OAuthProviderSettings(BaseModel):
+    name: str
+    client_id: str | None
+    client_secret: str | None
+    authorize_url: str
+    token_url: str
+    userinfo_url: str
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id)
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ECO2_", extra="ignore", frozen=True)
+
+    env: Literal["local", "dev", "prod"] = "local"
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path("./.eco2")
+    public_base_url: str = "http://localhost:8000"
+    cors_origins: CommaList = Field(default_factory=lambda: ["http://localhost:5173"])
+    cookie_domain: str | None = None
+    cookie_secure: bool | None = None
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    # Identity
+    auth_signing_keys: str | None = None
+    auth_issuer: str = "eco2"
+    auth_audience: str = "eco2-api"
+    auth_access_ttl_seconds: int = Field(default=15 * 60, gt=0)
+    auth_refresh_ttl_seconds: int = Field(default=14 * 24 * 3600, gt=0)
+    auth_state_ttl_seconds: int = Field(default=600, gt=0)
+    auth_leeway_seconds: int = Field(default=30, ge=0)
+    auth_trust_gateway: bool = False
+    auth_redirect_uris: CommaList = Field(default_factory=list)
+    auth_http_timeout_seconds: float = 10.0
+    auth_kakao_client_id: str | None = None
+    auth_kakao_client_secret: str | None = None
+    auth_kakao_authorize_url: str = OAUTH_DEFAULT_URLS["kakao"][0]
+    auth_kakao_token_url: str = OAUTH_DEFAULT_URLS["kakao"][1]
+    auth_kakao_userinfo_url: str = OAUTH_DEFAULT_URLS["kakao"][2]
+    auth_google_client_id: str | None = None
+    auth_google_client_secret: str | None = None
+    auth_google_authorize_url: str = OAUTH_DEFAULT_URLS["google"][0]
+    auth_google_token_url: str = OAUTH_DEFAULT_URLS["google"][1]
+    auth_google_userinfo_url: str = OAUTH_DEFAULT_URLS["google"][2]
+    auth_naver_client_id: str | None = None
+    auth_naver_client_secret: str | None = None
+    auth_naver_authorize_url: str = OAUTH_DEFAULT_URLS["naver"][0]
+    auth_naver_token_url: str = OAUTH_DEFAULT_URLS["naver"][1]
+    auth_naver_userinfo_url: str = OAUTH_DEFAULT_URLS["naver"][2]
+
+    # Service-to-service calls between split pods
+    internal_token: str | None = None
+    service_urls: CommaList = Field(default_factory=list)
+
+    @field_validator("cors_origins", "auth_redirect_uris", "service_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("cors_origins", "auth_redirect_uris")
+    @classmethod
+    def _no_trailing_slash(cls, value: list[str]) -> list[str]:
+        return [item.rstrip("/") for item in value]
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _service_urls_are_pairs(self) -> Settings:
+        for entry in self.service_urls:
+            if "=" not in entry:
+                raise ValueError(f"ECO2_SERVICE_URLS entry {entry!r} is not name=url")
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.env != "local"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env != "local"
+
+    @property
+    def default_origin(self) -> str:
+        return self.cors_origins[0] if self.cors_origins else self.public_base_url
+
+    def service_url(self, domain: str) -> str | None:
+        for entry in self.service_urls:
+            name, _, url = entry.partition("=")
+            if name.strip() == domain:
+                return url.strip().rstrip("/")
+        return None
+
+    def oauth(self, provider: str) -> OAuthProviderSettings:
+        values = {
+            key: getattr(self, f"auth_{provider}_{key}")
+            for key in ("client_id", "client_secret", "authorize_url", "token_url", "userinfo_url")
+        }
+        return OAuthProviderSettings(name=provider, **values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
