@@ -68,8 +68,9 @@ class Taxonomy(_Strict):
 
 class Correction(_Strict):
     condition: Condition
-    insufficiency: str  # "아쉬운 점" sentence shown for a bad result
-    correction: str  # concrete step that fixes it
+    correction: str  # concrete step that fixes it (or confirms the right way)
+    insufficiency: str = ""  # "아쉬운 점" sentence shown for a bad result
+    acceptable: bool = False  # the condition is expected for this category, not a fault
 
 
 class DefaultCorrections(_Strict):
