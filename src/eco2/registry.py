@@ -6,12 +6,15 @@ the Helm values and the tests all derive from (or are checked against) ``DOMAINS
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from litestar.types import ControllerRouterHandler
+    from types import ModuleType
+
+    from litestar.types import ControllerRouterHandler, LifespanHook
 
 API = "/api/v1"
 OAUTH_PROVIDERS = ("kakao", "google", "naver")
@@ -43,8 +46,17 @@ class Domain:
         return f"/internal/{self.name}"
 
     def route_handlers(self) -> list[ControllerRouterHandler]:
-        module = import_module(f"eco2.domains.{self.package}.controllers")
-        return list(module.route_handlers)
+        return list(self._controllers().route_handlers)
+
+    def startup_hooks(self) -> list[LifespanHook]:
+        """Idempotent start-up work (seeding a catalog, a first data import)."""
+        return list(getattr(self._controllers(), "on_startup", []))
+
+    def models_module(self) -> str:
+        return f"eco2.domains.{self.package}.models"
+
+    def _controllers(self) -> ModuleType:
+        return import_module(f"eco2.domains.{self.package}.controllers")
 
 
 DOMAINS: tuple[Domain, ...] = (
@@ -94,7 +106,7 @@ def get_domain(name: str) -> Domain:
     raise KeyError(name)
 
 
-def select(names: list[str] | tuple[str, ...] | None) -> tuple[Domain, ...]:
+def select(names: Sequence[str] | None) -> tuple[Domain, ...]:
     """Domains for a process: all of them when ``names`` is empty, in registry order."""
     if not names:
         return DOMAINS

@@ -91,8 +91,8 @@ def _postgres_user() -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam(POSTGRES_OS_USER)
     except KeyError:
-        subprocess.run(  # noqa: S603
-            ["useradd", "--system", "--no-create-home", POSTGRES_OS_USER],  # noqa: S607
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", POSTGRES_OS_USER],
             check=True,
             capture_output=True,
         )
@@ -128,10 +128,20 @@ def start_postgres(data_dir: Path) -> EmbeddedServer:
     setup = _child_setup(signal.SIGINT, *(ids or (None, None)))
     if not (pgdata / "PG_VERSION").exists():
         log.info("embedded_postgres_init", pgdata=str(pgdata))
-        subprocess.run(  # noqa: S603
-            [str(_postgres_bin() / "initdb"), "-D", str(pgdata), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
-            check=True, capture_output=True, preexec_fn=setup,  # noqa: PLW1509
+        subprocess.run(
+            [
+                str(_postgres_bin() / "initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
+            preexec_fn=setup,
         )
     (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a hard kill
     port = free_port()
@@ -139,35 +149,64 @@ def start_postgres(data_dir: Path) -> EmbeddedServer:
     with logfile.open("ab") as out:
         if ids:
             os.chown(logfile, *ids)
-        process = subprocess.Popen(  # noqa: S603
-            [str(_postgres_bin() / "postgres"), "-D", str(pgdata), "-p", str(port),
-             "-h", "127.0.0.1", "-k", "", "-c", "max_connections=300",
-             "-c", "shared_buffers=128MB", "-c", "fsync=on"],
-            stdout=out, stderr=subprocess.STDOUT, preexec_fn=setup,  # noqa: PLW1509
+        process = subprocess.Popen(
+            [
+                str(_postgres_bin() / "postgres"),
+                "-D",
+                str(pgdata),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                "",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=128MB",
+                "-c",
+                "fsync=on",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=setup,
         )
     _wait_for_port(port, process, "postgres", logfile)
-    server = EmbeddedServer("postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres",
-                            process, signal.SIGINT)
+    server = EmbeddedServer(
+        "postgres", f"postgresql://postgres@127.0.0.1:{port}/postgres", process, signal.SIGINT
+    )
     _ensure_database(port)
     server.url = f"postgresql://postgres@127.0.0.1:{port}/{POSTGRES_DB}"
     return server
 
 
 def _ensure_database(port: int) -> None:
-    psql = [str(_postgres_bin() / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-            "-tAc"]
+    psql = [
+        str(_postgres_bin() / "psql"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-U",
+        "postgres",
+        "-tAc",
+    ]
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
-        found = subprocess.run(  # noqa: S603
+        found = subprocess.run(
             [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{POSTGRES_DB}'"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if found.returncode == 0 or time.monotonic() > deadline:
             break
         time.sleep(0.2)  # accepting connections only after recovery finishes
     if found.stdout.strip() != "1":
-        subprocess.run([*psql, f"CREATE DATABASE {POSTGRES_DB}"], check=True,  # noqa: S603
-                       capture_output=True)
+        subprocess.run(
+            [*psql, f"CREATE DATABASE {POSTGRES_DB}"],
+            check=True,
+            capture_output=True,
+        )
 
 
 def start_valkey(data_dir: Path) -> EmbeddedServer:
@@ -177,21 +216,36 @@ def start_valkey(data_dir: Path) -> EmbeddedServer:
     vdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     logfile = vdir / "server.log"
-    process = subprocess.Popen(  # noqa: S603
-        [str(get_binary_path()), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(vdir),
-         "--appendonly", "yes", "--save", "60 1", "--logfile", str(logfile),
-         "--protected-mode", "yes", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        preexec_fn=_child_setup(signal.SIGTERM),  # noqa: PLW1509
+    process = subprocess.Popen(
+        [
+            str(get_binary_path()),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(vdir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "60 1",
+            "--logfile",
+            str(logfile),
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_child_setup(signal.SIGTERM),
     )
     _wait_for_port(port, process, "valkey", logfile)
     return EmbeddedServer("valkey", f"redis://127.0.0.1:{port}/0", process, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def embedded_services(
-    data_dir: Path, *, postgres: bool, valkey: bool
-) -> Iterator[dict[str, str]]:
+def embedded_services(data_dir: Path, *, postgres: bool, valkey: bool) -> Iterator[dict[str, str]]:
     """Start what is needed; yield ``{"database_url"?, "redis_url"?}``; stop them on exit."""
     servers: list[EmbeddedServer] = []
     try:

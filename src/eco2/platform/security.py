@@ -147,9 +147,7 @@ class TokenCodec:
         self.ttl = ttl
         self.leeway = leeway
 
-    def issue(
-        self, kind: TokenKind, *, user_id: str, provider: str, family_id: str
-    ) -> IssuedToken:
+    def issue(self, kind: TokenKind, *, user_id: str, provider: str, family_id: str) -> IssuedToken:
         now = int(time.time())
         jti = uuid.uuid4().hex
         max_age = self.ttl[kind]

@@ -1,0 +1,166 @@
+"""Application factory: one Litestar app for the whole monolith or for chosen domains."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins import InitPluginProtocol
+from sqlalchemy import text
+
+from eco2 import __version__, interop, registry
+from eco2.keys import load_key_ring
+from eco2.platform.cache import redis_client
+from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
+from eco2.platform.errors import exception_handlers
+from eco2.platform.health import Readiness, health, ready
+from eco2.platform.identity import IdentityResolver, provide_identity
+from eco2.platform.logging import configure_logging, request_id_middleware
+from eco2.platform.metrics import MetricsController, prometheus_config
+from eco2.platform.runtime import Runtime
+from eco2.platform.security import Revocations, TokenCodec
+from eco2.settings import Settings, get_settings
+
+DOCS_PATH = "/docs"
+
+
+def provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+class Eco2Plugin(InitPluginProtocol):
+    """Wires the kernel and the selected domains into one app (litestar-fullstack style)."""
+
+    def __init__(self, settings: Settings, domains: Sequence[registry.Domain]) -> None:
+        self.settings = settings
+        self.domains = tuple(domains)
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings = self.settings
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("ECO2_DATABASE_URL and ECO2_REDIS_URL must be resolved before boot")
+        configure_logging(level=settings.log_level, json=settings.json_logs)
+        db_config = sqlalchemy_config(settings.database_url)
+        metrics = prometheus_config(app_name="eco2-" + "-".join(d.name for d in self.domains))
+
+        app_config.route_handlers.extend([health, ready, MetricsController])
+        for domain in self.domains:
+            app_config.route_handlers.extend(
+                h
+                for h in domain.route_handlers()
+                if settings.env == "local" or not getattr(h, "opt", {}).get("local_only")
+            )
+            app_config.on_startup.extend(domain.startup_hooks())
+        app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
+        app_config.plugins.append(sqlalchemy_plugin(db_config))
+        app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
+        app_config.exception_handlers.update(exception_handlers())
+        app_config.dependencies["identity"] = Provide(provide_identity)
+        app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
+        app_config.cors_config = CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Content-Type",
+                "X-Frontend-Origin",
+                "Authorization",
+                "X-Refresh-Token",
+                "X-Request-Id",
+                "Last-Event-ID",
+            ],
+            expose_headers=["X-Request-Id"],
+            max_age=600,
+        )
+        app_config.openapi_config = OpenAPIConfig(
+            title="Eco² API",
+            version=__version__,
+            path=DOCS_PATH,
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+        )
+        app_config.state.update(
+            {
+                "settings": settings,
+                "domains": {d.name for d in self.domains},
+                "db_config": db_config,
+            }
+        )
+        app_config.lifespan.append(self._runtime)
+        return app_config
+
+    @asynccontextmanager
+    async def _runtime(self, app: Litestar) -> AsyncIterator[None]:
+        """Process-wide clients, created once and closed on shutdown."""
+        settings = self.settings
+        redis = redis_client(settings.redis_url or "")
+        engine = app.state.db_config.get_engine()
+        http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
+        keys = load_key_ring(settings)
+        codec = (
+            TokenCodec(
+                keys,
+                issuer=settings.auth_issuer,
+                audience=settings.auth_audience,
+                ttl={
+                    "access": settings.auth_access_ttl_seconds,
+                    "refresh": settings.auth_refresh_ttl_seconds,
+                },
+                leeway=settings.auth_leeway_seconds,
+            )
+            if keys
+            else None
+        )
+        if codec is None and not settings.auth_trust_gateway:
+            raise RuntimeError(
+                "no signing keys: set ECO2_AUTH_SIGNING_KEYS (see `eco2 keys generate`)"
+            )
+        revocations = Revocations(redis)
+
+        async def database_ready() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def redis_ready() -> Any:
+            return await redis.ping()
+
+        app.state.update(
+            runtime=Runtime(
+                settings=settings,
+                domains=frozenset(d.name for d in self.domains),
+                redis=redis,
+                http=http,
+                sessions=session_factory(engine),
+                tokens=codec,
+                revocations=revocations,
+            ),
+            identity_resolver=IdentityResolver(codec, revocations, settings.auth_trust_gateway),
+            readiness=Readiness({"postgres": database_ready, "redis": redis_ready}),
+        )
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await redis.aclose()
+
+
+def create_app(domains: Sequence[str] | None = None, settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    return Litestar(plugins=[Eco2Plugin(settings, registry.select(domains))], debug=False)
+
+
+def asgi() -> Litestar:
+    """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
+    import os
+
+    names = [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
+    return create_app(names)

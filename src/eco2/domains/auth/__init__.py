@@ -1,0 +1,1 @@
+"""auth: social sign-in (Kakao, Google, Naver), session tokens, JWKS."""

@@ -1,0 +1,353 @@
+"""Sign-in, session tokens (rotation with reuse detection), logout and account linking."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import structlog
+from redis.exceptions import RedisError
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eco2.domains.auth.models import LinkedAccount, LoginAudit, RefreshToken
+from eco2.domains.auth.providers import OAuthClient, OAuthFailure, new_code_verifier
+from eco2.domains.auth.schemas import LoginStart, PendingLogin, ProviderProfile
+from eco2.domains.character.interface import character_port
+from eco2.domains.users.interface import users_port
+from eco2.domains.users.schemas import LoginProfile, LoginRecord
+from eco2.platform.db import utcnow
+from eco2.platform.errors import AppError, NotFound, Unauthorized
+from eco2.platform.runtime import Runtime
+from eco2.platform.security import (
+    InvalidToken,
+    IssuedToken,
+    TokenCodec,
+    identity_from_claims,
+)
+from eco2.registry import API, OAUTH_PROVIDERS
+from eco2.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+STATE_PREFIX = "oauth:state:"
+REFRESH_REUSE_GRACE = timedelta(seconds=10)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTokens:
+    access: IssuedToken
+    refresh: IssuedToken
+
+
+class LoginFailed(Exception):
+    """The callback failed; the browser goes back to ``<origin>/#/login?error=<code>``."""
+
+    def __init__(self, code: str, origin: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.origin = origin
+
+
+def _codec(runtime: Runtime) -> TokenCodec:
+    if runtime.tokens is None or not runtime.tokens.keys.can_sign:
+        raise AppError(code="signing_unavailable", status_code=503)
+    return runtime.tokens
+
+
+# --- starting a login -------------------------------------------------------------------------
+
+
+def oauth_client(settings: Settings, provider: str) -> OAuthClient:
+    if provider not in OAUTH_PROVIDERS:
+        raise NotFound("지원하지 않는 로그인 방식입니다.", code="unknown_provider")
+    config = settings.oauth(provider)
+    if not config.enabled:
+        raise NotFound("현재 사용할 수 없는 로그인 방식입니다.", code="provider_disabled")
+    return OAuthClient(config)
+
+
+def default_callback(settings: Settings, provider: str) -> str:
+    return f"{settings.public_base_url}{API}/auth/{provider}/callback"
+
+
+def checked_callback(settings: Settings, provider: str, redirect_uri: str | None) -> str:
+    """Only exact, pre-registered callback URLs (RFC 9700 §4.1: no pattern matching)."""
+    default = default_callback(settings, provider)
+    if redirect_uri is None or redirect_uri == default:
+        return default
+    if redirect_uri in settings.auth_redirect_uris:
+        return redirect_uri
+    raise AppError(
+        "허용되지 않은 redirect_uri 입니다.", code="invalid_redirect_uri", field="redirect_uri"
+    )
+
+
+def landing_origin(settings: Settings, requested: str | None) -> str:
+    origin = (requested or "").rstrip("/")
+    return origin if origin in settings.cors_origins else settings.default_origin
+
+
+async def start_login(
+    runtime: Runtime, provider: str, redirect_uri: str | None, frontend_origin: str | None
+) -> LoginStart:
+    settings = runtime.settings
+    client = oauth_client(settings, provider)
+    callback = checked_callback(settings, provider, redirect_uri)
+    state = secrets.token_urlsafe(32)
+    pending = PendingLogin(
+        provider=provider,
+        code_verifier=new_code_verifier(),
+        origin=landing_origin(settings, frontend_origin),
+        redirect_uri=callback,
+    )
+    ttl = settings.auth_state_ttl_seconds
+    await runtime.redis.set(STATE_PREFIX + state, msgspec.json.encode(pending), ex=ttl)
+    return LoginStart(
+        provider=provider,
+        state=state,
+        authorization_url=client.authorization_url(
+            state=state, verifier=pending.code_verifier, redirect_uri=callback
+        ),
+        expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+    )
+
+
+# --- completing a login -----------------------------------------------------------------------
+
+
+async def _take_state(runtime: Runtime, state: str | None) -> PendingLogin | None:
+    """One-time: GETDEL makes a replayed ``state`` fail even under concurrency."""
+    if not state or len(state) > 128:
+        return None
+    raw = await runtime.redis.getdel(STATE_PREFIX + state)
+    return msgspec.json.decode(raw, type=PendingLogin) if raw else None
+
+
+async def complete_login(
+    runtime: Runtime,
+    provider: str,
+    *,
+    code: str | None,
+    state: str | None,
+    error: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> tuple[SessionTokens, str]:
+    settings = runtime.settings
+    pending = await _take_state(runtime, state)
+    if pending is None or pending.provider != provider:
+        raise LoginFailed("invalid_state", settings.default_origin)
+    if error:
+        raise LoginFailed(
+            "access_denied" if error == "access_denied" else "provider_error", pending.origin
+        )
+    if not code:
+        raise LoginFailed("missing_code", pending.origin)
+    try:
+        client = oauth_client(settings, provider)
+        profile = await client.fetch_profile(
+            runtime.http,
+            code=code,
+            pending_verifier=pending.code_verifier,
+            redirect_uri=pending.redirect_uri,
+            state=state or "",
+        )
+    except OAuthFailure as exc:
+        log.warning("oauth_failed", provider=provider, reason=exc.code)
+        raise LoginFailed(exc.code, pending.origin) from exc
+    except NotFound as exc:
+        raise LoginFailed("provider_disabled", pending.origin) from exc
+    user_id = await sign_in(runtime, profile, ip=ip, user_agent=user_agent)
+    return await open_session(runtime, user_id, provider), pending.origin
+
+
+async def _linked_user(session: AsyncSession, profile: ProviderProfile) -> LinkedAccount | None:
+    return await session.scalar(
+        select(LinkedAccount).where(
+            LinkedAccount.provider == profile.provider,
+            LinkedAccount.provider_user_id == profile.provider_user_id,
+        )
+    )
+
+
+async def _user_with_verified_email(session: AsyncSession, email: str) -> uuid.UUID | None:
+    return await session.scalar(
+        select(LinkedAccount.user_id)
+        .where(LinkedAccount.email == email.lower(), LinkedAccount.email_verified.is_(True))
+        .limit(1)
+    )
+
+
+async def sign_in(
+    runtime: Runtime, profile: ProviderProfile, *, ip: str | None, user_agent: str | None
+) -> str:
+    """Link or create the user for a provider account; record the login. Returns the user id.
+
+    Same provider account → same user; else a verified e-mail already linked → that user;
+    else a new user.
+    """
+    email = profile.email.lower() if profile.email else None
+    async with runtime.sessions.begin() as session:
+        account = await _linked_user(session, profile)
+        known = account.user_id if account else None
+        if known is None and email and profile.email_verified:
+            known = await _user_with_verified_email(session, email)
+    result = await users_port(runtime).record_login(
+        LoginRecord(
+            user_id=str(known) if known else None,
+            profile=LoginProfile(
+                provider=profile.provider,
+                nickname=profile.nickname,
+                email=email,
+                profile_image_url=profile.profile_image_url,
+            ),
+        )
+    )
+    user_id = uuid.UUID(result.user_id)
+    async with runtime.sessions.begin() as session:
+        account = await _linked_user(session, profile)
+        if account is None:
+            session.add(
+                LinkedAccount(
+                    user_id=user_id,
+                    provider=profile.provider,
+                    provider_user_id=profile.provider_user_id,
+                    email=email,
+                    email_verified=profile.email_verified,
+                )
+            )
+        else:
+            account.user_id = user_id  # the old user may have deleted the account
+            account.email, account.email_verified = email, profile.email_verified
+        session.add(
+            LoginAudit(
+                user_id=user_id,
+                provider=profile.provider,
+                ip=ip,
+                user_agent=(user_agent or "")[:512] or None,
+            )
+        )
+    if result.created:
+        await character_port(runtime).ensure_mascot(result.user_id)
+    log.info(
+        "signed_in", provider=profile.provider, user_id=result.user_id, new_user=result.created
+    )
+    return result.user_id
+
+
+# --- session tokens ---------------------------------------------------------------------------
+
+
+async def open_session(
+    runtime: Runtime, user_id: str, provider: str, family_id: str | None = None
+) -> SessionTokens:
+    codec = _codec(runtime)
+    family_id = family_id or uuid.uuid4().hex
+    access = codec.issue("access", user_id=user_id, provider=provider, family_id=family_id)
+    refresh = codec.issue("refresh", user_id=user_id, provider=provider, family_id=family_id)
+    async with runtime.sessions.begin() as session:
+        session.add(
+            RefreshToken(
+                jti=refresh.jti,
+                family_id=family_id,
+                user_id=uuid.UUID(user_id),
+                provider=provider,
+                expires_at=datetime.fromtimestamp(refresh.expires_at, tz=UTC),
+            )
+        )
+    return SessionTokens(access=access, refresh=refresh)
+
+
+async def rotate(runtime: Runtime, token: str | None) -> SessionTokens:
+    """Exchange a refresh token for a new pair in the same family.
+
+    Presenting an already-rotated token revokes the family (RFC 9700 §4.14.2), except within
+    a few seconds of its rotation: a browser firing parallel requests that all hit 401 sends
+    the same cookie several times, which is not theft.
+    """
+    codec = _codec(runtime)
+    if not token:
+        raise Unauthorized(code="missing_refresh_token")
+    try:
+        identity = identity_from_claims(codec.verify(token, "refresh"))
+    except InvalidToken as exc:
+        raise Unauthorized(code="invalid_refresh_token") from exc
+    if await runtime.revocations.is_revoked(identity):
+        raise Unauthorized(code="refresh_token_revoked")
+    async with runtime.sessions.begin() as session:
+        row = await session.scalar(
+            select(RefreshToken).where(RefreshToken.jti == identity.jti).with_for_update()
+        )
+        if row is None or row.revoked_at is not None:
+            raise Unauthorized(code="refresh_token_revoked")
+        now = utcnow()
+        if row.used_at is not None and now - row.used_at > REFRESH_REUSE_GRACE:
+            await _revoke_family(runtime, session, row.family_id)
+            log.warning("refresh_token_reuse", user_id=str(row.user_id), family=row.family_id)
+            reused = Unauthorized(code="refresh_token_reused")
+        else:
+            row.used_at = row.used_at or now
+            reused = None
+    if reused:
+        raise reused
+    return await open_session(runtime, str(row.user_id), row.provider, row.family_id)
+
+
+async def _revoke_family(runtime: Runtime, session: AsyncSession, family_id: str) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    await runtime.revocations.revoke_family(family_id, runtime.settings.auth_refresh_ttl_seconds)
+
+
+async def logout(runtime: Runtime, access_token: str | None, refresh_token: str | None) -> None:
+    """Revoke what the caller presented; never fails (the client loops on a failed logout)."""
+    codec = runtime.tokens
+    if codec is None:
+        return
+    families: set[str] = set()
+    try:
+        if access_token:
+            access = identity_from_claims(codec.verify(access_token, "access"))
+            if access.jti and access.expires_at:
+                await runtime.revocations.revoke_token(access.jti, access.expires_at)
+            if access.family_id:
+                families.add(access.family_id)
+    except InvalidToken:
+        pass
+    try:
+        if refresh_token:
+            refresh = identity_from_claims(codec.verify(refresh_token, "refresh"))
+            if refresh.family_id:
+                families.add(refresh.family_id)
+    except InvalidToken:
+        pass
+    try:
+        async with runtime.sessions.begin() as session:
+            for family_id in families:
+                await _revoke_family(runtime, session, family_id)
+    except (RedisError, OSError) as exc:
+        log.error("logout_revocation_failed", error=type(exc).__name__)
+
+
+async def forget_user(runtime: Runtime, user_id: str) -> None:
+    """Account deletion: end every session of the user, then drop its auth rows."""
+    uid = uuid.UUID(user_id)
+    async with runtime.sessions.begin() as session:
+        families = (
+            await session.scalars(
+                select(RefreshToken.family_id).where(RefreshToken.user_id == uid).distinct()
+            )
+        ).all()
+        for family_id in families:
+            await runtime.revocations.revoke_family(
+                family_id, runtime.settings.auth_refresh_ttl_seconds
+            )
+        for model in (RefreshToken, LoginAudit, LinkedAccount):
+            await session.execute(delete(model).where(model.user_id == uid))

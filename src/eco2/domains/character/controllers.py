@@ -1,0 +1,55 @@
+"""Catalog, my collection, and the internal reward routes."""
+
+from __future__ import annotations
+
+from litestar import Router, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eco2.domains.character import services
+from eco2.domains.character.schemas import (
+    Ack,
+    CatalogCharacter,
+    GrantRequest,
+    GrantResult,
+    OwnedCharacter,
+)
+from eco2.platform.internal import require_internal_token
+from eco2.platform.security import Identity
+from eco2.registry import API
+
+
+@get(f"{API}/character/catalog", tags=["character"], summary="All 13 characters")
+async def catalog(db_session: AsyncSession) -> list[CatalogCharacter]:
+    return await services.catalog(db_session)
+
+
+@get(
+    [f"{API}/user/me/characters", f"{API}/users/me/characters"],
+    tags=["character"],
+    summary="Characters I own, newest first (always includes 이코)",
+)
+async def my_characters(identity: Identity, db_session: AsyncSession) -> list[OwnedCharacter]:
+    return await services.owned(db_session, identity.user_id)
+
+
+@post("/grants", status_code=200)
+async def grant(data: GrantRequest, db_session: AsyncSession) -> GrantResult:
+    reward = await services.grant(db_session, data.user_id, data.middle_category, data.source_id)
+    return GrantResult(reward=reward)
+
+
+@post("/users/{user_id:str}/mascot", status_code=200)
+async def mascot(user_id: str, db_session: AsyncSession) -> Ack:
+    await services.ensure_mascot(db_session, user_id)
+    return Ack()
+
+
+internal = Router(
+    "/internal/character",
+    route_handlers=[grant, mascot],
+    guards=[require_internal_token],
+    include_in_schema=False,
+)
+
+route_handlers = [catalog, my_characters, internal]
+on_startup = [services.seed_catalog]

@@ -1,0 +1,1 @@
+"""users ("my"): the profile behind ``/user/me`` and ``/users/me``."""

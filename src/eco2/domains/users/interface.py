@@ -1,0 +1,34 @@
+"""The users port other domains call (auth, at sign-in): in-process or over HTTP."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from eco2.domains.users import services
+from eco2.domains.users.schemas import LoginRecord, LoginResult
+from eco2.platform.runtime import Runtime
+
+
+class UsersPort(Protocol):
+    async def record_login(self, record: LoginRecord) -> LoginResult: ...
+
+
+class LocalUsers:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def record_login(self, record: LoginRecord) -> LoginResult:
+        async with self._runtime.sessions.begin() as session:
+            return await services.record_login(session, record)
+
+
+class RemoteUsers:
+    def __init__(self, runtime: Runtime) -> None:
+        self._client = runtime.internal_client("users")
+
+    async def record_login(self, record: LoginRecord) -> LoginResult:
+        return await self._client.call("POST", "/logins", json=record, into=LoginResult)
+
+
+def users_port(runtime: Runtime) -> UsersPort:
+    return LocalUsers(runtime) if runtime.serves("users") else RemoteUsers(runtime)

@@ -1,0 +1,97 @@
+"""Profile reads and writes; account deletion across every domain."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eco2 import interop
+from eco2.domains.users.models import User
+from eco2.domains.users.nicknames import eco_nickname
+from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, clean_nickname
+from eco2.platform.db import utcnow
+from eco2.platform.errors import InvalidInput, NotFound
+from eco2.platform.runtime import Runtime
+
+FALLBACK_USERNAME = "사용자"
+
+
+def parse_user_id(user_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(user_id)
+    except ValueError as exc:
+        raise NotFound("사용자를 찾을 수 없습니다.", code="user_not_found") from exc
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User:
+    user = await session.get(User, parse_user_id(user_id))
+    if user is None:
+        raise NotFound("사용자를 찾을 수 없습니다.", code="user_not_found")
+    return user
+
+
+def to_profile(user: User) -> UserProfile:
+    return UserProfile(
+        username=user.username or user.nickname or FALLBACK_USERNAME,
+        nickname=user.nickname,
+        phone_number=user.phone_number,
+        provider=user.provider,
+        profile_image_url=user.profile_image_url,
+        last_login_at=user.last_login_at,
+    )
+
+
+async def update_user(session: AsyncSession, user_id: str, changes: dict[str, str | None]) -> User:
+    user = await get_user(session, user_id)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    await session.flush()
+    return user
+
+
+def _display_name(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        return clean_nickname(raw[:20])
+    except InvalidInput:
+        return None
+
+
+async def record_login(session: AsyncSession, record: LoginRecord) -> LoginResult:
+    """Touch a known user or create one; ``created`` tells auth to run first-login work."""
+    profile = record.profile
+    user = await session.get(User, uuid.UUID(record.user_id)) if record.user_id else None
+    if user is not None:
+        user.last_login_at = utcnow()
+        user.provider = profile.provider
+        user.profile_image_url = user.profile_image_url or profile.profile_image_url
+        await session.flush()
+        return LoginResult(user_id=str(user.id), created=False)
+    nickname = _display_name(profile.nickname) or eco_nickname()
+    user = User(
+        username=nickname,
+        nickname=nickname,
+        email=profile.email,
+        profile_image_url=profile.profile_image_url,
+        provider=profile.provider,
+    )
+    session.add(user)
+    await session.flush()
+    return LoginResult(user_id=str(user.id), created=True)
+
+
+async def delete_account(runtime: Runtime, user_id: str) -> None:
+    await interop.erase_user(runtime, user_id)
+
+
+async def forget_user(runtime: Runtime, user_id: str) -> None:
+    async with runtime.sessions.begin() as session:
+        await session.execute(delete(User).where(User.id == parse_user_id(user_id)))
+
+
+async def exists(session: AsyncSession, user_id: str) -> bool:
+    found = await session.scalar(select(User.id).where(User.id == parse_user_id(user_id)))
+    return found is not None

@@ -1,0 +1,64 @@
+"""Cross-domain plumbing that works in-process (whole app) and over HTTP (split pods).
+
+A domain's typed port lives in ``eco2.domains.<name>.interface``; this module holds what is
+common to every domain: erasing a user's data in every domain that keeps some.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from importlib import import_module
+from typing import Any
+
+import msgspec
+from litestar import delete
+from litestar.handlers import HTTPRouteHandler
+
+from eco2 import registry
+from eco2.platform.internal import require_internal_token
+from eco2.platform.runtime import Runtime
+
+ForgetUser = Callable[[Runtime, str], Awaitable[None]]
+
+
+class Forgotten(msgspec.Struct):
+    domain: str
+    user_id: str
+
+
+def _forget_user(domain: registry.Domain) -> ForgetUser:
+    forget: ForgetUser = import_module(f"eco2.domains.{domain.package}.services").forget_user
+    return forget
+
+
+async def erase_user(runtime: Runtime, user_id: str) -> None:
+    """Erase ``user_id`` from every domain that holds user data, locally or remotely."""
+    for domain in registry.DOMAINS:
+        if not domain.holds_user_data:
+            continue
+        if runtime.serves(domain.name):
+            await _forget_user(domain)(runtime, user_id)
+        else:
+            await runtime.internal_client(domain.name).call(
+                "DELETE", f"/users/{user_id}", into=Forgotten
+            )
+
+
+def internal_route_handlers(domains: Sequence[registry.Domain]) -> list[HTTPRouteHandler]:
+    """``DELETE /internal/<domain>/users/{user_id}`` for each mounted domain with user data."""
+    return [_forget_route(d) for d in domains if d.holds_user_data]
+
+
+def _forget_route(domain: registry.Domain) -> HTTPRouteHandler:
+    async def forget(user_id: str, runtime: Runtime) -> Forgotten:
+        await _forget_user(domain)(runtime, user_id)
+        return Forgotten(domain=domain.name, user_id=user_id)
+
+    handler: Any = delete(
+        f"{domain.internal_prefix}/users/{{user_id:str}}",
+        guards=[require_internal_token],
+        include_in_schema=False,
+        status_code=200,
+        name=f"{domain.name}-forget-user",
+    )
+    return handler(forget)  # type: ignore[no-any-return]

@@ -1,0 +1,35 @@
+"""Process-wide clients handed to services, typed (instead of reaching into ``app.state``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from eco2.platform.internal import InternalClient
+from eco2.platform.security import Revocations, TokenCodec
+from eco2.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    domains: frozenset[str]
+    redis: Redis
+    http: httpx.AsyncClient
+    sessions: async_sessionmaker[AsyncSession]
+    tokens: TokenCodec | None
+    revocations: Revocations
+
+    def serves(self, domain: str) -> bool:
+        return domain in self.domains
+
+    def internal_client(self, domain: str) -> InternalClient:
+        return InternalClient(
+            self.http,
+            self.settings.service_url(domain),
+            self.settings.internal_token or "",
+            domain,
+        )
