@@ -13,8 +13,10 @@ from typing import Any
 import msgspec
 from litestar import delete
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from eco2 import registry
+from eco2.platform.di import RuntimeDep
 from eco2.platform.internal import require_internal_token
 from eco2.platform.runtime import Runtime
 
@@ -31,7 +33,7 @@ def _forget_user(domain: registry.Domain) -> ForgetUser:
     return forget
 
 
-async def erase_user(runtime: Runtime, user_id: str) -> None:
+async def erase_user(runtime: RuntimeDep, user_id: str) -> None:
     """Erase ``user_id`` from every domain that holds user data, locally or remotely."""
     for domain in registry.DOMAINS:
         if not domain.holds_user_data:
@@ -50,7 +52,7 @@ def internal_route_handlers(domains: Sequence[registry.Domain]) -> list[HTTPRout
 
 
 def _forget_route(domain: registry.Domain) -> HTTPRouteHandler:
-    async def forget(user_id: str, runtime: Runtime) -> Forgotten:
+    async def forget(user_id: FromPath[str], runtime: RuntimeDep) -> Forgotten:
         await _forget_user(domain)(runtime, user_id)
         return Forgotten(domain=domain.name, user_id=user_id)
 

@@ -14,9 +14,9 @@ from eco2.domains.auth.cookies import cleared_cookies, session_cookies
 from eco2.domains.auth.schemas import DevLogin, Envelope, LoginStart, ProviderProfile
 from eco2.domains.auth.services import LoginFailed
 from eco2.domains.users.schemas import clean_nickname
+from eco2.platform.di import RuntimeDep
 from eco2.platform.errors import ServiceUnavailable
 from eco2.platform.identity import bearer_or_cookie
-from eco2.platform.runtime import Runtime
 from eco2.platform.security import REFRESH_COOKIE
 from eco2.registry import API
 
@@ -26,7 +26,7 @@ ProviderName = Annotated[str, Parameter(max_length=16)]
 JWKS_CACHE = "public, max-age=300, stale-while-revalidate=60"
 
 
-def _client_ip(request: Request[Any, Any, Any], runtime: Runtime) -> str | None:
+def _client_ip(request: Request[Any, Any, Any], runtime: RuntimeDep) -> str | None:
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded and runtime.settings.auth_trust_gateway:
         return forwarded.split(",")[0].strip()[:64]
@@ -34,7 +34,7 @@ def _client_ip(request: Request[Any, Any, Any], runtime: Runtime) -> str | None:
 
 
 @get(f"{API}/auth/.well-known/jwks.json", tags=TAGS, summary="Public signing keys (JWKS)")
-async def jwks(runtime: Runtime) -> Response[dict[str, Any]]:
+async def jwks(runtime: RuntimeDep) -> Response[dict[str, Any]]:
     if runtime.tokens is None:
         raise ServiceUnavailable(code="keys_unavailable")
     return Response(runtime.tokens.keys.jwks(), headers={"Cache-Control": JWKS_CACHE})
@@ -43,7 +43,7 @@ async def jwks(runtime: Runtime) -> Response[dict[str, Any]]:
 @get(f"{API}/auth/{{provider:str}}", tags=TAGS, summary="Start a social login")
 async def start_login(
     request: Request[Any, Any, Any],
-    runtime: Runtime,
+    runtime: RuntimeDep,
     provider: ProviderName,
     redirect_uri: Annotated[str | None, Parameter(max_length=2048)] = None,
 ) -> Envelope:
@@ -55,7 +55,7 @@ async def start_login(
 @get(f"{API}/auth/{{provider:str}}/callback", tags=TAGS, summary="OAuth provider callback")
 async def callback(
     request: Request[Any, Any, Any],
-    runtime: Runtime,
+    runtime: RuntimeDep,
     provider: ProviderName,
     code: Annotated[str | None, Parameter(max_length=4096)] = None,
     oauth_state: Annotated[str | None, Parameter(query="state", max_length=512)] = None,
@@ -84,7 +84,7 @@ async def callback(
 
 
 @post(f"{API}/auth/refresh", tags=TAGS, summary="Rotate the session cookies", status_code=200)
-async def refresh(request: Request[Any, Any, Any], runtime: Runtime) -> Response[Envelope]:
+async def refresh(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Envelope]:
     token = (
         request.cookies.get(REFRESH_COOKIE)
         or request.headers.get("x-refresh-token")
@@ -98,7 +98,7 @@ async def refresh(request: Request[Any, Any, Any], runtime: Runtime) -> Response
 
 
 @post(f"{API}/auth/logout", tags=TAGS, summary="Sign out (always succeeds)", status_code=200)
-async def logout(request: Request[Any, Any, Any], runtime: Runtime) -> Response[Envelope]:
+async def logout(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Response[Envelope]:
     await services.logout(
         runtime,
         bearer_or_cookie(request.headers.get("authorization"), request.cookies),
@@ -118,7 +118,7 @@ async def logout(request: Request[Any, Any, Any], runtime: Runtime) -> Response[
     opt={"local_only": True},
 )
 async def dev_login(
-    request: Request[Any, Any, Any], runtime: Runtime, data: DevLogin
+    request: Request[Any, Any, Any], runtime: RuntimeDep, data: DevLogin
 ) -> Response[Envelope]:
     nickname = clean_nickname(data.nickname)
     user_id = await services.sign_in(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Router, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath
 
 from eco2.domains.character import services
 from eco2.domains.character.schemas import (
@@ -13,13 +13,13 @@ from eco2.domains.character.schemas import (
     GrantResult,
     OwnedCharacter,
 )
+from eco2.platform.di import Authenticated, DbSession
 from eco2.platform.internal import require_internal_token
-from eco2.platform.security import Identity
 from eco2.registry import API
 
 
 @get(f"{API}/character/catalog", tags=["character"], summary="All 13 characters")
-async def catalog(db_session: AsyncSession) -> list[CatalogCharacter]:
+async def catalog(db_session: DbSession) -> list[CatalogCharacter]:
     return await services.catalog(db_session)
 
 
@@ -28,18 +28,18 @@ async def catalog(db_session: AsyncSession) -> list[CatalogCharacter]:
     tags=["character"],
     summary="Characters I own, newest first (always includes 이코)",
 )
-async def my_characters(identity: Identity, db_session: AsyncSession) -> list[OwnedCharacter]:
+async def my_characters(identity: Authenticated, db_session: DbSession) -> list[OwnedCharacter]:
     return await services.owned(db_session, identity.user_id)
 
 
 @post("/grants", status_code=200)
-async def grant(data: GrantRequest, db_session: AsyncSession) -> GrantResult:
+async def grant(data: GrantRequest, db_session: DbSession) -> GrantResult:
     reward = await services.grant(db_session, data.user_id, data.middle_category, data.source_id)
     return GrantResult(reward=reward)
 
 
 @post("/users/{user_id:str}/mascot", status_code=200)
-async def mascot(user_id: str, db_session: AsyncSession) -> Ack:
+async def mascot(user_id: FromPath[str], db_session: DbSession) -> Ack:
     await services.ensure_mascot(db_session, user_id)
     return Ack()
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.users import services
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
+from eco2.platform.di import Authenticated, DbSession, RuntimeDep
 from eco2.platform.internal import require_internal_token
-from eco2.platform.runtime import Runtime
-from eco2.platform.security import Identity
 from eco2.registry import API
 
 
@@ -18,18 +16,20 @@ class MeController(Controller):
     tags = ["users"]
 
     @get("/", summary="My profile")
-    async def me(self, identity: Identity, db_session: AsyncSession) -> UserProfile:
+    async def me(self, identity: Authenticated, db_session: DbSession) -> UserProfile:
         return services.to_profile(await services.get_user(db_session, identity.user_id))
 
     @patch("/", summary="Update nickname and/or phone number")
     async def update(
-        self, identity: Identity, db_session: AsyncSession, data: UserUpdate
+        self, identity: Authenticated, db_session: DbSession, data: UserUpdate
     ) -> UserProfile:
         user = await services.update_user(db_session, identity.user_id, data.cleaned())
         return services.to_profile(user)
 
     @delete("/", summary="Delete my account and all its data", status_code=204)
-    async def remove(self, identity: Identity, runtime: Runtime, db_session: AsyncSession) -> None:
+    async def remove(
+        self, identity: Authenticated, runtime: RuntimeDep, db_session: DbSession
+    ) -> None:
         await services.get_user(db_session, identity.user_id)
         await services.delete_account(runtime, identity.user_id)
 
@@ -45,7 +45,7 @@ class PluralMeController(MeController):
     include_in_schema=False,
     status_code=200,
 )
-async def record_login(data: LoginRecord, db_session: AsyncSession) -> LoginResult:
+async def record_login(data: LoginRecord, db_session: DbSession) -> LoginResult:
     return await services.record_login(db_session, data)
 
 
