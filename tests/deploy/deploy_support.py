@@ -45,15 +45,34 @@ def installed(script: str, binary: Path) -> str | None:
     if not binary.exists():
         # Only PyPI is needed; a machine without it keeps no binary and skips.
         env = {**os.environ, "PYTHON": sys.executable}
-        subprocess.run(["bash", str(ROOT / "scripts" / script)], env=env, check=False,
-                       capture_output=True, timeout=600)
+        subprocess.run(
+            ["bash", str(ROOT / "scripts" / script)],
+            env=env,
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
     return str(binary) if binary.exists() else None
 
 
-def run(cmd: list[str], *, cwd: Path = ROOT, input_text: str | None = None,
-        env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=cwd, input=input_text, text=True, capture_output=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout, check=False)
+def run(
+    cmd: list[str],
+    *,
+    cwd: Path = ROOT,
+    input_text: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: int = 300,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd,
+        cwd=cwd,
+        input=input_text,
+        text=True,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
 
 
 def check(cmd: list[str], **kwargs: Any) -> str:
@@ -72,8 +91,18 @@ class Renderer:
 
     @functools.cache  # noqa: B019 - one Renderer per session
     def text(self, env: str, *sets: str) -> str:
-        cmd = [self.helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
-               "--kube-version", KUBERNETES_VERSION, "-f", str(CHART / f"values-{env}.yaml")]
+        cmd = [
+            self.helm,
+            "template",
+            RELEASE,
+            str(CHART),
+            "--namespace",
+            NAMESPACE,
+            "--kube-version",
+            KUBERNETES_VERSION,
+            "-f",
+            str(CHART / f"values-{env}.yaml"),
+        ]
         for item in sets:
             cmd += ["--set", item]
         return check(cmd)

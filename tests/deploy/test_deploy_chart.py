@@ -54,8 +54,20 @@ def domain_workload(name: str) -> str:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_helm_lint(helm: str, env: str) -> None:
-    check([helm, "lint", str(CHART), "--strict", "--namespace", NAMESPACE,
-           "--kube-version", KUBERNETES_VERSION, "-f", str(CHART / f"values-{env}.yaml")])
+    check(
+        [
+            helm,
+            "lint",
+            str(CHART),
+            "--strict",
+            "--namespace",
+            NAMESPACE,
+            "--kube-version",
+            KUBERNETES_VERSION,
+            "-f",
+            str(CHART / f"values-{env}.yaml"),
+        ]
+    )
 
 
 @pytest.mark.parametrize(("env", "mode"), VARIANTS)
@@ -63,8 +75,10 @@ def test_rendered_core_kinds_pass_strict_kubernetes_schemas(
     render: Renderer, env: str, mode: str
 ) -> None:
     text = render.text(env, f"authz.mode={mode}")
-    result = run([venv_tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "-"],
-                 input_text=text)
+    result = run(
+        [venv_tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "-"],
+        input_text=text,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     docs = [d for d in yaml.safe_load_all(text) if d]
@@ -82,21 +96,64 @@ CRD_SPEC_FIELDS = {
     "PeerAuthentication": {"selector", "mtls", "portLevelMtls"},
     "Gateway": {"selector", "servers"},
     "VirtualService": {"hosts", "gateways", "http", "exportTo"},
-    "ServiceEntry": {"hosts", "addresses", "ports", "location", "resolution", "endpoints",
-                     "exportTo", "workloadSelector"},
+    "ServiceEntry": {
+        "hosts",
+        "addresses",
+        "ports",
+        "location",
+        "resolution",
+        "endpoints",
+        "exportTo",
+        "workloadSelector",
+    },
     "ExternalSecret": {"refreshInterval", "secretStoreRef", "target", "data", "dataFrom"},
     "ServiceMonitor": {"selector", "namespaceSelector", "endpoints", "jobLabel"},
     "PrometheusRule": {"groups"},
 }
 AUTHZ_RULE_FIELDS = {"from", "to", "when"}
-AUTHZ_SOURCE_FIELDS = {"principals", "notPrincipals", "namespaces", "notNamespaces",
-                       "ipBlocks", "notIpBlocks", "requestPrincipals", "notRequestPrincipals"}
-AUTHZ_OPERATION_FIELDS = {"hosts", "notHosts", "ports", "notPorts", "methods", "notMethods",
-                          "paths", "notPaths"}
-VS_HTTP_FIELDS = {"name", "match", "route", "headers", "timeout", "retries", "corsPolicy",
-                  "rewrite", "redirect", "fault", "mirror"}
-SM_ENDPOINT_FIELDS = {"port", "path", "interval", "scrapeTimeout", "scheme", "tlsConfig",
-                      "relabelings", "metricRelabelings"}
+AUTHZ_SOURCE_FIELDS = {
+    "principals",
+    "notPrincipals",
+    "namespaces",
+    "notNamespaces",
+    "ipBlocks",
+    "notIpBlocks",
+    "requestPrincipals",
+    "notRequestPrincipals",
+}
+AUTHZ_OPERATION_FIELDS = {
+    "hosts",
+    "notHosts",
+    "ports",
+    "notPorts",
+    "methods",
+    "notMethods",
+    "paths",
+    "notPaths",
+}
+VS_HTTP_FIELDS = {
+    "name",
+    "match",
+    "route",
+    "headers",
+    "timeout",
+    "retries",
+    "corsPolicy",
+    "rewrite",
+    "redirect",
+    "fault",
+    "mirror",
+}
+SM_ENDPOINT_FIELDS = {
+    "port",
+    "path",
+    "interval",
+    "scrapeTimeout",
+    "scheme",
+    "tlsConfig",
+    "relabelings",
+    "metricRelabelings",
+}
 
 
 @pytest.mark.parametrize(("env", "mode"), VARIANTS)
@@ -138,8 +195,13 @@ def test_crd_kinds_are_structurally_valid(render: Renderer, env: str, mode: str)
 
 
 def test_values_schema_rejects_bad_values(helm: str) -> None:
-    for bad in ("authz.mode=bogus", "unknownTopLevel=1", "domains.authz.prefixes={/x}",
-                "config.lower_case=x", "istio.peerAuthentication.mode=DISABLE"):
+    for bad in (
+        "authz.mode=bogus",
+        "unknownTopLevel=1",
+        "domains.authz.prefixes={/x}",
+        "config.lower_case=x",
+        "istio.peerAuthentication.mode=DISABLE",
+    ):
         result = run([helm, "template", "eco2", str(CHART), "--set", bad])
         assert result.returncode != 0, f"schema accepted {bad}"
         assert "values don't meet the specifications of the schema" in result.stderr, bad
@@ -173,7 +235,7 @@ def test_virtualservice_routes_equal_registry_longest_prefix_first(
     assert not any(p.startswith("/internal") for p, _ in routes)
     # First match wins: a prefix never precedes a longer prefix that extends it.
     for i, (earlier, _) in enumerate(routes):
-        for later, _ in routes[i + 1:]:
+        for later, _ in routes[i + 1 :]:
             assert not later.startswith(earlier), f"{later} is shadowed by {earlier}"
     # Clients cannot forge the identity headers the authorizer injects.
     for http in vs["spec"]["http"]:
@@ -207,8 +269,9 @@ def test_ext_authz_policy_skips_exactly_the_registry_public_paths(
     render: Renderer, env: str, mode: str
 ) -> None:
     docs = docs_for(render, env, mode)
-    custom = [p for p in by_kind(docs, "AuthorizationPolicy").values()
-              if p["spec"]["action"] == "CUSTOM"]
+    custom = [
+        p for p in by_kind(docs, "AuthorizationPolicy").values() if p["spec"]["action"] == "CUSTOM"
+    ]
     (policy,) = custom
     assert policy["spec"]["provider"]["name"] == VALUES["authz"]["providers"][mode]
     assert policy["spec"]["selector"]["matchLabels"]["eco2.io/role"] == "domain"
@@ -223,9 +286,7 @@ def test_ext_authz_policy_skips_exactly_the_registry_public_paths(
         assert checked == (not registry.is_public(path)), path
     # Only traffic from the ingress gateway carries user tokens.
     (source,) = rule["from"]
-    assert source["source"]["principals"] == [
-        "cluster.local/ns/istio-ingress/sa/istio-ingress"
-    ]
+    assert source["source"]["principals"] == ["cluster.local/ns/istio-ingress/sa/istio-ingress"]
 
 
 @pytest.mark.parametrize(("env", "mode"), VARIANTS)
@@ -248,7 +309,7 @@ def test_every_domain_gets_deployment_service_hpa_pdb(
         labels = pod["metadata"]["labels"]
         app = pod["spec"]["containers"][0]
         assert app["args"][:3] == ["serve", "--domain", name]
-        assert app["args"][app["args"].index("--host") + 1] == "0.0.0.0"
+        assert app["args"][app["args"].index("--host") + 1] == "0.0.0.0"  # noqa: S104
         env_vars = {e["name"]: e.get("value") for e in app["env"]}
         assert env_vars["ECO2_AUTH_TRUST_GATEWAY"] == "true"
         assert app["livenessProbe"]["httpGet"]["path"] == "/health"
@@ -257,7 +318,7 @@ def test_every_domain_gets_deployment_service_hpa_pdb(
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
         svc = services[domain_workload(name)]
         assert svc["spec"]["selector"].items() <= labels.items()
-        assert [p["port"] for p in svc["spec"]["ports"]][0] == 8000
+        assert svc["spec"]["ports"][0]["port"] == 8000
         hpa = hpas[domain_workload(name)]
         assert hpa["spec"]["scaleTargetRef"]["name"] == domain_workload(name)
         assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
@@ -283,7 +344,7 @@ def test_pods_run_hardened(render: Renderer, env: str, mode: str) -> None:
             assert {"cpu", "memory"} <= set(container["resources"]["limits"])
             assert {"cpu", "memory"} <= set(container["resources"]["requests"])
             assert not container["image"].endswith(":latest")
-            assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/tmp"}
+            assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/tmp"}  # noqa: S108
 
 
 def test_authz_sidecar_mode(render: Renderer) -> None:
@@ -317,10 +378,18 @@ def test_authz_central_mode(render: Renderer) -> None:
 
 
 def test_adding_a_domain_is_one_values_entry(render: Renderer) -> None:
-    docs = render.docs("dev", "domains.scan.prefixes={/api/v1/scan}",
-                       "domains.scan.publicPaths={/api/v1/scan/demo}")
-    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-                 "ServiceAccount"):
+    docs = render.docs(
+        "dev",
+        "domains.scan.prefixes={/api/v1/scan}",
+        "domains.scan.publicPaths={/api/v1/scan/demo}",
+    )
+    for kind in (
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ServiceAccount",
+    ):
         assert "eco2-scan" in by_kind(docs, kind), kind
     (vs,) = by_kind(docs, "VirtualService").values()
     assert any(h["match"][0]["uri"]["prefix"] == "/api/v1/scan" for h in vs["spec"]["http"])
@@ -354,20 +423,32 @@ def test_network_policies_default_deny_with_explicit_allows(
     policies = by_kind(docs_for(render, env, mode), "NetworkPolicy")
     deny = policies["eco2-default-deny"]["spec"]
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"}
-    assert "ingress" not in deny and "egress" not in deny
+    assert "ingress" not in deny
+    assert "egress" not in deny
     assert deny["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/name": "eco2", "app.kubernetes.io/instance": "eco2"}
+        "app.kubernetes.io/name": "eco2",
+        "app.kubernetes.io/instance": "eco2",
+    }
 
     ingress = policies["eco2-domains-ingress"]["spec"]["ingress"]
     sources = [peer for rule in ingress for peer in rule["from"]]
-    namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-                  for p in sources if "namespaceSelector" in p}
+    namespaces = {
+        p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for p in sources
+        if "namespaceSelector" in p
+    }
     assert namespaces == {"istio-ingress", "monitoring"}
 
     egress = policies["eco2-egress"]["spec"]["egress"]
     ports = {(p["port"], p["protocol"]) for rule in egress for p in rule["ports"]}
-    assert {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (6379, "TCP"), (443, "TCP"),
-            (15012, "TCP")} <= ports
+    assert {
+        (53, "UDP"),
+        (53, "TCP"),
+        (5432, "TCP"),
+        (6379, "TCP"),
+        (443, "TCP"),
+        (15012, "TCP"),
+    } <= ports
     https = next(r for r in egress if r["ports"] == [{"port": 443, "protocol": "TCP"}])
     assert "169.254.169.254/32" in https["to"][0]["ipBlock"]["except"]
     assert ("eco2-authz-ingress" in policies) == (mode == "central")
@@ -382,8 +463,11 @@ def settings_env_names() -> set[str]:
     """ECO2_* names of every field of eco2.settings.Settings (parsed, not imported)."""
     tree = ast.parse((ROOT / "src" / "eco2" / "settings.py").read_text())
     (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
-    return {f"ECO2_{node.target.id.upper()}" for node in cls.body
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    return {
+        f"ECO2_{node.target.id.upper()}"
+        for node in cls.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
 
 
 def test_every_setting_is_wired_through_configmap_or_secret() -> None:
@@ -401,12 +485,12 @@ def test_config_and_secret_reach_every_container(render: Renderer, env: str) -> 
     config = by_kind(docs, "ConfigMap")["eco2-config"]["data"]
     assert config["ECO2_ENV"] == env
     assert config["ECO2_SERVICE_URLS"].split(",") == [
-        f"{n}=http://eco2-{n}:8000" for n in sorted(registry.DOMAIN_NAMES)]
+        f"{n}=http://eco2-{n}:8000" for n in sorted(registry.DOMAIN_NAMES)
+    ]
     (external,) = by_kind(docs, "ExternalSecret").values()
     assert external["spec"]["target"]["name"] == "eco2-env"
     assert {d["secretKey"] for d in external["spec"]["data"]} == set(VALUES["secrets"]["keys"])
-    assert all(d["remoteRef"]["key"].startswith(f"/eco2/{env}/")
-               for d in external["spec"]["data"])
+    assert all(d["remoteRef"]["key"].startswith(f"/eco2/{env}/") for d in external["spec"]["data"])
     for doc in docs:
         if doc["kind"] not in {"Deployment", "Job"}:
             continue
@@ -443,9 +527,13 @@ def test_observability(render: Renderer, env: str) -> None:
     (dashboard_json,) = dashboards["data"].values()
     dashboard = json.loads(dashboard_json)
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
-    for metric in ("eco2_requests_total", "eco2_request_duration_seconds_bucket",
-                   "eco2_authz_decisions_total", "eco2_authz_check_duration_seconds_bucket",
-                   "eco2_scan_step_duration_seconds_bucket"):
+    for metric in (
+        "eco2_requests_total",
+        "eco2_request_duration_seconds_bucket",
+        "eco2_authz_decisions_total",
+        "eco2_authz_check_duration_seconds_bucket",
+        "eco2_scan_step_duration_seconds_bucket",
+    ):
         assert metric in exprs, metric
     (rules,) = by_kind(docs, "PrometheusRule").values()
     alerts = {r["alert"] for g in rules["spec"]["groups"] for r in g["rules"]}
