@@ -71,7 +71,9 @@ def _check_taxonomy(taxonomy: Taxonomy) -> list[str]:
 def _check_defaults(defaults: list[Correction]) -> list[str]:
     given = {c.condition for c in defaults}
     problems = [
-        f"conditions.yaml: no default correction for {c.value!r}" for c in Condition if c not in given
+        f"conditions.yaml: no default correction for {c.value!r}"
+        for c in Condition
+        if c not in given
     ]
     problems += [
         f"conditions.yaml: {c.condition.value!r} needs an insufficiency sentence"
@@ -129,9 +131,7 @@ def _check_items(items: list[Item], minors: dict[tuple[str, str], set[str]]) -> 
             problems.append(f"items.yaml: id {item.id!r} must be a lowercase ASCII slug")
         known = minors.get((item.major, item.middle))
         if known is None:
-            problems.append(
-                f"items.yaml: {item.id}: unknown category {item.major} / {item.middle}"
-            )
+            problems.append(f"items.yaml: {item.id}: unknown category {item.major} / {item.middle}")
         elif item.minor not in known:
             problems.append(f"items.yaml: {item.id}: minor {item.minor!r} not in {item.middle}")
         terms = {normalize_term(t) for t in (item.name, *item.synonyms)}

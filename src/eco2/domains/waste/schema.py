@@ -8,7 +8,14 @@ from typing import Literal
 import msgspec
 
 PickupCategory = Literal[
-    "clear_pet", "colored_pet", "can", "paper", "plastic", "glass", "textile", "electronics",
+    "clear_pet",
+    "colored_pet",
+    "can",
+    "paper",
+    "plastic",
+    "glass",
+    "textile",
+    "electronics",
     "general",
 ]
 """Map filter keys the frontend understands (frontend contract §5)."""
