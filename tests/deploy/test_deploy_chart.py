@@ -546,6 +546,6 @@ def test_alb_bridge_ingress_targets_the_istio_gateway(render: Renderer, env: str
     assert ingress["metadata"]["namespace"] == VALUES["istio"]["gateway"]["namespace"]
     annotations = ingress["metadata"]["annotations"]
     assert annotations["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
-    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
+    assert annotations["alb.ingress.kubernetes.io/target-type"] == "instance"
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": VALUES["istio"]["gateway"]["service"], "port": {"number": 80}}
