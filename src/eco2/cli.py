@@ -52,6 +52,7 @@ def resolved_environment() -> Iterator[Settings]:
     ) as urls:
         for key, value in urls.items():
             os.environ[f"ECO2_{key.upper()}"] = value
+        os.environ.setdefault("ECO2_ENV", settings.env)  # children must not re-derive it
         if settings.env == "local" and not settings.internal_token:
             os.environ["ECO2_INTERNAL_TOKEN"] = _local_secret(settings, "internal-token")
         get_settings.cache_clear()

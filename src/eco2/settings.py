@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # Service-to-service calls between split pods
     internal_token: str | None = None
     service_urls: CommaList = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_env(cls, values: Any) -> Any:
+        """Unset ECO2_ENV means ``local`` only on the embedded default; with a real database
+        it means ``prod``, so a forgotten variable never enables local-only behaviour."""
+        if isinstance(values, dict) and not values.get("env"):
+            values = {**values, "env": "prod" if values.get("database_url") else "local"}
+        return values
 
     @field_validator("cors_origins", "auth_redirect_uris", "service_urls", mode="before")
     @classmethod
