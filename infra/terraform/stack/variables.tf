@@ -17,9 +17,9 @@ variable "vpc_cidr" {
   type        = string
 }
 
-variable "az_count" {
-  description = "Availability zones to use."
-  type        = number
+variable "availability_zones" {
+  description = "Availability zones to use, in order."
+  type        = list(string)
 }
 
 variable "single_nat_gateway" {

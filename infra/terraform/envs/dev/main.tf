@@ -6,7 +6,7 @@ module "stack" {
   env                = "dev"
   region             = var.region
   vpc_cidr           = "10.20.0.0/16"
-  az_count           = 2
+  availability_zones = ["ap-northeast-2a", "ap-northeast-2c"]
   single_nat_gateway = true
   api_allowed_cidrs  = var.api_allowed_cidrs
 

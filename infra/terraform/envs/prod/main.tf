@@ -7,7 +7,7 @@ module "stack" {
   env                = "prod"
   region             = var.region
   vpc_cidr           = "10.30.0.0/16"
-  az_count           = 3
+  availability_zones = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"]
   single_nat_gateway = false
   api_allowed_cidrs  = var.api_allowed_cidrs
 

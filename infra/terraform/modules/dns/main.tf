@@ -11,6 +11,8 @@ terraform {
 }
 
 resource "aws_route53_zone" "this" {
+  # checkov:skip=CKV2_AWS_38:DNSSEC needs the registrar's DS record, a manual step documented in infra/terraform/README.md
+  # checkov:skip=CKV2_AWS_39:query logging (us-east-1 log group) is optional cost; enable when DNS incidents need it
   count = var.create_zone ? 1 : 0
   name  = var.zone_name
   tags  = var.tags

@@ -2,6 +2,7 @@
 # Controller adds its own ALB -> NodePort rules to the group tagged with the cluster name.
 
 resource "aws_security_group" "control_plane" {
+  # checkov:skip=CKV2_AWS_5:attached to the instances in modules/nodes (checkov cannot follow module outputs)
   name        = "${var.name}-control-plane"
   description = "Kubernetes control plane nodes"
   vpc_id      = var.vpc_id
@@ -9,6 +10,7 @@ resource "aws_security_group" "control_plane" {
 }
 
 resource "aws_security_group" "nodes" {
+  # checkov:skip=CKV2_AWS_5:attached to the instances in modules/nodes (checkov cannot follow module outputs)
   name        = "${var.name}-nodes"
   description = "All Kubernetes nodes (pod network, kubelet, NodePorts)"
   vpc_id      = var.vpc_id

@@ -3,10 +3,29 @@
 # them; provider credentials (OAuth, signing keys) start as placeholders set by operators with
 # `aws ssm put-parameter --overwrite`, which Terraform then leaves alone.
 
+data "aws_caller_identity" "current" {}
+
 resource "aws_kms_key" "ssm" {
   description         = "${var.prefix} SSM parameters"
   enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.ssm_key.json
   tags                = var.tags
+}
+
+# IAM policies (e.g. the External Secrets IRSA role) decide who may decrypt.
+data "aws_iam_policy_document" "ssm_key" {
+  # checkov:skip=CKV_AWS_356:a key policy's "*" resource means this key; the account root statement is the AWS default
+  # checkov:skip=CKV_AWS_111:same: key policies always name the key as "*"
+  # checkov:skip=CKV_AWS_109:same: key policies always name the key as "*"
+  statement {
+    sid       = "AccountAdmin"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
 }
 
 resource "aws_kms_alias" "ssm" {

@@ -1,9 +1,5 @@
-data "aws_availability_zones" "available" {
-  state = "available"
-}
-
 locals {
-  azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  azs = var.availability_zones
   # Tags the AWS Load Balancer Controller uses to discover subnets.
   cluster_tag = { "kubernetes.io/cluster/${var.name}" = "owned" }
 }
@@ -27,7 +23,7 @@ resource "aws_internet_gateway" "this" {
 }
 
 resource "aws_subnet" "public" {
-  count             = var.az_count
+  count             = length(local.azs)
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
   cidr_block        = cidrsubnet(var.cidr, 4, count.index)
@@ -38,7 +34,7 @@ resource "aws_subnet" "public" {
 }
 
 resource "aws_subnet" "private" {
-  count             = var.az_count
+  count             = length(local.azs)
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
   cidr_block        = cidrsubnet(var.cidr, 4, count.index + 8)
@@ -49,7 +45,8 @@ resource "aws_subnet" "private" {
 }
 
 resource "aws_eip" "nat" {
-  count  = var.single_nat_gateway ? 1 : var.az_count
+  # checkov:skip=CKV2_AWS_19:NAT gateway addresses, attached to the NAT gateways below, not to instances
+  count  = var.single_nat_gateway ? 1 : length(local.azs)
   domain = "vpc"
   tags   = merge(var.tags, { Name = "${var.name}-nat-${count.index}" })
 }
@@ -72,13 +69,13 @@ resource "aws_route_table" "public" {
 }
 
 resource "aws_route_table_association" "public" {
-  count          = var.az_count
+  count          = length(local.azs)
   subnet_id      = aws_subnet.public[count.index].id
   route_table_id = aws_route_table.public.id
 }
 
 resource "aws_route_table" "private" {
-  count  = var.az_count
+  count  = length(local.azs)
   vpc_id = aws_vpc.this.id
   route {
     cidr_block     = "0.0.0.0/0"
@@ -88,7 +85,7 @@ resource "aws_route_table" "private" {
 }
 
 resource "aws_route_table_association" "private" {
-  count          = var.az_count
+  count          = length(local.azs)
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private[count.index].id
 }

@@ -14,10 +14,9 @@ variable "cidr" {
   default     = "10.20.0.0/16"
 }
 
-variable "az_count" {
-  description = "Number of availability zones to spread subnets (and NAT gateways) over."
-  type        = number
-  default     = 2
+variable "availability_zones" {
+  description = "Availability zones to spread subnets (and NAT gateways) over, in order; fixed so a new AZ never reshuffles subnets."
+  type        = list(string)
 }
 
 variable "single_nat_gateway" {
