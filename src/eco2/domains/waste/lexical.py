@@ -1,0 +1,126 @@
+"""Korean-aware lexical matching: morphemes (kiwipiepy) plus character bigrams.
+
+Morphemes catch the words people use ("뼈", "택배"); character bigrams over the text with spaces
+removed catch compounds Kiwi splits oddly ("봉다리"), spacing differences ("택배 박스" /
+"택배박스") and one-syllable typos ("택베상자"). Each item is scored by its best-matching alias
+(name or synonym), so an item with many synonyms is not favoured just for having many words.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from eco2.domains.waste.schema import Item
+
+log = logging.getLogger(__name__)
+
+Features = dict[str, float]
+
+MORPH_WEIGHT = 1.0
+BIGRAM_WEIGHT = 0.5
+# Content parts of speech: nouns, roots, foreign words, numbers, verb/adjective stems.
+CONTENT_TAGS = ("NNG", "NNP", "NR", "SL", "SN", "XR", "VV", "VA")
+# Words every disposal question contains; they say nothing about the item.
+_STOP_WORDS = """
+버리 버림 배출 분리 분리수거 수거 쓰레기 쓰레기통 처리 처분 폐기 방법 어디 어떻게 어떡하 뭐 무엇
+하 되 있 없 같 맞 넣 주 보 알 모르 쓰 먹 마시 나오 오 가 받 이 그 저 것 거 때 궁금 질문 문의 종류 요
+고장 정리 교체
+"""
+STOP_FORMS = frozenset(_STOP_WORDS.split())
+_PUNCT = re.compile(r"[^\w]+")
+
+Tokenize = Callable[[str], list[str]]
+
+
+class LexicalIndex:
+    """Scores items against a query by IDF-weighted feature overlap with their best alias."""
+
+    def __init__(self, items: Sequence[Item], tokenize: Tokenize | None = None) -> None:
+        self._tokenize = tokenize or morpheme_tokenizer()
+        self._n_items = len(items)
+        aliases = [(n, self.features(a)) for n, item in enumerate(items) for a in _aliases(item)]
+        self._idf = _idf(aliases)
+        self._alias_item = [n for n, _ in aliases]
+        self._alias_mass = [sum(w * self._idf[f] for f, w in feats.items()) for _, feats in aliases]
+        self._postings: defaultdict[str, list[int]] = defaultdict(list)
+        for alias_id, (_, feats) in enumerate(aliases):
+            for feature in feats:
+                self._postings[feature].append(alias_id)
+
+    def features(self, text: str) -> Features:
+        feats: Features = {}
+        for morph in self._tokenize(text):
+            feats[f"m:{morph}"] = MORPH_WEIGHT
+        for gram in char_bigrams(text):
+            feats.setdefault(f"c:{gram}", BIGRAM_WEIGHT)
+        return feats
+
+    def scores(self, text: str) -> list[float]:
+        """Per-item score in [0, 1]: the share of the query's known evidence the item explains."""
+        query = {f: w * self._idf[f] for f, w in self.features(text).items() if f in self._idf}
+        total = sum(query.values())
+        best = [0.0] * self._n_items
+        if total == 0:
+            return best
+        matched: defaultdict[int, float] = defaultdict(float)
+        for feature, weight in query.items():
+            for alias_id in self._postings[feature]:
+                matched[alias_id] += weight
+        for alias_id, mass in matched.items():
+            item = self._alias_item[alias_id]
+            best[item] = max(best[item], _alias_score(mass, self._alias_mass[alias_id]) / total)
+        return best
+
+
+def _alias_score(matched: float, alias_mass: float) -> float:
+    coverage = min(1.0, matched / alias_mass)
+    return matched * (0.5 + 0.5 * coverage)  # prefer aliases matched completely
+
+
+def char_bigrams(text: str) -> set[str]:
+    compact = _PUNCT.sub("", text.lower())
+    return {compact[i : i + 2] for i in range(len(compact) - 1)}
+
+
+def _aliases(item: Item) -> list[str]:
+    return [item.name, *item.synonyms]
+
+
+def _idf(aliases: list[tuple[int, Features]]) -> dict[str, float]:
+    """Document frequency counted per item (all aliases of one item form one document)."""
+    per_item: defaultdict[int, set[str]] = defaultdict(set)
+    for item, feats in aliases:
+        per_item[item].update(feats)
+    df = Counter(f for feats in per_item.values() for f in feats)
+    n = len(per_item)
+    return {f: math.log(1 + n / count) for f, count in df.items()}
+
+
+@lru_cache(maxsize=1)
+def morpheme_tokenizer() -> Tokenize:
+    """Kiwi content morphemes; a plain word split if kiwipiepy is not installed."""
+    try:
+        from kiwipiepy import Kiwi
+    except ImportError:
+        log.warning("kiwipiepy is not installed: Korean morphemes fall back to word splitting")
+        return _word_split
+    kiwi = Kiwi()
+
+    def tokenize(text: str) -> list[str]:
+        tokens = kiwi.tokenize(text.lower())
+        return [t.form for t in tokens if _is_content(t.tag, t.form)]
+
+    return tokenize
+
+
+def _is_content(tag: str, form: str) -> bool:
+    return tag.split("-")[0] in CONTENT_TAGS and form not in STOP_FORMS
+
+
+def _word_split(text: str) -> list[str]:
+    return [w for w in _PUNCT.sub(" ", text.lower()).split() if w not in STOP_FORMS]

