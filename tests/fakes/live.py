@@ -1,0 +1,132 @@
+"""Serve an ASGI app on a real 127.0.0.1 port (uvicorn in a thread), and a redirect-following
+browser stand-in that keeps cookies across hosts."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.cookies import Morsel, SimpleCookie
+from urllib.parse import urljoin
+
+import httpx
+import uvicorn
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from eco2.app import create_app
+from eco2.settings import Settings
+
+REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@contextlib.contextmanager
+def serve(make_app: Callable[[str], Litestar]) -> Iterator[str]:
+    """Bind a free port, build the app for that base URL, serve it until the block ends."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    config = uvicorn.Config(make_app(base_url), lifespan="on", log_level="warning", loop="asyncio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{base_url} did not start")
+        time.sleep(0.01)
+    try:
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def serve_app(settings: Settings) -> contextlib.AbstractContextManager[str]:
+    """The whole app on a real port, its public base URL set to where it listens."""
+    return serve(
+        lambda url: create_app(settings=settings.model_copy(update={"public_base_url": url}))
+    )
+
+
+@contextlib.contextmanager
+def closed_port_url() -> Iterator[str]:
+    """A URL on which nothing listens (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@dataclass
+class Browser:
+    """Follows redirects across the API and the provider, stopping at a frontend origin.
+
+    ``history`` records every (method, url, status) so tests can check the path taken.
+    """
+
+    api: str
+    frontend_origins: tuple[str, ...]
+    http: httpx.AsyncClient = field(
+        default_factory=lambda: httpx.AsyncClient(follow_redirects=False, timeout=10)
+    )
+    history: list[tuple[str, int]] = field(default_factory=list)
+
+    async def navigate(self, url: str, max_hops: int = 10) -> str:
+        """GET ``url`` like a browser navigation; return the frontend URL it lands on."""
+        for _ in range(max_hops):
+            if url.startswith(self.frontend_origins):
+                return url
+            response = await self.http.get(url)
+            self.history.append((url, response.status_code))
+            if response.status_code not in REDIRECTS:
+                raise AssertionError(f"navigation ended on {url}: {response.status_code}")
+            url = urljoin(url, response.headers["location"])
+        raise AssertionError("too many redirects")
+
+    async def start_login(
+        self, provider: str, *, origin: str | None = None, **params: str
+    ) -> httpx.Response:
+        headers = {"X-Frontend-Origin": origin} if origin else {}
+        return await self.http.get(
+            f"{self.api}/api/v1/auth/{provider}", params=params, headers=headers
+        )
+
+    async def sign_in(self, provider: str, *, origin: str | None = None) -> str:
+        """The whole dance: start, provider consent, callback; the landing URL."""
+        started = await self.start_login(provider, origin=origin)
+        assert started.status_code == 200, started.text
+        return await self.navigate(started.json()["data"]["authorization_url"])
+
+    async def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return await self.http.get(f"{self.api}{path}", **kwargs)  # type: ignore[arg-type]
+
+    async def post(self, path: str, **kwargs: object) -> httpx.Response:
+        return await self.http.post(f"{self.api}{path}", **kwargs)  # type: ignore[arg-type]
+
+    def cookie(self, name: str) -> str | None:
+        return self.http.cookies.get(name)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def client_for(
+    settings: Settings, domains: Sequence[str] | None = None
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """An in-process client on an app built from other settings (or only some domains)."""
+    app = create_app(domains, settings=settings)
+    async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+        yield client
+
+
+def set_cookies(response: httpx.Response) -> dict[str, Morsel[str]]:
+    """The cookies a response sets, with their attributes."""
+    jar: SimpleCookie = SimpleCookie()
+    for header in response.headers.get_list("set-cookie"):
+        jar.load(header)
+    return dict(jar)
