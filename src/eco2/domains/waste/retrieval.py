@@ -95,7 +95,8 @@ class Retriever:
         similarity = self._alias_vectors @ self._embedder.query(text)
         best = np.full(len(self._items), -1.0, dtype=np.float32)
         np.maximum.at(best, self._alias_owner, similarity)
-        return (best - best.mean()) / (best.std() + 1e-6)
+        z: Matrix = (best - best.mean()) / (best.std() + 1e-6)
+        return z
 
 
 def top_categories(hits: list[Hit], limit: int = 3) -> list[tuple[str, str]]:

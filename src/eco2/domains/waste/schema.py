@@ -52,52 +52,52 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 # --- taxonomy.yaml -------------------------------------------------------------------------
 
 
-class Middle(_Strict):
+class Middle(_Strict, frozen=True):
     name: str
     code: str
     minors: list[str]
     pickup_category: PickupCategory | None = None
 
 
-class Major(_Strict):
+class Major(_Strict, frozen=True):
     name: str
     code: str
     recyclable: bool = False
     middles: list[Middle] = []
 
 
-class Taxonomy(_Strict):
+class Taxonomy(_Strict, frozen=True):
     majors: list[Major]
 
 
 # --- conditions.yaml and rules/<code>.yaml -------------------------------------------------
 
 
-class Correction(_Strict):
+class Correction(_Strict, frozen=True):
     condition: Condition
     correction: str  # concrete step that fixes it (or confirms the right way)
     insufficiency: str = ""  # "아쉬운 점" sentence shown for a bad result
     acceptable: bool = False  # the condition is expected for this category, not a fault
 
 
-class DefaultCorrections(_Strict):
+class DefaultCorrections(_Strict, frozen=True):
     corrections: list[Correction]
 
 
-class SubKind(_Strict):
+class SubKind(_Strict, frozen=True):
     name: str
     examples: list[str]
     steps: list[str]
 
 
-class LookAlike(_Strict):
+class LookAlike(_Strict, frozen=True):
     item: str
     major: str
     reason: str
     middle: str | None = None
 
 
-class RulesDoc(_Strict):
+class RulesDoc(_Strict, frozen=True):
     code: str
     major: str
     title: str
@@ -115,7 +115,7 @@ class RulesDoc(_Strict):
 # --- items.yaml ----------------------------------------------------------------------------
 
 
-class Item(_Strict):
+class Item(_Strict, frozen=True):
     id: str
     name: str
     major: str
@@ -126,7 +126,7 @@ class Item(_Strict):
     shared_terms: list[str] = []  # terms knowingly shared with another category
 
 
-class _GroupedItem(_Strict):
+class _GroupedItem(_Strict, frozen=True):
     id: str
     name: str
     minor: str
@@ -135,7 +135,7 @@ class _GroupedItem(_Strict):
     shared_terms: list[str] = []
 
 
-class ItemGroup(_Strict):
+class ItemGroup(_Strict, frozen=True):
     """Items sharing one (major, middle); spares repeating the category on every line."""
 
     major: str
@@ -143,5 +143,5 @@ class ItemGroup(_Strict):
     items: list[_GroupedItem]
 
 
-class ItemsFile(_Strict):
+class ItemsFile(_Strict, frozen=True):
     groups: list[ItemGroup]
