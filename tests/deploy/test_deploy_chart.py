@@ -380,8 +380,8 @@ def test_authz_central_mode(render: Renderer) -> None:
 def test_adding_a_domain_is_one_values_entry(render: Renderer) -> None:
     docs = render.docs(
         "dev",
-        "domains.scan.prefixes={/api/v1/scan}",
-        "domains.scan.publicPaths={/api/v1/scan/demo}",
+        "domains.chat.prefixes={/api/v1/chat}",
+        "domains.chat.publicPaths={/api/v1/chat/demo}",
     )
     for kind in (
         "Deployment",
@@ -390,13 +390,13 @@ def test_adding_a_domain_is_one_values_entry(render: Renderer) -> None:
         "PodDisruptionBudget",
         "ServiceAccount",
     ):
-        assert "eco2-scan" in by_kind(docs, kind), kind
+        assert "eco2-chat" in by_kind(docs, kind), kind
     (vs,) = by_kind(docs, "VirtualService").values()
-    assert any(h["match"][0]["uri"]["prefix"] == "/api/v1/scan" for h in vs["spec"]["http"])
+    assert any(h["match"][0]["uri"]["prefix"] == "/api/v1/chat" for h in vs["spec"]["http"])
     custom = by_kind(docs, "AuthorizationPolicy")["eco2-ext-authz"]
-    assert "/api/v1/scan/demo" in custom["spec"]["rules"][0]["to"][0]["operation"]["notPaths"]
+    assert "/api/v1/chat/demo" in custom["spec"]["rules"][0]["to"][0]["operation"]["notPaths"]
     config = by_kind(docs, "ConfigMap")["eco2-config"]["data"]
-    assert "scan=http://eco2-scan:8000" in config["ECO2_SERVICE_URLS"].split(",")
+    assert "chat=http://eco2-chat:8000" in config["ECO2_SERVICE_URLS"].split(",")
 
 
 def test_workloads_and_routes_render_separately(render: Renderer) -> None:
@@ -459,23 +459,33 @@ def test_network_policies_default_deny_with_explicit_allows(
 CHART_MANAGED_SETTINGS = {"ECO2_AUTH_TRUST_GATEWAY", "ECO2_SERVICE_URLS"}
 
 
-def settings_env_names() -> set[str]:
-    """ECO2_* names of every field of eco2.settings.Settings (parsed, not imported)."""
+def settings_env_names() -> dict[str, set[str]]:
+    """Field of eco2.settings.Settings -> the env names that set it (parsed, not imported):
+    ECO2_<FIELD>, plus the names of a validation_alias=AliasChoices(...)."""
     tree = ast.parse((ROOT / "src" / "eco2" / "settings.py").read_text())
     (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
-    return {
-        f"ECO2_{node.target.id.upper()}"
-        for node in cls.body
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-    }
+    fields = {}
+    for node in cls.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names = {f"ECO2_{node.target.id.upper()}"}
+            for call in ast.walk(node.value) if node.value else ():
+                if isinstance(call, ast.keyword) and call.arg == "validation_alias":
+                    names |= {
+                        c.value
+                        for c in ast.walk(call.value)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    }
+            fields[node.target.id] = names
+    return fields
 
 
 def test_every_setting_is_wired_through_configmap_or_secret() -> None:
     config, secrets = set(VALUES["config"]), set(VALUES["secrets"]["keys"])
     assert not config & secrets
-    unwired = settings_env_names() - config - secrets - CHART_MANAGED_SETTINGS
+    wired = config | secrets | CHART_MANAGED_SETTINGS
+    unwired = sorted(min(names) for names in settings_env_names().values() if not names & wired)
     assert not unwired, f"add these settings to values.yaml config or secrets.keys: {unwired}"
-    secretish = re.compile(r"SECRET|_TOKEN$|PASSWORD|SIGNING_KEYS|DATABASE_URL|REDIS_URL|API_KEY")
+    secretish = re.compile(r"SECRET|_TOKEN$|PASSWORD|SIGNING_KEYS|DATABASE_URL|REDIS_URL|_KEY$")
     assert not {k for k in config if secretish.search(k)}, "secrets belong in secrets.keys"
 
 

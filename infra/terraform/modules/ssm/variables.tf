@@ -4,9 +4,12 @@ variable "prefix" {
 }
 
 variable "operator_set_keys" {
-  description = "Keys whose values operators set by hand (OAuth client secrets, JWT signing keys)."
+  description = "Keys whose values operators set by hand (JWT signing keys, OAuth and model provider credentials)."
   type        = list(string)
-  default     = ["auth-signing-keys", "kakao-client-secret", "google-client-secret", "naver-client-secret"]
+  default = [
+    "auth-signing-keys", "kakao-client-secret", "google-client-secret", "naver-client-secret",
+    "openai-api-key", "azure-vision-key",
+  ]
 }
 
 variable "database" {
