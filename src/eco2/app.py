@@ -38,6 +38,12 @@ def provide_runtime(state: State) -> Runtime:
     return runtime
 
 
+def _local_only(handler: object) -> bool:
+    """Handlers marked ``opt={"local_only": True}`` (a Controller class has no ``opt`` dict)."""
+    opt = getattr(handler, "opt", None)
+    return isinstance(opt, dict) and bool(opt.get("local_only"))
+
+
 class Eco2Plugin(InitPluginProtocol):
     """Wires the kernel and the selected domains into one app (litestar-fullstack style)."""
 
@@ -58,7 +64,7 @@ class Eco2Plugin(InitPluginProtocol):
             app_config.route_handlers.extend(
                 h
                 for h in domain.route_handlers()
-                if settings.env == "local" or not getattr(h, "opt", {}).get("local_only")
+                if settings.env == "local" or not _local_only(h)
             )
             app_config.on_startup.extend(domain.startup_hooks())
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
