@@ -49,6 +49,7 @@ def base_settings(
         cors_origins=[FRONTEND_ORIGIN, OTHER_ORIGIN],
         auth_signing_keys=signing_key_pem,
         internal_token=INTERNAL_TOKEN,
+        location_import_on_start=False,  # tests load the places they need
     )
     upgrade(settings, "head")
     return settings

@@ -156,6 +156,24 @@ def _database_settings() -> Iterator[Settings]:
         yield settings.model_copy(update=urls)
 
 
+# --- data -----------------------------------------------------------------------------------
+
+
+@main.group()
+def data() -> None:
+    """Reference data imports."""
+
+
+@data.command("import-locations")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def data_import_locations(files: tuple[Path, ...]) -> None:
+    """Import KECO / zero-waste map CSVs (default: the bundled datasets). Idempotent."""
+    from eco2.domains.location.importing import run_import
+
+    with resolved_environment() as settings:
+        run_import(settings, list(files), console)
+
+
 # --- keys -----------------------------------------------------------------------------------
 
 

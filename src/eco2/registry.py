@@ -94,6 +94,18 @@ DOMAINS: tuple[Domain, ...] = (
         db_schema="character",
         holds_user_data=True,
     ),
+    Domain(
+        name="location", package="location", prefixes=(f"{API}/locations",), db_schema="location"
+    ),
+    Domain(
+        name="images",
+        package="images",
+        prefixes=(f"{API}/images",),
+        # The local backend's signed PUT carries no cookies (contract §3.9) and the stored
+        # files behind ``cdn_url`` must be readable by anyone (browser, vision model).
+        public_paths=(f"{API}/images/uploads/*", f"{API}/images/files/*"),
+        holds_user_data=True,
+    ),
 )
 
 DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)

@@ -93,6 +93,18 @@ class Settings(BaseSettings):
     auth_naver_token_url: str = OAUTH_DEFAULT_URLS["naver"][1]
     auth_naver_userinfo_url: str = OAUTH_DEFAULT_URLS["naver"][2]
 
+    # Locations: import the bundled datasets at start when the table is empty (default: local)
+    location_import_on_start: bool | None = None
+
+    # Images: `local` (files under the data dir, served by this app) or `s3` (+ AWS_* env)
+    image_storage: Literal["local", "s3"] = "local"
+    image_s3_bucket: str | None = None
+    image_s3_endpoint_url: str | None = None
+    image_public_base_url: str | None = None
+    image_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    image_upload_ttl_seconds: int = Field(default=600, gt=0, le=7 * 24 * 3600)
+    image_allowed_hosts: CommaList = Field(default_factory=list)
+
     # Service-to-service calls between split pods
     internal_token: str | None = None
     service_urls: CommaList = Field(default_factory=list)
@@ -106,7 +118,9 @@ class Settings(BaseSettings):
             values = {**values, "env": "prod" if values.get("database_url") else "local"}
         return values
 
-    @field_validator("cors_origins", "auth_redirect_uris", "service_urls", mode="before")
+    @field_validator(
+        "cors_origins", "auth_redirect_uris", "service_urls", "image_allowed_hosts", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
@@ -116,10 +130,10 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: list[str]) -> list[str]:
         return [item.rstrip("/") for item in value]
 
-    @field_validator("public_base_url")
+    @field_validator("public_base_url", "image_public_base_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
 
     @model_validator(mode="after")
     def _service_urls_are_pairs(self) -> Settings:
@@ -135,6 +149,12 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_json if self.log_json is not None else self.env != "local"
+
+    @property
+    def imports_locations_on_start(self) -> bool:
+        if self.location_import_on_start is not None:
+            return self.location_import_on_start
+        return self.env == "local"
 
     @property
     def default_origin(self) -> str:

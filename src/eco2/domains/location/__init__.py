@@ -1,0 +1,1 @@
+"""location: zero-waste shops and recycling-for-reward points on the map."""

@@ -1,0 +1,102 @@
+"""``/api/v1/locations``: the map (contract §3.12, §7), search, suggestions, the internal port."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Router, get, post
+from litestar.params import Parameter
+
+from eco2.domains.location import categories, services
+from eco2.domains.location.schemas import (
+    CenterDetail,
+    CenterEntry,
+    NearestRequest,
+    NearestResult,
+    Suggestion,
+)
+from eco2.platform.di import Authenticated, DbSession
+from eco2.platform.errors import InvalidInput
+from eco2.platform.internal import require_internal_token
+from eco2.registry import API
+
+Lat = Annotated[float, Parameter(ge=-90, le=90, description="위도 (WGS84)")]
+Lon = Annotated[float, Parameter(ge=-180, le=180, description="경도 (WGS84)")]
+Query = Annotated[str, Parameter(min_length=1, max_length=100, description="검색어")]
+
+
+@get(
+    f"{API}/locations/centers",
+    tags=["location"],
+    summary="Places near a point, closest first (bare array)",
+)
+async def centers(
+    identity: Authenticated,
+    db_session: DbSession,
+    lat: Lat,
+    lon: Lon,
+    radius: float | None = None,
+    zoom: int | None = None,
+    store_category: str | None = None,
+    pickup_category: str | None = None,
+) -> list[CenterEntry]:
+    default_radius, limit = services.zoom_defaults(zoom)
+    query = services.CenterQuery(
+        lat=lat,
+        lon=lon,
+        radius_m=services.clamp_radius(radius) if radius is not None else default_radius,
+        limit=limit,
+        store_categories=services.parse_choices(
+            store_category, categories.STORE_CATEGORIES, "store_category"
+        ),
+        pickup_categories=services.parse_choices(
+            pickup_category, categories.PICKUP_CATEGORIES, "pickup_category"
+        ),
+    )
+    return await services.centers(db_session, query)
+
+
+@get(f"{API}/locations/centers/{{site_id:str}}", tags=["location"], summary="One place in full")
+async def center_detail(
+    identity: Authenticated, db_session: DbSession, site_id: str
+) -> CenterDetail:
+    return await services.detail(db_session, site_id)
+
+
+@get(f"{API}/locations/search", tags=["location"], summary="Search by name, address or item")
+async def search(
+    identity: Authenticated,
+    db_session: DbSession,
+    q: Query,
+    lat: Lat | None = None,
+    lon: Lon | None = None,
+    radius: float | None = None,
+) -> list[CenterEntry]:
+    if (lat is None) != (lon is None):
+        missing = "lon" if lon is None else "lat"
+        raise InvalidInput(
+            "위도와 경도는 함께 보내 주세요.", code="missing_coordinate", field=missing
+        )
+    radius_m = services.clamp_radius(radius) if radius is not None else services.SEARCH_RADIUS_M
+    return await services.search(db_session, q, lat, lon, radius_m)
+
+
+@get(f"{API}/locations/suggest", tags=["location"], summary="Autocomplete for the search box")
+async def suggest(identity: Authenticated, db_session: DbSession, q: Query) -> list[Suggestion]:
+    return await services.suggest(db_session, q)
+
+
+@post("/nearest", status_code=200)
+async def nearest(data: NearestRequest, db_session: DbSession) -> NearestResult:
+    return NearestResult(sites=await services.nearest(db_session, data))
+
+
+internal = Router(
+    "/internal/location",
+    route_handlers=[nearest],
+    guards=[require_internal_token],
+    include_in_schema=False,
+)
+
+route_handlers = [centers, center_detail, search, suggest, internal]
+on_startup = [services.import_bundled_on_start]

@@ -1,0 +1,351 @@
+"""Map queries on the earthdistance GiST index, text search, and idempotent imports."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from litestar import Litestar
+from sqlalchemy import (
+    Float,
+    Select,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eco2.domains.location import categories, geo, hours, importer
+from eco2.domains.location.models import Site
+from eco2.domains.location.schemas import (
+    CenterDetail,
+    CenterEntry,
+    DayHours,
+    ImportReport,
+    NearestRequest,
+    Suggestion,
+)
+from eco2.platform.db import utcnow
+from eco2.platform.errors import InvalidInput, NotFound
+from eco2.platform.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+MIN_RADIUS_M, MAX_RADIUS_M = 100, 50_000
+MIN_ZOOM, MAX_ZOOM, DEFAULT_ZOOM = 2, 15, 13
+SEARCH_RADIUS_M, SEARCH_LIMIT, SUGGEST_LIMIT = 5000, 30, 10
+IMPORT_BATCH = 500
+_SEED_LOCK = 0x10CA7105  # pg advisory lock id for the first-start import
+
+
+# --- map ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CenterQuery:
+    lat: float
+    lon: float
+    radius_m: float
+    limit: int
+    store_categories: tuple[str, ...] = ()
+    pickup_categories: tuple[str, ...] = ()
+
+
+def zoom_defaults(zoom: int | None) -> tuple[int, int]:
+    """(radius in metres, result limit) for a map zoom (16 − Kakao level; 2 to 15).
+
+    Zoom 13 (Kakao's default level 3) gives 1 km; each level out doubles it.
+    """
+    level = min(max(zoom if zoom is not None else DEFAULT_ZOOM, MIN_ZOOM), MAX_ZOOM)
+    radius = clamp_radius(1000 * 2 ** (DEFAULT_ZOOM - level))
+    limit = 50 if level >= 14 else 100 if level >= 11 else 200
+    return radius, limit
+
+
+def clamp_radius(radius: float) -> int:
+    """Any radius is accepted (the client sends the view's corner distance) and clamped."""
+    if not math.isfinite(radius):
+        return MAX_RADIUS_M
+    return int(min(max(radius, MIN_RADIUS_M), MAX_RADIUS_M))
+
+
+def parse_choices(raw: str | None, allowed: Sequence[str], field: str) -> tuple[str, ...]:
+    """Comma-joined keys (``refill_zero,cafe_bakery``); an unknown key is a 422 naming it."""
+    chosen = tuple(dict.fromkeys(k.strip() for k in (raw or "").split(",") if k.strip()))
+    unknown = [k for k in chosen if k not in allowed]
+    if unknown:
+        raise InvalidInput(
+            f"알 수 없는 값입니다: {', '.join(unknown)} (가능한 값: {', '.join(allowed)})",
+            code="invalid_category",
+            field=field,
+        )
+    return chosen
+
+
+def _earth(lat: Any, lon: Any) -> Any:
+    return func.ll_to_earth(lat, lon)
+
+
+def _site_point() -> Any:
+    return _earth(Site.latitude, Site.longitude)
+
+
+def centers_statement(query: CenterQuery) -> Select[Any]:
+    """Index-backed: the GiST on ``ll_to_earth`` answers both the radius box and the KNN
+    ordering (``<->``), so filters apply inside the scan and ``LIMIT`` stays exact."""
+    origin = _earth(literal(query.lat, Float), literal(query.lon, Float))
+    point = _site_point()
+    distance = func.earth_distance(origin, point).label("distance_m")
+    stmt = (
+        select(Site, distance)
+        .where(func.earth_box(origin, literal(query.radius_m, Float)).op("@>")(point))
+        .where(func.earth_distance(origin, point) <= query.radius_m)
+        .order_by(point.op("<->")(origin))
+        .limit(query.limit)
+    )
+    if query.store_categories:
+        stmt = stmt.where(Site.store_category.in_(query.store_categories))
+    if query.pickup_categories:
+        stmt = stmt.where(Site.pickup_categories.overlap(list(query.pickup_categories)))
+    return stmt
+
+
+async def centers(
+    session: AsyncSession, query: CenterQuery, now: datetime | None = None
+) -> list[CenterEntry]:
+    rows = await session.execute(centers_statement(query))
+    return [to_entry(site, distance, now) for site, distance in rows.tuples()]
+
+
+async def nearest(session: AsyncSession, request: NearestRequest) -> list[CenterEntry]:
+    """The port other domains call: closest places, optionally taking one kind of item."""
+    query = CenterQuery(
+        lat=request.latitude,
+        lon=request.longitude,
+        radius_m=min(request.radius_m, MAX_RADIUS_M),
+        limit=request.limit,
+        store_categories=parse_choices(
+            request.store_category, categories.STORE_CATEGORIES, "store_category"
+        ),
+        pickup_categories=parse_choices(
+            request.pickup_category, categories.PICKUP_CATEGORIES, "pickup_category"
+        ),
+    )
+    return await centers(session, query)
+
+
+def _entry_fields(site: Site, distance_m: float | None, now: datetime | None) -> dict[str, Any]:
+    today = hours.today(site.hours, now)
+    return {
+        "id": site.id,
+        "name": site.name,
+        "source": site.source,
+        "road_address": site.road_address,
+        "lot_address": site.lot_address,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
+        "distance_km": round(distance_m / 1000, 3) if distance_m is not None else None,
+        "distance_text": geo.distance_text(distance_m) if distance_m is not None else None,
+        "store_category": site.store_category,
+        "pickup_categories": categories.client_pickup(site.pickup_categories),
+        "phone": site.phone,
+        "place_url": site.place_url,
+        "kakao_place_id": site.kakao_place_id,
+        "is_open": today.is_open,
+        "is_holiday": today.is_holiday,
+        "start_time": today.start_time,
+        "end_time": today.end_time,
+    }
+
+
+def to_entry(site: Site, distance_m: float | None, now: datetime | None = None) -> CenterEntry:
+    return CenterEntry(**_entry_fields(site, distance_m, now))
+
+
+async def detail(session: AsyncSession, raw_id: str) -> CenterDetail:
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        raise InvalidInput("장소 ID는 숫자여야 합니다.", code="invalid_id", field="id")
+    site = await session.get(Site, int(raw_id))
+    if site is None:
+        raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
+    client = set(categories.CLIENT_PICKUP)
+    return CenterDetail(
+        **_entry_fields(site, None, None),
+        pickup_subcategories=[c for c in site.pickup_categories if c not in client],
+        collection_items=list(site.collection_items),
+        introduction=site.introduction,
+        memo=site.memo,
+        location_note=site.location_note,
+        region=site.region,
+        phones=list(site.phones),
+        homepage=site.homepage,
+        hours={k: DayHours(**v) for k, v in (site.hours or {}).items()},
+    )
+
+
+# --- text search ----------------------------------------------------------------------------
+
+
+def _terms(q: str) -> list[str]:
+    terms = [importer.squash(t) for t in q.split()]
+    return [t for t in terms if t][:8]
+
+
+def _search_statement(q: str, limit: int) -> Select[Any]:
+    """Every term (spaces ignored, NFC, lower case) in name/address/items; or a close name."""
+    terms = _terms(q)
+    if not terms:
+        raise InvalidInput("검색어를 입력해 주세요.", code="empty_query", field="q")
+    needle = importer.squash(q)
+    name = func.lower(func.replace(Site.name, " ", ""))
+    all_terms = and_(*(Site.search_text.contains(t, autoescape=True) for t in terms))
+    relevance = (
+        case(
+            (name == needle, 3.0),
+            (name.startswith(needle, autoescape=True), 2.0),
+            (name.contains(needle, autoescape=True), 1.0),
+            else_=0.0,
+        )
+        + func.similarity(Site.name, q)
+    ).label("relevance")
+    return (
+        select(Site, relevance)
+        .where(or_(all_terms, Site.name.op("%")(q)))
+        .order_by(relevance.desc(), Site.id)
+        .limit(limit)
+    )
+
+
+async def search(
+    session: AsyncSession,
+    q: str,
+    lat: float | None = None,
+    lon: float | None = None,
+    radius_m: int = SEARCH_RADIUS_M,
+) -> list[CenterEntry]:
+    """Best matches first; with a position, matches within ``radius_m`` come before the rest."""
+    stmt = _search_statement(q, SEARCH_LIMIT if lat is None else SEARCH_LIMIT * 4)
+    if lat is None or lon is None:
+        rows = await session.execute(stmt)
+        return [to_entry(site, None) for site, _ in rows.tuples()]
+    origin = _earth(literal(lat, Float), literal(lon, Float))
+    distance = func.earth_distance(origin, _site_point())
+    rows = await session.execute(stmt.add_columns(distance.label("distance_m")))
+    found = sorted(rows.tuples(), key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))[
+        :SEARCH_LIMIT
+    ]
+    return [to_entry(site, d) for site, _, d in found]
+
+
+async def suggest(session: AsyncSession, q: str) -> list[Suggestion]:
+    rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
+    return [
+        Suggestion(
+            place_name=site.name,
+            address=site.road_address or site.lot_address,
+            latitude=site.latitude,
+            longitude=site.longitude,
+            place_url=site.place_url,
+        )
+        for site, _ in rows.tuples()
+    ]
+
+
+# --- import ---------------------------------------------------------------------------------
+
+Progress = Callable[[int], None]
+
+
+async def _existing_hashes(
+    session: AsyncSession, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(keys), IMPORT_BATCH):
+        chunk = keys[start : start + IMPORT_BATCH]
+        rows = await session.execute(
+            select(Site.source, Site.source_key, Site.content_hash).where(
+                tuple_(Site.source, Site.source_key).in_(chunk)
+            )
+        )
+        found.update({(s, k): h for s, k, h in rows.tuples()})
+    return found
+
+
+async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    now = utcnow()
+    stmt = insert(Site).values([{**r, "created_at": now, "updated_at": now} for r in rows])
+    changed = [c for c in rows[0] if c not in ("source", "source_key")]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Site.source, Site.source_key],
+        set_={**{c: stmt.excluded[c] for c in changed}, "updated_at": now},
+        where=Site.content_hash != stmt.excluded.content_hash,
+    )
+    await session.execute(stmt)
+
+
+async def import_parsed(
+    session: AsyncSession, parsed: importer.ParseResult, progress: Progress | None = None
+) -> ImportReport:
+    """Upsert on (source, source_key); rows merged into another place are removed."""
+    rows = [record.row() for record in parsed.records]
+    before = await _existing_hashes(session, [(r["source"], r["source_key"]) for r in rows])
+    imported = sum(1 for r in rows if (r["source"], r["source_key"]) not in before)
+    unchanged = sum(
+        1 for r in rows if before.get((r["source"], r["source_key"])) == r["content_hash"]
+    )
+    for start in range(0, len(rows), IMPORT_BATCH):
+        batch = rows[start : start + IMPORT_BATCH]
+        await _upsert(session, batch)
+        if progress:
+            progress(len(batch))
+    await _drop_merged(session, parsed.records)
+    return ImportReport(
+        rows=parsed.rows,
+        imported=imported,
+        updated=len(rows) - imported - unchanged,
+        unchanged=unchanged,
+        merged=len(parsed.merged),
+        skipped=dict(Counter(s.reason for s in parsed.skipped)),
+        skipped_rows=[
+            {"source": s.source, "key": s.key, "name": s.name, "reason": s.reason}
+            for s in parsed.skipped
+        ],
+    )
+
+
+async def _drop_merged(session: AsyncSession, records: list[importer.SiteRecord]) -> None:
+    merged = [(r.source, key) for r in records for key in r.merged_keys]
+    if merged:
+        await session.execute(delete(Site).where(tuple_(Site.source, Site.source_key).in_(merged)))
+
+
+async def has_sites(session: AsyncSession) -> bool:
+    return bool(await session.scalar(select(exists().where(Site.id.isnot(None)))))
+
+
+async def import_bundled_on_start(app: Litestar) -> None:
+    """First start of the embedded default: load the bundled datasets into an empty table."""
+    runtime: Runtime = app.state.runtime
+    if not runtime.settings.imports_locations_on_start:
+        return
+    async with runtime.sessions.begin() as session:
+        if await has_sites(session):
+            return
+        locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SEED_LOCK})"))
+        if not locked or await has_sites(session):
+            return
+        report = await import_parsed(session, importer.parse(importer.bundled_files()))
+    log.info("locations_imported", imported=report.imported, skipped=report.skipped)
