@@ -109,7 +109,7 @@ plus role, args and the ports/probes it serves on. Templates range over
     name: {{ include "eco2.secretName" . }}
 {{- end -}}
 
-{{/* `comp=...` ECO2_SERVICE_URLS value: how split domain pods reach each other. */}}
+{{/* ECO2_SERVICE_URLS ("auth=http://eco2-auth:8000,..."): how split domain pods reach each other. */}}
 {{- define "eco2.serviceUrls" -}}
 {{- $root := . -}}
 {{- $urls := list -}}
