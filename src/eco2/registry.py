@@ -106,6 +106,16 @@ DOMAINS: tuple[Domain, ...] = (
         public_paths=(f"{API}/images/uploads/*", f"{API}/images/files/*"),
         holds_user_data=True,
     ),
+    Domain(
+        name="scan",
+        package="scan",
+        prefixes=(f"{API}/scan",),
+        public_paths=(f"{API}/scan/categories",),
+        db_schema="scan",
+        holds_user_data=True,
+    ),
+    # The knowledge base (package ``waste``): public, identical for everyone, no user data.
+    Domain(name="info", package="waste", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",)),
 )
 
 DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)

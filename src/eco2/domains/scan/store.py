@@ -1,0 +1,125 @@
+"""Reading scans back: one scan, a user's history page, a user's counters."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eco2.domains.scan.models import Scan
+from eco2.domains.scan.schemas import HistoryPage, ScanMetrics, ScanSummary
+from eco2.platform.db import utcnow
+from eco2.platform.errors import InvalidInput, NotFound
+
+RECYCLABLE = "재활용폐기물"
+
+
+def to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value)
+
+
+def parse_uuid(value: str, field: str = "job_id") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found", field=field) from exc
+
+
+async def owned_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: str) -> Scan:
+    scan = await session.get(Scan, parse_uuid(scan_id))
+    if scan is None or scan.user_id != user_id:
+        raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
+    return scan
+
+
+def abandoned(scan: Scan, timeout: float) -> bool:
+    """A job whose pod died never finishes; past twice the scan timeout it has failed."""
+    unfinished = scan.status in ("queued", "running")
+    return unfinished and utcnow() - scan.created_at > timedelta(seconds=2 * timeout + 30)
+
+
+def encode_cursor(scan: Scan) -> str:
+    raw = f"{scan.created_at.isoformat()}|{scan.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, scan_id = raw.partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(scan_id)
+    except ValueError as exc:
+        raise InvalidInput("cursor 값이 올바르지 않습니다.", field="cursor") from exc
+
+
+def summary(scan: Scan) -> ScanSummary:
+    return ScanSummary(
+        id=str(scan.id),
+        status=scan.status,
+        created_at=scan.created_at,
+        image_url=scan.image_url,
+        user_input=scan.user_input,
+        major_category=scan.major_category,
+        middle_category=scan.middle_category,
+        minor_category=scan.minor_category,
+        reward_name=(scan.reward or {}).get("name"),
+        error_code=scan.error_code,
+    )
+
+
+async def history(
+    session: AsyncSession, user_id: uuid.UUID, limit: int, cursor: str | None
+) -> HistoryPage:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query = select(Scan).where(Scan.user_id == user_id)
+    if cursor:
+        created, scan_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Scan.created_at < created, and_(Scan.created_at == created, Scan.id < scan_id))
+        )
+    rows = list(
+        await session.scalars(
+            query.order_by(Scan.created_at.desc(), Scan.id.desc()).limit(limit + 1)
+        )
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return HistoryPage(
+        items=[summary(s) for s in page],
+        next_cursor=encode_cursor(page[-1]) if more else None,
+        has_more=more,
+    )
+
+
+async def metrics(session: AsyncSession, user_id: uuid.UUID) -> ScanMetrics:
+    mine = Scan.user_id == user_id
+    totals = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(Scan.status == "completed"),
+                func.count().filter(Scan.status == "failed"),
+                func.count().filter(Scan.major_category == RECYCLABLE),
+                func.count().filter(Scan.reward.is_not(None)),
+                func.max(Scan.created_at),
+            ).where(mine)
+        )
+    ).one()
+    by_middle = await session.execute(
+        select(Scan.middle_category, func.count())
+        .where(mine, Scan.status == "completed", Scan.middle_category.is_not(None))
+        .group_by(Scan.middle_category)
+    )
+    return ScanMetrics(
+        total=totals[0],
+        completed=totals[1],
+        failed=totals[2],
+        recyclable=totals[3],
+        rewarded=totals[4],
+        by_middle_category={m: n for m, n in by_middle.tuples()},
+        last_scan_at=totals[5],
+    )
