@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 run: $(VENV)/.runtime
 	$(BIN)/eco2 serve
 
-test: $(VENV)/.dev .tools/bin/helm
+test: $(VENV)/.dev .tools/bin/helm .tools/checkov/bin/checkov
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev
@@ -30,3 +30,6 @@ $(VENV)/.dev: pyproject.toml | $(VENV)/bin/pip
 
 .tools/bin/helm:
 	bash scripts/get-helm
+
+.tools/checkov/bin/checkov:
+	bash scripts/get-checkov
