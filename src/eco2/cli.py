@@ -99,6 +99,30 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
         ).serve()
 
 
+# --- authz ----------------------------------------------------------------------------------
+
+
+@main.command()
+# Pods: kubelet probes and the gateway reach the server on the pod IP.
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104
+@click.option("--grpc-port", default=50051, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--http-port", default=9090, show_default=True, type=click.IntRange(0, 65535))
+def authz(host: str, grpc_port: int, http_port: int) -> None:
+    """Run the Envoy ext_authz gRPC server (health, ready and metrics on --http-port)."""
+    import asyncio
+
+    from eco2.authz.server import run
+    from eco2.platform.logging import configure_logging
+
+    settings = get_settings()
+    if not settings.redis_url:
+        console.print("[red]eco2 authz needs ECO2_REDIS_URL (the revocation store)[/]")
+        sys.exit(2)
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    console.print(f"[bold green]Eco²[/] authz: gRPC {host}:{grpc_port}, HTTP {host}:{http_port}")
+    asyncio.run(run(settings, host, grpc_port, http_port))
+
+
 # --- db -------------------------------------------------------------------------------------
 
 

@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     internal_token: str | None = None
     service_urls: CommaList = Field(default_factory=list)
 
+    # Envoy ext_authz server (`eco2 authz`): keys from the JWKS URL, else the local keys above
+    authz_jwks_url: str | None = None
+    authz_jwks_refresh_seconds: float = Field(default=300.0, gt=0)
+    authz_jwks_min_refetch_seconds: float = Field(default=10.0, ge=0)
+    authz_fail_open: bool = False
+    authz_token_cache_size: int = Field(default=10_000, ge=0)
+
     @model_validator(mode="before")
     @classmethod
     def _default_env(cls, values: Any) -> Any:

