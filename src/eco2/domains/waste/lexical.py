@@ -23,6 +23,7 @@ Features = dict[str, float]
 
 MORPH_WEIGHT = 1.0
 BIGRAM_WEIGHT = 0.5
+CATEGORY_ALIAS_WEIGHT = 0.6  # a category label match ranks below any name/synonym match
 # Content parts of speech: nouns, roots, foreign words, numbers, verb/adjective stems.
 CONTENT_TAGS = ("NNG", "NNP", "NR", "SL", "SN", "XR", "VV", "VA")
 # Words every disposal question contains; they say nothing about the item.
@@ -43,9 +44,11 @@ class LexicalIndex:
     def __init__(self, items: Sequence[Item], tokenize: Tokenize | None = None) -> None:
         self._tokenize = tokenize or morpheme_tokenizer()
         self._n_items = len(items)
-        aliases = [(n, self.features(a)) for n, item in enumerate(items) for a in _aliases(item)]
+        weighted = [(n, text, w) for n, item in enumerate(items) for text, w in _aliases(item)]
+        aliases = [(n, self.features(text)) for n, text, _ in weighted]
         self._idf = _idf(aliases)
         self._alias_item = [n for n, _ in aliases]
+        self._alias_weight = [w for _, _, w in weighted]
         self._alias_mass = [sum(w * self._idf[f] for f, w in feats.items()) for _, feats in aliases]
         self._postings: defaultdict[str, list[int]] = defaultdict(list)
         for alias_id, (_, feats) in enumerate(aliases):
@@ -73,7 +76,8 @@ class LexicalIndex:
                 matched[alias_id] += weight
         for alias_id, mass in matched.items():
             item = self._alias_item[alias_id]
-            best[item] = max(best[item], _alias_score(mass, self._alias_mass[alias_id]) / total)
+            score = _alias_score(mass, self._alias_mass[alias_id]) * self._alias_weight[alias_id]
+            best[item] = max(best[item], score / total)
         return best
 
 
@@ -87,8 +91,10 @@ def char_bigrams(text: str) -> set[str]:
     return {compact[i : i + 2] for i in range(len(compact) - 1)}
 
 
-def _aliases(item: Item) -> list[str]:
-    return [item.name, *item.synonyms]
+def _aliases(item: Item) -> list[tuple[str, float]]:
+    """Name and synonyms in full; the category labels weakly, for queries like "가구" or "비닐"."""
+    names = [(alias, 1.0) for alias in (item.name, *item.synonyms)]
+    return [*names, (f"{item.minor} {item.middle}", CATEGORY_ALIAS_WEIGHT)]
 
 
 def _idf(aliases: list[tuple[int, Features]]) -> dict[str, float]:

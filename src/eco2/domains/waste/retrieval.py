@@ -30,6 +30,9 @@ __all__ = ["Hit", "Retriever", "default_retriever", "search", "top_categories"]
 log = logging.getLogger(__name__)
 
 DENSE_WEIGHT = 0.1  # one standard deviation of dense similarity ~ 10% of a full lexical match
+# Below this lexical share no word of the text matched any name: embeddings alone then rank
+# near-random items ("hello" -> 문짝), so callers should answer 미분류 and ask for detail.
+CONFIDENT_LEXICAL = 0.1
 INDEX_DIR_ENV = "ECO2_WASTE_INDEX_DIR"  # where the default retriever caches item embeddings
 
 
@@ -44,6 +47,11 @@ class Hit(msgspec.Struct, frozen=True):
     @property
     def category(self) -> tuple[str, str]:
         return (self.item.major, self.item.middle)
+
+    @property
+    def confident(self) -> bool:
+        """False when the match rests on embeddings alone (small talk, unknown things)."""
+        return self.lexical >= CONFIDENT_LEXICAL
 
 
 class Retriever:
