@@ -110,6 +110,7 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
 def authz(host: str, grpc_port: int, http_port: int) -> None:
     """Run the Envoy ext_authz gRPC server (health, ready and metrics on --http-port)."""
     import asyncio
+    import logging
 
     from eco2.authz.server import run
     from eco2.platform.logging import configure_logging
@@ -119,8 +120,38 @@ def authz(host: str, grpc_port: int, http_port: int) -> None:
         console.print("[red]eco2 authz needs ECO2_REDIS_URL (the revocation store)[/]")
         sys.exit(2)
     configure_logging(level=settings.log_level, json=settings.json_logs)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per JWKS refresh
     console.print(f"[bold green]Eco²[/] authz: gRPC {host}:{grpc_port}, HTTP {host}:{http_port}")
     asyncio.run(run(settings, host, grpc_port, http_port))
+
+
+# --- dev ------------------------------------------------------------------------------------
+
+
+@main.group()
+def dev() -> None:
+    """Local development topologies."""
+
+
+@dev.command("split")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    type=click.Choice(registry.DOMAIN_NAMES),
+    help="Start only this domain (repeatable). Default: every domain.",
+)
+def dev_split(port: int, domains: tuple[str, ...]) -> None:
+    """Every domain as its own process behind a real Envoy + ext_authz gateway on --port."""
+    from eco2.devsplit import run_split, sigterm_as_interrupt
+
+    with sigterm_as_interrupt(), resolved_environment() as settings:
+        try:
+            run_split(settings, port, domains)
+        except RuntimeError as exc:
+            console.print(f"[red]{exc}[/]")
+            sys.exit(1)
 
 
 # --- db -------------------------------------------------------------------------------------
