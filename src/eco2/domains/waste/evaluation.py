@@ -16,6 +16,7 @@ class Query(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     major: str
     middle: str
     item: str | None = None
+    split: str = "dev"  # "holdout": written after tuning, never used to choose weights
 
 
 class EvalSet(msgspec.Struct, frozen=True):

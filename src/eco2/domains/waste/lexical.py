@@ -23,6 +23,7 @@ Features = dict[str, float]
 
 MORPH_WEIGHT = 1.0
 BIGRAM_WEIGHT = 0.5
+CARRIER = "버리려는데요"  # neutral sentence ending used to tokenize aliases in context
 CATEGORY_ALIAS_WEIGHT = 0.6  # a category label match ranks below any name/synonym match
 # Content parts of speech: nouns, roots, foreign words, numbers, verb/adjective stems.
 CONTENT_TAGS = ("NNG", "NNP", "NR", "SL", "SN", "XR", "VV", "VA")
@@ -45,7 +46,7 @@ class LexicalIndex:
         self._tokenize = tokenize or morpheme_tokenizer()
         self._n_items = len(items)
         weighted = [(n, text, w) for n, item in enumerate(items) for text, w in _aliases(item)]
-        aliases = [(n, self.features(text)) for n, text, _ in weighted]
+        aliases = [(n, self.alias_features(text)) for n, text, _ in weighted]
         self._idf = _idf(aliases)
         self._alias_item = [n for n, _ in aliases]
         self._alias_weight = [w for _, _, w in weighted]
@@ -62,6 +63,12 @@ class LexicalIndex:
         for gram in char_bigrams(text):
             feats.setdefault(f"c:{gram}", BIGRAM_WEIGHT)
         return feats
+
+    def alias_features(self, alias: str) -> Features:
+        """Features of an alias alone and inside a sentence: Kiwi splits compounds by context
+        ("김치냉장고" alone is one morpheme, in "김치냉장고 버리려는데" it is 김치 + 냉장고)."""
+        in_sentence = {f"m:{m}": MORPH_WEIGHT for m in self._tokenize(f"{alias} {CARRIER}")}
+        return in_sentence | self.features(alias)
 
     def scores(self, text: str) -> list[float]:
         """Per-item score in [0, 1]: the share of the query's known evidence the item explains."""
