@@ -5,11 +5,17 @@ Messages are Korean because the app may show them; codes are stable English iden
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
     HTTP_405_METHOD_NOT_ALLOWED,
@@ -98,10 +104,14 @@ def _app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
     return _json(exc.status_code, error_body(exc.code, exc.message, exc.field), exc.headers)
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
+
+
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     problems = exc.extra if isinstance(exc.extra, list) else []
     first = problems[0] if problems and isinstance(problems[0], dict) else {}
-    field = first.get("key") or None
+    missing = _MISSING_PARAMETER.search(str(exc.detail))
+    field = first.get("key") or (missing.group(1) if missing else None)
     reason = first.get("message") or exc.detail
     message = f"입력값이 올바르지 않습니다: {field}" if field else "입력값이 올바르지 않습니다."
     body = error_body("validation_error", message, field)
@@ -128,7 +138,9 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if status == 403:
         status = 401
     code, message = _HTTP_CODES.get(status, ("http_error", "요청을 처리할 수 없습니다."))
-    if status == 400 and exc.detail and "JSON" in str(exc.detail):
+    # Any undecodable body (msgspec says "malformed" or "truncated"): the cause tells.
+    undecodable = isinstance(exc.__cause__, SerializationException)
+    if status == 400 and (undecodable or "JSON" in str(exc.detail or "")):
         code, message = "invalid_json", "JSON 본문을 해석할 수 없습니다."
     return _json(status, error_body(code, message), getattr(exc, "headers", None))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post, put
+from litestar.params import FromPath, JSONBody
 from litestar.response import File
 
 from eco2.domains.images import services
@@ -35,7 +36,10 @@ FILE_HEADERS = {
     status_code=200,
 )
 async def presign(
-    identity: Authenticated, runtime: RuntimeDep, channel: str, data: PresignRequest
+    identity: Authenticated,
+    runtime: RuntimeDep,
+    channel: FromPath[str],
+    data: JSONBody[PresignRequest],
 ) -> PresignResponse:
     return await services.presign(runtime, identity.user_id, channel, data)
 
@@ -47,7 +51,10 @@ async def presign(
     status_code=200,
 )
 async def callback(
-    identity: Authenticated, runtime: RuntimeDep, channel: str, data: CallbackRequest
+    identity: Authenticated,
+    runtime: RuntimeDep,
+    channel: FromPath[str],
+    data: JSONBody[CallbackRequest],
 ) -> UploadedImage:
     return await services.confirm(runtime, identity.user_id, channel, data.key)
 
@@ -59,7 +66,9 @@ async def callback(
     status_code=200,
     request_max_body_size=None,  # the service enforces ECO2_IMAGE_MAX_BYTES while streaming
 )
-async def upload(request: Request[Any, Any, Any], runtime: RuntimeDep, token: str) -> None:
+async def upload(
+    request: Request[Any, Any, Any], runtime: RuntimeDep, token: FromPath[str]
+) -> None:
     length = request.headers.get("content-length")
     await services.receive_upload(
         runtime,
@@ -71,7 +80,7 @@ async def upload(request: Request[Any, Any, Any], runtime: RuntimeDep, token: st
 
 
 @get(f"{FILES_PATH}/{{key:path}}", tags=["images"], summary="Local storage: a stored image")
-async def stored_file(runtime: RuntimeDep, key: str) -> File:
+async def stored_file(runtime: RuntimeDep, key: FromPath[str]) -> File:
     path, content_type = services.local_file(runtime, key.lstrip("/"))
     return File(
         path=path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Router, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from eco2.domains.location import categories, services
 from eco2.domains.location.schemas import (
@@ -20,9 +20,9 @@ from eco2.platform.errors import InvalidInput
 from eco2.platform.internal import require_internal_token
 from eco2.registry import API
 
-Lat = Annotated[float, Parameter(ge=-90, le=90, description="위도 (WGS84)")]
-Lon = Annotated[float, Parameter(ge=-180, le=180, description="경도 (WGS84)")]
-Query = Annotated[str, Parameter(min_length=1, max_length=100, description="검색어")]
+Lat = Annotated[float, QueryParameter(ge=-90, le=90, description="위도 (WGS84)")]
+Lon = Annotated[float, QueryParameter(ge=-180, le=180, description="경도 (WGS84)")]
+Query = Annotated[str, QueryParameter(min_length=1, max_length=100, description="검색어")]
 
 
 @get(
@@ -35,10 +35,10 @@ async def centers(
     db_session: DbSession,
     lat: Lat,
     lon: Lon,
-    radius: float | None = None,
-    zoom: int | None = None,
-    store_category: str | None = None,
-    pickup_category: str | None = None,
+    radius: FromQuery[float | None] = None,
+    zoom: FromQuery[int | None] = None,
+    store_category: FromQuery[str | None] = None,
+    pickup_category: FromQuery[str | None] = None,
 ) -> list[CenterEntry]:
     default_radius, limit = services.zoom_defaults(zoom)
     query = services.CenterQuery(
@@ -58,7 +58,7 @@ async def centers(
 
 @get(f"{API}/locations/centers/{{site_id:str}}", tags=["location"], summary="One place in full")
 async def center_detail(
-    identity: Authenticated, db_session: DbSession, site_id: str
+    identity: Authenticated, db_session: DbSession, site_id: FromPath[str]
 ) -> CenterDetail:
     return await services.detail(db_session, site_id)
 
@@ -68,9 +68,9 @@ async def search(
     identity: Authenticated,
     db_session: DbSession,
     q: Query,
-    lat: Lat | None = None,
-    lon: Lon | None = None,
-    radius: float | None = None,
+    lat: Annotated[float | None, QueryParameter(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, QueryParameter(ge=-180, le=180)] = None,
+    radius: FromQuery[float | None] = None,
 ) -> list[CenterEntry]:
     if (lat is None) != (lon is None):
         missing = "lon" if lon is None else "lat"
@@ -87,7 +87,7 @@ async def suggest(identity: Authenticated, db_session: DbSession, q: Query) -> l
 
 
 @post("/nearest", status_code=200)
-async def nearest(data: NearestRequest, db_session: DbSession) -> NearestResult:
+async def nearest(data: JSONBody[NearestRequest], db_session: DbSession) -> NearestResult:
     return NearestResult(sites=await services.nearest(db_session, data))
 
 

@@ -52,8 +52,8 @@ CATEGORY_WORDS = {
     "metal": "고철 금속",
 }
 _PHONE = re.compile(
-    r"(?<!\d)(?:(0(?:2|[3-6][1-5]|70|1[016789]))[\s\-.)]*)?(\d{3,4})[\s\-.]+(\d{4})(?!\d)"
-    r"|(?<!\d)(1[5-9]\d{2})[\s\-.]?(\d{4})(?!\d)"
+    r"(?<!\d)(1[5-9]\d{2})[\s\-.]?(\d{4})(?!\d)"
+    r"|(?<!\d)(?:(0(?:2|[3-6][1-5]|70|1[016789]))[\s\-.)]*)?(\d{3,4})[\s\-.]+(\d{4})(?!\d)"
 )
 _ADDRESS_START = re.compile(
     r"^(서울|부산|대구|인천|광주|대전|울산|세종|경기|강원|충북|충남|전북|전남|경북|경남|제주|"
@@ -168,13 +168,13 @@ def extract_phones(texts: Iterable[str | None]) -> list[str]:
     local_only: list[str] = []
     for text in texts:
         for m in _PHONE.finditer(text or ""):
-            if m.group(4):
-                found.append(format_phone(m.group(4) + m.group(5)))
-            elif m.group(1):
-                area = area or m.group(1)
-                found.append(format_phone(m.group(1) + m.group(2) + m.group(3)))
+            if m.group(1):
+                found.append(format_phone(m.group(1) + m.group(2)))
+            elif m.group(3):
+                area = area or m.group(3)
+                found.append(format_phone(m.group(3) + m.group(4) + m.group(5)))
             else:
-                local_only.append(m.group(2) + m.group(3))
+                local_only.append(m.group(4) + m.group(5))
     for local in local_only:
         if area and not any(p.replace("-", "").endswith(local) for p in found):
             found.append(format_phone(area + local))
