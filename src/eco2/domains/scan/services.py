@@ -180,6 +180,9 @@ async def start(app: Litestar) -> None:
     """Build the providers once per process and warm the knowledge index."""
     await asyncio.to_thread(warm_up)
     service = ScanService(app.state.runtime)
+    warm_vision = getattr(service.pipeline.vision, "warm_up", None)
+    if warm_vision is not None:
+        await asyncio.to_thread(warm_vision)
     app.state.scan_service = service
     app.on_shutdown.append(lambda: service.close())
 
