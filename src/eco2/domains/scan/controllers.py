@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -47,7 +47,7 @@ async def submit(
 
 @get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")
 async def events(
-    identity: Authenticated, scans: Scans, request: Request, job_id: FromPath[str]
+    identity: Authenticated, scans: Scans, request: Request[Any, Any, Any], job_id: FromPath[str]
 ) -> ServerSentEvent:
     if await job_owner(scans.runtime.redis, job_id) != identity.user_id:
         raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
@@ -68,7 +68,7 @@ async def events(
     )
 
 
-def _last_event_id(request: Request) -> int:
+def _last_event_id(request: Request[Any, Any, Any]) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     try:
         return max(0, int(raw)) if raw else 0

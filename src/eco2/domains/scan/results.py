@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal, cast
 
 import msgspec
 
@@ -20,6 +20,8 @@ from eco2.domains.scan.schemas import (
     ScanResponse,
 )
 from eco2.platform.db import utcnow
+
+Status = Literal["queued", "running", "completed", "failed"]
 
 MESSAGES = {
     "completed": "분석이 완료되었어요.",
@@ -67,6 +69,7 @@ def pipeline_result(outcome: Outcome) -> PipelineResult | None:
 
 def response_for(scan_id: uuid.UUID, outcome: Outcome) -> ScanResponse:
     result = pipeline_result(outcome)
+    status: Status
     if outcome.error_code:
         status, message = "failed", MESSAGES["failed"]
     else:
@@ -149,7 +152,7 @@ def response_from_row(scan: Scan) -> ScanResponse:
         message = MESSAGES.get(status, MESSAGES["failed"])
     return ScanResponse(
         task_id=str(scan.id),
-        status=status,  # type: ignore[arg-type]
+        status=cast("Status", status),
         message=message,
         pipeline_result=result,
         reward=msgspec.convert(scan.reward, Reward) if scan.reward else None,

@@ -35,7 +35,7 @@ FEATURES = [
 
 def classify_error(exc: Exception) -> Failure | None:
     if isinstance(exc, HttpResponseError) and exc.status_code:
-        headers = exc.response.headers if exc.response is not None else {}
+        headers = getattr(exc.response, "headers", None) or {}
         return status_failure(exc.status_code, parse_retry_after(headers.get("retry-after")))
     if isinstance(exc, ServiceResponseError | TimeoutError):
         return Failure("model_timeout", True)

@@ -86,7 +86,7 @@ async def structured(
         )
 
     response = await with_retries(call, classify_error, policy, "openai")
-    text = response.output_text
+    text: str = response.output_text
     if not text:
         raise ProviderError("model_bad_output", "empty output")
     return text.encode()

@@ -39,11 +39,11 @@ def _tensor(data: bytes) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:
+        opened = Image.open(io.BytesIO(data))
+        if opened.width * opened.height > MAX_PIXELS:
             raise ProviderError("image_unreadable", "too many pixels")
-        image.draft("RGB", (RESIZE * 2, RESIZE * 2))
-        image = image.convert("RGB")
+        opened.draft("RGB", (RESIZE * 2, RESIZE * 2))
+        image = opened.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise ProviderError("image_unreadable", str(exc)) from exc
     scale = RESIZE / min(image.size)

@@ -23,7 +23,11 @@ STAGES = (
     (1, 3, 1, 192, 320, 6),
 )
 STEM, HEAD, CLASSES = 32, 1280, 1000
-BN = {"eps": 1e-3, "momentum": 0.01}
+EPS, MOMENTUM = 1e-3, 0.01
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=EPS, momentum=MOMENTUM)
 
 
 class SameConv(nn.Conv2d):
@@ -36,7 +40,8 @@ class SameConv(nn.Conv2d):
         ):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
-        return super().forward(F.pad(x, pads))
+        out: torch.Tensor = super().forward(F.pad(x, pads))
+        return out
 
 
 class Block(nn.Module):
@@ -48,18 +53,19 @@ class Block(nn.Module):
         self.expands = expand != 1
         if self.expands:
             self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
-            self._bn0 = nn.BatchNorm2d(mid, **BN)
+            self._bn0 = _bn(mid)
         self._depthwise_conv = SameConv(mid, mid, kernel, stride, groups=mid, bias=False)
-        self._bn1 = nn.BatchNorm2d(mid, **BN)
+        self._bn1 = _bn(mid)
         self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
-        self._bn2 = nn.BatchNorm2d(cout, **BN)
+        self._bn2 = _bn(cout)
         self.skip = stride == 1 and cin == cout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu6(self._bn0(self._expand_conv(x))) if self.expands else x
         y = F.relu6(self._bn1(self._depthwise_conv(y)))
         y = self._bn2(self._project_conv(y))
-        return y + x if self.skip else y
+        out: torch.Tensor = y + x if self.skip else y
+        return out
 
 
 def _blocks() -> list[Block]:
@@ -74,10 +80,10 @@ class EfficientNetLite0(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self._conv_stem = SameConv(3, STEM, 3, 2, bias=False)
-        self._bn0 = nn.BatchNorm2d(STEM, **BN)
+        self._bn0 = _bn(STEM)
         self._blocks = nn.ModuleList(_blocks())
         self._conv_head = nn.Conv2d(STAGES[-1][4], HEAD, 1, bias=False)
-        self._bn1 = nn.BatchNorm2d(HEAD, **BN)
+        self._bn1 = _bn(HEAD)
         self._fc = nn.Linear(HEAD, CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +91,8 @@ class EfficientNetLite0(nn.Module):
         for block in self._blocks:
             x = block(x)
         x = F.relu6(self._bn1(self._conv_head(x)))
-        return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        logits: torch.Tensor = self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return logits
 
 
 def load_lite0(path: str) -> EfficientNetLite0:
