@@ -23,7 +23,12 @@ from eco2.platform.cache import redis_client
 from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
-from eco2.platform.identity import IdentityResolver, provide_identity
+from eco2.platform.identity import (
+    IDENTITY_KWARG,
+    IdentityResolver,
+    authenticate_first,
+    provide_identity,
+)
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
@@ -71,7 +76,8 @@ class Eco2Plugin(InitPluginProtocol):
         app_config.plugins.append(sqlalchemy_plugin(db_config))
         app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
         app_config.exception_handlers.update(exception_handlers())
-        app_config.dependencies["identity"] = Provide(provide_identity)
+        app_config.dependencies[IDENTITY_KWARG] = Provide(provide_identity)
+        app_config.guards.append(authenticate_first)
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
         app_config.cors_config = CORSConfig(
             allow_origins=settings.cors_origins,

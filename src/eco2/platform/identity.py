@@ -12,6 +12,8 @@ from typing import Any
 
 import structlog
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from redis.exceptions import RedisError
 
 from eco2.platform.errors import ServiceUnavailable, Unauthorized
@@ -26,6 +28,7 @@ from eco2.platform.security import (
 
 log = structlog.get_logger(__name__)
 
+IDENTITY_KWARG = "identity"  # the dependency's name in every handler signature
 USER_ID_HEADER = "x-user-id"
 PROVIDER_HEADER = "x-auth-provider"
 
@@ -36,7 +39,7 @@ class IdentityResolver:
     revocations: Revocations
     trust_gateway: bool
 
-    async def resolve(self, request: Request[Any, Any, Any]) -> Identity:
+    async def resolve(self, request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
         if self.trust_gateway:
             return self._from_gateway(request)
         token = bearer_or_cookie(request.headers.get("authorization"), request.cookies)
@@ -56,7 +59,7 @@ class IdentityResolver:
         return identity
 
     @staticmethod
-    def _from_gateway(request: Request[Any, Any, Any]) -> Identity:
+    def _from_gateway(request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
         user_id = request.headers.get(USER_ID_HEADER)
         if not user_id:
             raise Unauthorized(code="missing_token")
@@ -71,6 +74,19 @@ def bearer_or_cookie(authorization: str | None, cookies: dict[str, str]) -> str 
     return cookies.get(ACCESS_COOKIE) or None
 
 
+async def authenticate_first(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """App-wide guard: resolve the identity of a handler that takes one before its parameters
+    are validated, so an anonymous request is a 401 (the client then refreshes), never a 422."""
+    if IDENTITY_KWARG in handler.parsed_fn_signature.parameters:
+        resolver: IdentityResolver = connection.app.state.identity_resolver
+        connection.state[IDENTITY_KWARG] = await resolver.resolve(connection)
+
+
 async def provide_identity(request: Request[Any, Any, Any]) -> Identity:
-    resolver: IdentityResolver = request.app.state.identity_resolver
-    return await resolver.resolve(request)
+    identity: Identity | None = request.state.get(IDENTITY_KWARG)
+    if identity is None:
+        resolver: IdentityResolver = request.app.state.identity_resolver
+        identity = await resolver.resolve(request)
+    return identity
