@@ -40,9 +40,20 @@ def access_claims(user_id: str, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
+def import_key(pem: str) -> RSAKey:
+    """A PEM as the app's key ring loads it (``kid`` = RFC 7638 thumbprint)."""
+    key = RSAKey.import_key(pem)
+    key.ensure_kid()
+    return key
+
+
 def rs256(key: RSAKey, claims: dict[str, Any], **header: Any) -> str:
-    """Signed with ``key``; the header defaults to what the app sends for access tokens."""
+    """Signed with ``key``; the header defaults to what the app sends for access tokens.
+
+    A header value of ``None`` drops that header.
+    """
     protected = {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"} | header
+    protected = {k: v for k, v in protected.items() if v is not None}
     payload = json.dumps(claims, separators=(",", ":")).encode()
     return jws.serialize_compact(protected, payload, key, algorithms=["RS256"])
 

@@ -1,0 +1,193 @@
+"""Platform routes and cross-cutting behaviour: probes, metrics, request ids, CORS, errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from eco2 import registry
+from eco2.app import create_app
+from eco2.cli import main
+from eco2.settings import Settings
+from tests.conftest import FRONTEND_ORIGIN, OTHER_ORIGIN, dev_login
+from tests.fakes.live import client_for, closed_port_url
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_health(client: Client) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready(client: Client) -> None:
+    response = await client.get("/ready")
+    assert response.status_code == 200
+    assert set(response.json()["checks"]) == {"postgres", "redis"}
+
+
+async def test_not_ready_names_the_failed_dependency(settings: Settings) -> None:
+    with closed_port_url() as dead:
+        no_redis = settings.model_copy(update={"redis_url": dead.replace("http", "redis")})
+        async with client_for(no_redis) as client:
+            response = await client.get("/ready")
+            health = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["error"]["failed"] == ["redis"]
+    assert "redis" in response.json()["error"]["message"]
+    assert health.status_code == 200  # liveness does not depend on Redis
+
+
+def counter(metrics: str, method: str, path: str, status: int) -> float:
+    pattern = (
+        rf'^eco2_requests_total{{[^}}]*method="{method}",path="{re.escape(path)}",'
+        rf'status_code="{status}"[^}}]*}} (\S+)$'
+    )
+    found = re.search(pattern, metrics, re.MULTILINE)
+    return float(found[1]) if found else 0.0
+
+
+async def test_metrics_count_per_route_template(client: Client) -> None:
+    template = "/api/v1/auth/{provider}"
+    before = counter((await client.get("/metrics")).text, "GET", template, 404)
+    for provider in ("kakao", "google", "naver"):
+        await client.get(f"/api/v1/auth/{provider}")  # disabled in the test settings: 404
+    await client.get("/api/v1/user/me")
+
+    text = (await client.get("/metrics")).text
+
+    assert counter(text, "GET", template, 404) == before + 3
+    assert counter(text, "GET", "/api/v1/user/me", 401) >= 1
+    assert "/api/v1/auth/kakao" not in text  # raw paths would explode cardinality
+    assert "eco2_request_duration_seconds_bucket{" in text
+
+
+async def test_request_id_is_echoed(client: Client) -> None:
+    response = await client.get("/health", headers={"x-request-id": "abc-123.XYZ:9"})
+    assert response.headers["x-request-id"] == "abc-123.XYZ:9"
+
+
+@pytest.mark.parametrize("incoming", [None, "has spaces", "x" * 200, "<script>"])
+async def test_request_id_is_generated_or_replaced(client: Client, incoming: str | None) -> None:
+    headers = {"x-request-id": incoming} if incoming else {}
+    response = await client.get("/health", headers=headers)
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+async def test_request_id_on_errors_too(client: Client) -> None:
+    response = await client.get("/api/v1/user/me", headers={"x-request-id": "trace-1"})
+    assert response.status_code == 401
+    assert response.headers["x-request-id"] == "trace-1"
+
+
+# --- CORS (contract §1.2) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("origin", [FRONTEND_ORIGIN, OTHER_ORIGIN])
+async def test_preflight_from_an_allowed_origin(client: Client, origin: str) -> None:
+    response = await client.options(
+        "/api/v1/user/me",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "content-type,x-frontend-origin",
+        },
+    )
+    assert response.status_code in (200, 204)
+    assert response.headers["access-control-allow-origin"] == origin
+    assert response.headers["access-control-allow-credentials"] == "true"
+    methods = {m.strip() for m in response.headers["access-control-allow-methods"].split(",")}
+    assert {"GET", "POST", "PATCH"} <= methods
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "x-frontend-origin" in allowed
+    assert "content-type" in allowed
+
+
+async def test_credentialed_response_echoes_the_exact_origin(client: Client) -> None:
+    response = await client.get("/api/v1/user/me", headers={"Origin": OTHER_ORIGIN})
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == OTHER_ORIGIN
+    assert response.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_disallowed_origin_gets_no_cors_headers(client: Client) -> None:
+    evil = "https://evil.example"
+    preflight = await client.options(
+        "/api/v1/user/me",
+        headers={"Origin": evil, "Access-Control-Request-Method": "GET"},
+    )
+    simple = await client.get("/health", headers={"Origin": evil})
+    for response in (preflight, simple):
+        assert "access-control-allow-origin" not in response.headers
+    assert preflight.status_code != 403  # a 403 would log the web client out
+
+
+# --- one error shape --------------------------------------------------------------------------
+
+
+def assert_error(response: object, status: int, code: str, field: str | None = None) -> None:
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    body = response.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert error.get("field") == field
+    assert "Traceback" not in response.text  # type: ignore[attr-defined]
+
+
+async def test_unknown_path(client: Client) -> None:
+    assert_error(await client.get("/api/v1/nope"), 404, "not_found")
+
+
+async def test_method_not_allowed(client: Client) -> None:
+    assert_error(await client.put("/api/v1/user/me"), 405, "method_not_allowed")
+
+
+async def test_validation_error_names_the_field(client: Client) -> None:
+    await dev_login(client)
+    response = await client.patch("/api/v1/user/me", json={"nickname": 5})
+    assert_error(response, 422, "validation_error", "nickname")
+
+
+@pytest.mark.parametrize("body", [b'{"nickname": ', b"{bad", b'{"nickname": "a",}'])
+async def test_invalid_json(client: Client, body: bytes) -> None:
+    await dev_login(client)
+    response = await client.patch(
+        "/api/v1/user/me", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, "invalid_json")
+
+
+# --- process shapes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+async def test_dev_login_does_not_exist_outside_local(settings: Settings, env: str) -> None:
+    async with client_for(settings.model_copy(update={"env": env})) as client:
+        response = await client.post("/api/v1/auth/dev/login", json={"nickname": "해커"})
+        assert response.status_code == 404
+        assert (await client.get("/ready")).status_code == 200
+
+
+def test_serve_refuses_an_unknown_domain() -> None:
+    result = CliRunner().invoke(main, ["serve", "--domain", "nope"])
+    assert result.exit_code == 2
+    for name in registry.DOMAIN_NAMES:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", registry.DOMAIN_NAMES)
+def test_a_domain_process_serves_only_its_routes(name: str, base_settings: Settings) -> None:
+    domain = registry.get_domain(name)
+    own = (*domain.prefixes, domain.internal_prefix, "/health", "/ready", "/metrics", "/docs")
+    app = create_app([name], settings=base_settings)
+    foreign = [r.path for r in app.routes if not r.path.startswith(own)]
+    assert foreign == []
+    assert any(r.path.startswith(domain.prefixes) for r in app.routes)
