@@ -3,13 +3,15 @@ browser stand-in that keeps cookies across hosts."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.cookies import Morsel, SimpleCookie
+from typing import TypeVar
 from urllib.parse import urljoin
 
 import httpx
@@ -18,7 +20,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from eco2.app import create_app
+from eco2.platform.runtime import Runtime
 from eco2.settings import Settings
+
+T = TypeVar("T")
 
 REDIRECTS = {301, 302, 303, 307, 308}
 
@@ -130,3 +135,11 @@ def set_cookies(response: httpx.Response) -> dict[str, Morsel[str]]:
     for header in response.headers.get_list("set-cookie"):
         jar.load(header)
     return dict(jar)
+
+
+async def with_runtime(
+    client: AsyncTestClient[Litestar], call: Callable[[Runtime], Awaitable[T]]
+) -> T:
+    """Run ``call(runtime)`` on the app's own event loop (the test client's portal thread):
+    the app's pooled connections belong to that loop, not to the test's."""
+    return await asyncio.to_thread(client.blocking_portal.call, call, client.app.state.runtime)
