@@ -156,7 +156,10 @@ class S3Storage:
         return f"https://{self.bucket}.s3.{region}.amazonaws.com"
 
     def _client(self) -> Any:
-        return self._session.client("s3", endpoint_url=self.endpoint_url)
+        from aiobotocore.config import AioConfig
+
+        config = AioConfig(signature_version="s3v4")  # SigV4: every region accepts it
+        return self._session.client("s3", endpoint_url=self.endpoint_url, config=config)
 
     async def upload_url(self, key: str, content_type: str, expires_in: int) -> str:
         # Only Content-Type is signed (besides host): the browser sends nothing else (§3.9).
