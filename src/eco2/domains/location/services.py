@@ -12,10 +12,13 @@ from typing import Any
 import structlog
 from litestar import Litestar
 from sqlalchemy import (
+    ARRAY,
     Float,
     Select,
+    String,
     and_,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -25,6 +28,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,7 +123,8 @@ def centers_statement(query: CenterQuery) -> Select[Any]:
     if query.store_categories:
         stmt = stmt.where(Site.store_category.in_(query.store_categories))
     if query.pickup_categories:
-        stmt = stmt.where(Site.pickup_categories.overlap(list(query.pickup_categories)))
+        wanted = cast(postgresql.array(query.pickup_categories), ARRAY(String(32)))
+        stmt = stmt.where(Site.pickup_categories.overlap(wanted))
     return stmt
 
 
