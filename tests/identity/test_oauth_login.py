@@ -6,14 +6,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import pytest
+from litestar import Litestar
 from redis.asyncio import Redis
 
+from eco2.app import create_app
 from eco2.domains.auth.services import STATE_PREFIX
 from eco2.platform.security import ACCESS_COOKIE, REFRESH_COOKIE
 from eco2.settings import Settings
 from tests.conftest import FRONTEND_ORIGIN, OTHER_ORIGIN
 from tests.fakes.db import sql
-from tests.fakes.live import Browser, closed_port_url, serve_app
+from tests.fakes.live import Browser, closed_port_url, serve, serve_app
 from tests.fakes.oauth import PROVIDERS, FakeOAuthProvider, FakeUser
 from tests.fakes.tokens import decode_unverified
 
@@ -109,6 +111,31 @@ async def test_explicit_default_redirect_uri_is_accepted(browser: Browser) -> No
     callback = f"{browser.api}/api/v1/auth/naver/callback"
     response = await browser.start_login("naver", redirect_uri=callback)
     assert response.status_code == 200
+
+
+async def test_registered_alternative_redirect_uri(
+    oauth: FakeOAuthProvider, live_settings: Settings
+) -> None:
+    """An exact entry of ECO2_AUTH_REDIRECT_URIS is used for the whole round trip."""
+
+    def app(url: str) -> Litestar:
+        alternative = url.replace("127.0.0.1", "localhost") + "/api/v1/auth/kakao/callback"
+        return create_app(
+            settings=live_settings.model_copy(
+                update={"public_base_url": url, "auth_redirect_uris": [alternative]}
+            )
+        )
+
+    with serve(app) as api:
+        alternative = api.replace("127.0.0.1", "localhost") + "/api/v1/auth/kakao/callback"
+        browser = Browser(api, (FRONTEND_ORIGIN,))
+        started = await browser.start_login("kakao", redirect_uri=alternative)
+        landing = await browser.navigate(started.json()["data"]["authorization_url"])
+        await browser.aclose()
+
+    assert landing == f"{FRONTEND_ORIGIN}/#/home"
+    assert browser.history[-1][0].startswith(alternative)
+    assert oauth.token_requests[-1]["redirect_uri"] == alternative
 
 
 async def test_unlisted_redirect_uri_is_refused(browser: Browser) -> None:
