@@ -304,8 +304,8 @@ def main(
     if serve:
         if os.environ.get("BENCH_PIN"):
             _pin(SERVER_CPU)
-        pem = pem_file.read_text() if pem_file else ""
-        asyncio.run(serve_child(serve, port or 0, redis_url or "", pem))
+        pem_text = pem_file.read_text() if pem_file else ""
+        asyncio.run(serve_child(serve, port or 0, redis_url or "", pem_text))
         return
     with tempfile.TemporaryDirectory(prefix="eco2-bench-authz-") as tmp:
         valkey = start_valkey(Path(tmp))
@@ -313,7 +313,8 @@ def main(
             key = generate_private_key()
             pem = Path(tmp) / "key.pem"
             pem.write_bytes(key.as_pem(private=True))
-            print(f"# grpc.aio Check over loopback, {duration:.0f}s per row, server/client CPU 0/1")
+            pinned = "server/client pinned to CPU 0/1" if pin else "unpinned"
+            print(f"# grpc.aio Check over loopback, median of {rounds} x {duration:.0f}s, {pinned}")
             if pin:
                 os.environ["BENCH_PIN"] = "1"
                 _pin(CLIENT_CPU)
