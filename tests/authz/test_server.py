@@ -130,3 +130,18 @@ async def test_http_probes_and_metrics(
     assert 'eco2_authz_decisions_total{reason="missing_token",result="deny"}' in metrics
     assert "eco2_authz_check_duration_seconds_bucket" in metrics
     assert "eco2_authz_revocation_synced 1.0" in metrics
+
+
+def test_cli_refuses_to_start_without_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from eco2.cli import main
+    from eco2.settings import get_settings
+
+    monkeypatch.delenv("ECO2_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["authz", "--grpc-port", "0", "--http-port", "0"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
