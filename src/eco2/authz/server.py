@@ -32,6 +32,7 @@ SERVICE_NAME = "envoy.service.auth.v3.Authorization"
 OVERWRITE = HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD
 _OK = status_pb2.Status(code=code_pb2.OK)
 _DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
+RESPONSE_CACHE_SIZE = 4096
 
 
 class AuthorizationServicer(pb_grpc.AuthorizationServicer):  # type: ignore[misc]
@@ -50,11 +51,9 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):  # type: ignore[misc
 
 
 def to_response(decision: Decision) -> pb.CheckResponse:
-    if not decision.allowed:
-        return _denied(decision)
-    if decision.set_headers:  # per user: built each time
-        return _allowed(decision)
-    return _allowed_cached(decision)
+    # Decisions repeat (one per active session), and building protobufs costs more than
+    # deciding: reuse the messages. Serialising a shared message is read-only.
+    return _allowed(decision) if decision.allowed else _denied(decision)
 
 
 def _headers(pairs: tuple[tuple[str, str], ...]) -> list[HeaderValueOption]:
@@ -64,16 +63,12 @@ def _headers(pairs: tuple[tuple[str, str], ...]) -> list[HeaderValueOption]:
     ]
 
 
+@lru_cache(maxsize=RESPONSE_CACHE_SIZE)
 def _allowed(decision: Decision) -> pb.CheckResponse:
     ok = pb.OkHttpResponse(
         headers=_headers(decision.set_headers), headers_to_remove=decision.remove_headers
     )
     return pb.CheckResponse(status=_OK, ok_response=ok)
-
-
-@lru_cache(maxsize=64)
-def _allowed_cached(decision: Decision) -> pb.CheckResponse:
-    return _allowed(decision)
 
 
 @lru_cache(maxsize=256)
