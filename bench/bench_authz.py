@@ -11,6 +11,7 @@ starts ``eco2 dev split`` and runs ``wrk`` against a protected route through Env
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -235,20 +236,30 @@ def envoy_bench(levels: list[int], seconds: float) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        token = _login_when_up(url)
+        token, user_id = _login_when_up(url)
+        direct = f"http://127.0.0.1:{_users_port(data_dir)}"  # the upstream without a gateway
+        runs: list[tuple[str, str, str, list[str]]] = [
+            ("envoy", url, "valid cookie → /user/me", [f"Cookie: s_access={token}"]),
+            ("envoy", url, "no token → 401 (authz)", []),
+            ("direct", direct, "users pod, x-user-id", [f"x-user-id: {user_id}"]),
+        ]
         for c in levels:
-            for label, headers in (
-                ("valid cookie → /user/me", [f"Cookie: s_access={token}"]),
-                ("no token → 401", []),
-            ):
-                rps, p99 = _wrk(f"{url}/api/v1/user/me", headers, c, seconds)
-                print(f"envoy  {label:24} c={c:<3} {rps:9,.0f} req/s  p99 {p99}", flush=True)
+            for target, base, label, headers in runs:
+                rps, p99 = _wrk(f"{base}/api/v1/user/me", headers, c, seconds)
+                print(f"{target:6} {label:24} c={c:<3} {rps:9,.0f} req/s  p99 {p99}", flush=True)
     finally:
         split.send_signal(signal.SIGTERM)
         split.wait(60)
 
 
-def _login_when_up(url: str) -> str:
+def _users_port(data_dir: Path) -> int:
+    config = json.loads((data_dir / "split" / "envoy.json").read_text())
+    cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == "eco2_users")
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    return int(endpoint["address"]["socket_address"]["port_value"])
+
+
+def _login_when_up(url: str) -> tuple[str, str]:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -256,7 +267,7 @@ def _login_when_up(url: str) -> str:
                 f"{url}/api/v1/auth/dev/login", json={"nickname": "벤치"}, timeout=2
             )
             if response.status_code == 200:
-                return response.cookies["s_access"]
+                return response.cookies["s_access"], response.json()["data"]["user_id"]
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
