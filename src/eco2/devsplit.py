@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -139,6 +140,7 @@ def _answers(http: httpx.Client, url: str) -> bool:
 def child_env(plan: SplitPlan, gateway_origin: str) -> dict[str, str]:
     env = dict(os.environ)  # carries the URLs resolved_environment() exported
     env.update(ECO2_AUTH_TRUST_GATEWAY="true", ECO2_SERVICE_URLS=plan.service_urls())
+    env.setdefault("ECO2_INTERNAL_TOKEN", secrets.token_urlsafe(32))  # one for all children
     env.setdefault("ECO2_PUBLIC_BASE_URL", gateway_origin)
     jwks_url = plan.jwks_url()
     if jwks_url:
