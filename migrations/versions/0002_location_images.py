@@ -2,6 +2,9 @@
 
 Images keep no tables (upload sessions live in Redis, bytes in S3 or the data dir).
 
+``earth`` is a stored generated column (``ll_to_earth(latitude, longitude)``), so queries
+compare precomputed points instead of calling the SQL function per row.
+
 ``cube`` and ``earthdistance`` are created in ``public``: earthdistance's functions name the
 ``cube``/``earth`` types unqualified, so both must sit on every session's search_path.
 
@@ -27,6 +30,13 @@ SCHEMA = "location"
 EXTENSIONS = ("cube", "earthdistance", "pg_trgm")
 
 
+class Earth(sa.types.UserDefinedType[str]):
+    cache_ok = True
+
+    def get_col_spec(self, **_: object) -> str:
+        return "public.earth"
+
+
 def upgrade() -> None:
     for extension in EXTENSIONS:
         op.execute(f"CREATE EXTENSION IF NOT EXISTS {extension} SCHEMA public")
@@ -44,6 +54,12 @@ def upgrade() -> None:
         sa.Column("region", sa.String(length=100), nullable=True),
         sa.Column("latitude", sa.Double(), nullable=False),
         sa.Column("longitude", sa.Double(), nullable=False),
+        sa.Column(
+            "earth",
+            Earth(),
+            sa.Computed("ll_to_earth(latitude, longitude)", persisted=True),
+            nullable=True,
+        ),
         sa.Column("store_category", sa.String(length=32), nullable=False),
         sa.Column("pickup_categories", postgresql.ARRAY(sa.String(length=32)), nullable=False),
         sa.Column("collection_items", postgresql.ARRAY(sa.Text()), nullable=False),
@@ -66,7 +82,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_sites_earth",
         "sites",
-        [sa.text("ll_to_earth(latitude, longitude)")],
+        ["earth"],
         unique=False,
         schema=SCHEMA,
         postgresql_using="gist",

@@ -40,6 +40,9 @@ async def test_centers_use_the_gist_index(settings: Settings, filters: dict) -> 
         await session.execute(text(SYNTHETIC), {"count": 30_000})
         await session.execute(text("ANALYZE location.sites"))
         query = services.CenterQuery(lat=37.5665, lon=126.978, radius_m=2000, limit=100, **filters)
+        await session.execute(services.KNN_PLAN)
         plan = "\n".join((await session.execute(text(explain_sql(query)))).scalars())
-    assert "ix_sites_earth" in plan, plan
+    assert "Index Scan using ix_sites_earth" in plan, plan
+    assert "Order By" in plan, plan  # KNN: rows come out nearest first, no sort
     assert "Seq Scan" not in plan, plan
+    assert "Sort" not in plan, plan

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Computed,
     DateTime,
     Double,
     Identity,
@@ -12,15 +13,23 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from eco2.platform.db import Base, utcnow
 
 SCHEMA = "location"
+
+
+class Earth(UserDefinedType[str]):
+    """earthdistance's ``earth`` (a cube domain); only ever compared inside SQL."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return "public.earth"
 
 
 class Site(Base):
@@ -30,11 +39,7 @@ class Site(Base):
     __table_args__ = (
         UniqueConstraint("source", "source_key"),
         # earthdistance (cube) GiST: radius boxes and KNN ordering without scanning the table.
-        Index(
-            "ix_sites_earth",
-            func.ll_to_earth(text("latitude"), text("longitude")),
-            postgresql_using="gist",
-        ),
+        Index("ix_sites_earth", "earth", postgresql_using="gist"),
         Index(
             "ix_sites_search_trgm",
             "search_text",
@@ -61,6 +66,10 @@ class Site(Base):
     region: Mapped[str | None] = mapped_column(String(100))
     latitude: Mapped[float] = mapped_column(Double)
     longitude: Mapped[float] = mapped_column(Double)
+    # The point on earthdistance's sphere, computed once on write; GiST-indexed.
+    earth: Mapped[str] = mapped_column(
+        Earth, Computed("ll_to_earth(latitude, longitude)", persisted=True), deferred=True
+    )
     store_category: Mapped[str] = mapped_column(String(32))
     pickup_categories: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
     collection_items: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from eco2.domains.location import categories, geo, hours, importer
 from eco2.domains.location.models import Site
@@ -66,6 +67,13 @@ class CenterQuery:
     limit: int
     store_categories: tuple[str, ...] = ()
     pickup_categories: tuple[str, ...] = ()
+
+
+_ENTRY_COLUMNS = (
+    Site.id, Site.name, Site.source, Site.road_address, Site.lot_address, Site.latitude,
+    Site.longitude, Site.store_category, Site.pickup_categories, Site.phone, Site.place_url,
+    Site.kakao_place_id, Site.hours,
+)  # fmt: skip
 
 
 def zoom_defaults(zoom: int | None) -> tuple[int, int]:
@@ -104,17 +112,18 @@ def _earth(lat: Any, lon: Any) -> Any:
 
 
 def _site_point() -> Any:
-    return _earth(Site.latitude, Site.longitude)
+    return Site.earth
 
 
 def centers_statement(query: CenterQuery) -> Select[Any]:
-    """Index-backed: the GiST on ``ll_to_earth`` answers both the radius box and the KNN
+    """Index-backed: the GiST on ``earth`` answers both the radius box and the KNN
     ordering (``<->``), so filters apply inside the scan and ``LIMIT`` stays exact."""
     origin = _earth(literal(query.lat, Float), literal(query.lon, Float))
     point = _site_point()
     distance = func.earth_distance(origin, point).label("distance_m")
     stmt = (
         select(Site, distance)
+        .options(load_only(*_ENTRY_COLUMNS))
         .where(func.earth_box(origin, literal(query.radius_m, Float)).op("@>")(point))
         .where(func.earth_distance(origin, point) <= query.radius_m)
         .order_by(point.op("<->")(origin))
@@ -128,9 +137,19 @@ def centers_statement(query: CenterQuery) -> Select[Any]:
     return stmt
 
 
+# cube's GiST estimates are crude, so the planner likes a bitmap scan of the whole box plus
+# a sort (190 ms for 15k sites in 10 km of Seoul). The ordered KNN index scan stops after
+# LIMIT rows (8 ms): keep the planner on it for this transaction only.
+KNN_PLAN = text(
+    "SELECT set_config('enable_bitmapscan', 'off', true), "
+    "set_config('enable_seqscan', 'off', true)"
+)
+
+
 async def centers(
     session: AsyncSession, query: CenterQuery, now: datetime | None = None
 ) -> list[CenterEntry]:
+    await session.execute(KNN_PLAN)
     rows = await session.execute(centers_statement(query))
     return [to_entry(site, distance, now) for site, distance in rows.tuples()]
 
