@@ -7,7 +7,7 @@ process: ``wrk`` when installed, else this script's own asyncio/httpx load gener
 subprocess. Prints requests/s and p50/p99 per concurrency. Always stops what it started.
 
     python bench/bench_user_me.py [--duration 10] [--concurrency 1,8,32,128] [--workers 1]
-                                  [--tool auto|wrk|httpx]
+                                  [--tool auto|wrk|httpx] [--domain NAME ...]
 """
 
 from __future__ import annotations
@@ -41,11 +41,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def eco2_serve(data_dir: Path, port: int, workers: int) -> Iterator[tuple[str, float]]:
+def eco2_serve(
+    data_dir: Path, port: int, workers: int, domains: list[str]
+) -> Iterator[tuple[str, float]]:
     """Run ``eco2 serve``; yield (base URL, seconds from spawn to /ready = 200); stop it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECO2_")}
     env |= {"ECO2_DATA_DIR": str(data_dir), "ECO2_LOG_LEVEL": "WARNING"}
     args = [sys.executable, "-m", "eco2", "serve", "--port", str(port), "--workers", str(workers)]
+    for domain in domains:
+        args += ["--domain", domain]
     log = (data_dir.parent / f"serve-{port}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -163,6 +167,9 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32,128")
     parser.add_argument("--workers", type=int, default=1, help="eco2 serve --workers")
     parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument(
+        "--domain", action="append", default=[], help="eco2 serve --domain (default: all)"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)  # internal: be the load generator
     parser.add_argument("--cookie", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -177,13 +184,15 @@ def main() -> None:
     load = load_with_wrk if tool == "wrk" else load_with_httpx
     work = Path(tempfile.mkdtemp(prefix="eco2-bench-"))
     try:
-        with eco2_serve(work / "data", free_port(), args.workers) as (_, cold):
+        with eco2_serve(work / "data", free_port(), args.workers, args.domain) as (_, cold):
             print(f"first start (fresh data dir): spawn → /ready = 200 in {cold:.2f} s")
-        with eco2_serve(work / "data", free_port(), args.workers) as (url, warm):
+        with eco2_serve(work / "data", free_port(), args.workers, args.domain) as (url, warm):
             print(f"warm start (same data dir):   spawn → /ready = 200 in {warm:.2f} s")
             cookie = sign_in(url)
-            print(f"\nGET {ME} with a session cookie · eco2 serve --workers {args.workers} · "
-                  f"load: {tool}, {args.duration} s each · {os.cpu_count()} CPUs")  # fmt: skip
+            served = ", ".join(args.domain) or "all domains"
+            print(f"\nGET {ME} with a session cookie · eco2 serve ({served}, "
+                  f"--workers {args.workers}) · load: {tool}, {args.duration} s each · "
+                  f"{os.cpu_count()} CPUs")  # fmt: skip
             print(f"{'concurrency':>11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
             load(url, cookie, 4, 2)  # warm-up: pools, JIT-less caches, first-request paths
             for concurrency in (int(c) for c in args.concurrency.split(",")):
