@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+import redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.driver_info import DriverInfo
+
+MAX_CONNECTIONS = 256
+POOL_WAIT_SECONDS = 2.0
+# Given once: left to redis-py, every new connection reads the package metadata (~5 ms).
+DRIVER_INFO = DriverInfo(lib_version=redis.__version__)
 
 
 def redis_client(url: str) -> Redis:
-    # Short timeouts: a dead Redis must fail a request quickly, never hang it.
-    return Redis.from_url(
+    """Short timeouts: a dead Redis must fail a request quickly, never hang it.
+
+    A blocking pool: under a burst, a request waits (at most ``POOL_WAIT_SECONDS``) for one of
+    ``MAX_CONNECTIONS`` connections instead of failing at once as the default pool does when
+    its 100 connections are all busy.
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_SECONDS,
         socket_connect_timeout=2,
         socket_timeout=2,
         health_check_interval=30,
         retry_on_timeout=False,
+        driver_info=DRIVER_INFO,
     )
+    return Redis(connection_pool=pool, auto_close_connection_pool=True)

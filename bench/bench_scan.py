@@ -1,0 +1,327 @@
+"""Scan under load: one ``eco2 serve`` process, a fake OpenAI-compatible model, 1,000 scans.
+
+    python bench/bench_scan.py [--concurrency 1000] [--delay 3.0] [--sequential 300]
+
+1. A fake Responses API server (raw asyncio, this file with ``--fake-model``) answers every
+   ``POST /v1/responses`` after ``--delay`` seconds with a valid structured output.
+2. ``eco2 serve`` (embedded PostgreSQL + Valkey, vision ``openai``, answers ``template``) runs
+   pinned to CPU 0; the fake model and this load generator share CPU 1.
+3. ``--concurrency`` simultaneous ``POST /api/v1/scan/classify`` (signed-in users, a clean
+   PET bottle: every scan stores a row and grants a reward): success rate, p50/p99 latency,
+   and the overhead beyond the model's delay.
+4. The model switched to instant: ``--sequential`` scans one after another give the per-scan
+   overhead of the whole pipeline (auth, model call, answer, reward, storage).
+
+The load generator speaks raw HTTP/1.1 over asyncio streams so its own cost stays out of the
+measured latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_CPU, CLIENT_CPU = {0}, {1}
+IMAGE_HOST = "cdn.bench.test"
+USERS = 50
+
+
+# --- fake model (child process) -------------------------------------------------------------
+
+
+def model_reply() -> bytes:
+    output = {
+        "item_name": "생수 페트병",
+        "major_category": "재활용폐기물",
+        "middle_category": "무색페트병",
+        "minor_category": "먹는샘물 페트병",
+        "conditions": [],
+        "confidence": 0.95,
+    }
+    body = {
+        "id": "resp_bench",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "completed",
+        "model": "bench",
+        "output": [
+            {
+                "id": "msg_bench",
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": json.dumps(output), "annotations": []}],
+            }
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
+    payload = json.dumps(body).encode()
+    head = (
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+async def fake_model(port: int, delay: float) -> None:
+    reply = model_reply()
+    state = {"delay": delay}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                if head.startswith(b"POST /control/delay/"):
+                    state["delay"] = float(head.split(b" ")[1].rsplit(b"/", 1)[1])
+                    writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                else:
+                    await asyncio.sleep(state["delay"])
+                    writer.write(reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+    print("READY", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    from eco2.platform.embedded import free_port as pick
+
+    return pick()
+
+
+def spawn_model(delay: float) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--fake-model", "--port", str(port), "--delay", str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, CLIENT_CPU),
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "READY"
+    return process, port
+
+
+def spawn_server(data_dir: Path, model_port: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "ECO2_ENV": "local",
+        "ECO2_DATA_DIR": str(data_dir),
+        "ECO2_VISION_PROVIDER": "openai",
+        "ECO2_ANSWER_PROVIDER": "template",
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+        "ECO2_IMAGE_ALLOWED_HOSTS": IMAGE_HOST,
+        "ECO2_LOG_LEVEL": "WARNING",
+        "ECO2_WASTE_INDEX_DIR": str(Path(tempfile.gettempdir()) / "eco2-waste-index"),
+    }
+    env.pop("ECO2_DATABASE_URL", None)
+    env.pop("ECO2_REDIS_URL", None)
+    eco2 = shutil.which("eco2", path=str(Path(sys.executable).parent)) or "eco2"
+    process = subprocess.Popen(
+        [eco2, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(data_dir / "server.log").open("wb"),
+        preexec_fn=lambda: (os.setpgrp(), os.sched_setaffinity(0, SERVER_CPU)),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError("eco2 serve exited during start-up")
+        time.sleep(0.5)
+    raise RuntimeError("eco2 serve did not become ready")
+
+
+def stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- load generator -------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+def sign_in(base: str, count: int) -> list[str]:
+    cookies = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for n in range(count):
+            response = client.post("/api/v1/auth/dev/login", json={"nickname": f"벤치{n}"})
+            response.raise_for_status()
+            cookies.append(f"s_access={response.cookies['s_access']}")
+    return cookies
+
+
+def request_bytes(host: str, cookie: str) -> bytes:
+    body = json.dumps({"image_url": f"https://{IMAGE_HOST}/scan/bench.png"}).encode()
+    head = (
+        f"POST /api/v1/scan/classify HTTP/1.1\r\nhost: {host}\r\n"
+        f"content-type: application/json\r\ncookie: {cookie}\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def one_scan(host: str, port: int, payload: bytes, limit_s: float) -> Result:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(limit_s):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(payload)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            body = await reader.readexactly(length)
+            writer.close()
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, StopIteration) as exc:
+        return Result(False, time.perf_counter() - started, type(exc).__name__)
+    elapsed = time.perf_counter() - started
+    status = head.split(b" ", 2)[1].decode()
+    if status != "200":
+        return Result(False, elapsed, f"HTTP {status} {body[:120]!r}")
+    scan = json.loads(body)
+    good = scan.get("status") == "completed" and scan.get("pipeline_result") is not None
+    return Result(good, elapsed, "" if good else str(scan.get("error")))
+
+
+async def burst(base: str, cookies: list[str], n: int, limit_s: float) -> list[Result]:
+    host, port = base.removeprefix("http://").split(":")
+    payloads = [request_bytes(host, cookies[i % len(cookies)]) for i in range(n)]
+    return await asyncio.gather(*(one_scan(host, int(port), p, limit_s) for p in payloads))
+
+
+async def sequential(base: str, cookies: list[str], n: int) -> list[Result]:
+    host, port = base.removeprefix("http://").split(":")
+    results = []
+    for i in range(n):
+        payload = request_bytes(host, cookies[i % len(cookies)])
+        results.append(await one_scan(host, int(port), payload, 30))
+    return results
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(name: str, results: list[Result], delay: float) -> None:
+    ok = [r for r in results if r.ok]
+    times = [r.seconds for r in results]
+    failures = sorted({r.detail for r in results if not r.ok})
+    p50, p99 = percentile(times, 0.5), percentile(times, 0.99)
+    print(
+        f"{name}: {len(ok)}/{len(results)} ok ({100 * len(ok) / len(results):.1f} %), "
+        f"p50 {p50:.3f} s, p99 {p99:.3f} s, max {max(times):.3f} s, "
+        f"overhead beyond the model: p50 {1000 * (p50 - delay):.0f} ms, "
+        f"p99 {1000 * (p99 - delay):.0f} ms" + (f"; failures: {failures[:5]}" if failures else "")
+    )
+
+
+async def set_delay(model_port: int, delay: float) -> None:
+    async with httpx.AsyncClient() as client:
+        await client.post(f"http://127.0.0.1:{model_port}/control/delay/{delay}")
+
+
+def run(concurrency: int, delay: float, sequential_n: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
+    os.sched_setaffinity(0, CLIENT_CPU)
+    data_dir = Path(tempfile.mkdtemp(prefix="eco2-bench-scan-"))
+    model, model_port = spawn_model(delay)
+    server = None
+    try:
+        server, base = spawn_server(data_dir, model_port)
+        cookies = sign_in(base, USERS)
+        asyncio.run(set_delay(model_port, 0.0))
+        asyncio.run(burst(base, cookies, 50, 30))  # warm connections and caches
+        asyncio.run(set_delay(model_port, delay))
+        print(f"eco2 serve (1 process, CPU 0) · fake model delay {delay} s · {USERS} users")
+        results = asyncio.run(burst(base, cookies, concurrency, delay + 60))
+        report(f"{concurrency} concurrent scans", results, delay)
+        asyncio.run(set_delay(model_port, 0.0))
+        instant = asyncio.run(sequential(base, cookies, sequential_n))
+        report(f"{sequential_n} sequential scans, instant model", instant, 0.0)
+        mean = statistics.mean(r.seconds for r in instant)
+        print(f"per-scan overhead (instant model): mean {1000 * mean:.1f} ms")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the children's shutdown is ours to wait for
+        if server is not None:
+            stop(server)
+        stop(model)
+        if os.environ.get("KEEP"):
+            print(f"kept {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@click.command()
+@click.option("--concurrency", default=1000, show_default=True)
+@click.option("--delay", default=3.0, show_default=True, help="Fake model latency (s).")
+@click.option("--sequential", "sequential_n", default=300, show_default=True)
+@click.option("--fake-model", is_flag=True, hidden=True)
+@click.option("--port", default=0, hidden=True)
+def main(concurrency: int, delay: float, sequential_n: int, fake_model: bool, port: int) -> None:
+    if fake_model:
+        asyncio.run(fake_model_main(port, delay))
+        return
+    run(concurrency, delay, sequential_n)
+
+
+async def fake_model_main(port: int, delay: float) -> None:
+    await fake_model(port, delay)
+
+
+if __name__ == "__main__":
+    main()
