@@ -158,7 +158,8 @@ async def time_queries(url: str, queries: int) -> list[tuple[str, int, float, fl
     engine = create_async_engine(async_url(url), pool_size=1)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     raw = await asyncpg.connect(plain(url))
-    await raw.execute(str(services.KNN_PLAN))
+    # Same planner settings as the service, for the whole (autocommit) connection.
+    await raw.execute("SET enable_bitmapscan = off; SET enable_seqscan = off")
     rng = random.Random(11)
     points = [city_point(rng) for _ in range(queries)]
     results = []
