@@ -13,7 +13,7 @@ from eco2.platform.security import ACCESS_COOKIE, REFRESH_COOKIE
 from eco2.settings import Settings
 from tests.conftest import FRONTEND_ORIGIN, dev_login
 from tests.fakes.db import sql
-from tests.fakes.live import Browser, set_cookies
+from tests.fakes.live import Browser, client_for, closed_port_url, set_cookies
 from tests.fakes.tokens import decode_unverified
 
 Client = AsyncTestClient[Litestar]
@@ -253,3 +253,17 @@ async def test_logout_with_only_the_refresh_cookie_ends_the_family(
     client.cookies.clear()
     assert (await client.post(LOGOUT, headers=as_cookies(refresh=refresh))).status_code == 200
     assert await status_with(client, ME, access) == 401
+
+
+async def test_logout_succeeds_and_refresh_fails_closed_without_redis(settings: Settings) -> None:
+    """A Redis outage must not break logout (the client would loop) nor let a refresh through."""
+    with closed_port_url() as dead:
+        no_redis = settings.model_copy(update={"redis_url": dead.replace("http", "redis")})
+        async with client_for(no_redis) as client:
+            await dev_login(client)  # signing in needs only PostgreSQL
+            refresh = await client.post(REFRESH)
+            logout = await client.post(LOGOUT)
+    assert refresh.status_code == 503
+    assert logout.status_code == 200
+    assert logout.json()["success"] is True
+    assert_cleared(logout)

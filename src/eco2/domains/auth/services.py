@@ -11,6 +11,7 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.auth.models import LinkedAccount, LoginAudit, RefreshToken
@@ -20,12 +21,14 @@ from eco2.domains.character.interface import character_port
 from eco2.domains.users.interface import users_port
 from eco2.domains.users.schemas import LoginProfile, LoginRecord
 from eco2.platform.db import utcnow
-from eco2.platform.errors import AppError, NotFound, Unauthorized
+from eco2.platform.errors import AppError, NotFound, ServiceUnavailable, Unauthorized
 from eco2.platform.runtime import Runtime
 from eco2.platform.security import (
+    Identity,
     InvalidToken,
     IssuedToken,
     TokenCodec,
+    TokenKind,
     identity_from_claims,
 )
 from eco2.registry import API, OAUTH_PROVIDERS
@@ -276,7 +279,11 @@ async def rotate(runtime: Runtime, token: str | None) -> SessionTokens:
         identity = identity_from_claims(codec.verify(token, "refresh"))
     except InvalidToken as exc:
         raise Unauthorized(code="invalid_refresh_token") from exc
-    if await runtime.revocations.is_revoked(identity):
+    try:
+        revoked = await runtime.revocations.is_revoked(identity)
+    except RedisError as exc:  # fail closed, as the request-identity guard does
+        raise ServiceUnavailable(code="revocation_store_unavailable") from exc
+    if revoked:
         raise Unauthorized(code="refresh_token_revoked")
     async with runtime.sessions.begin() as session:
         row = await session.scalar(
@@ -311,29 +318,26 @@ async def logout(runtime: Runtime, access_token: str | None, refresh_token: str 
     codec = runtime.tokens
     if codec is None:
         return
-    families: set[str] = set()
+    access = _verified_or_none(codec, access_token, "access")
+    refresh = _verified_or_none(codec, refresh_token, "refresh")
+    families = {t.family_id for t in (access, refresh) if t and t.family_id}
     try:
-        if access_token:
-            access = identity_from_claims(codec.verify(access_token, "access"))
-            if access.jti and access.expires_at:
-                await runtime.revocations.revoke_token(access.jti, access.expires_at)
-            if access.family_id:
-                families.add(access.family_id)
-    except InvalidToken:
-        pass
-    try:
-        if refresh_token:
-            refresh = identity_from_claims(codec.verify(refresh_token, "refresh"))
-            if refresh.family_id:
-                families.add(refresh.family_id)
-    except InvalidToken:
-        pass
-    try:
+        if access and access.jti and access.expires_at:
+            await runtime.revocations.revoke_token(access.jti, access.expires_at)
         async with runtime.sessions.begin() as session:
             for family_id in families:
                 await _revoke_family(runtime, session, family_id)
-    except (RedisError, OSError) as exc:
+    except (RedisError, SQLAlchemyError, OSError) as exc:
         log.error("logout_revocation_failed", error=type(exc).__name__)
+
+
+def _verified_or_none(codec: TokenCodec, token: str | None, kind: TokenKind) -> Identity | None:
+    if not token:
+        return None
+    try:
+        return identity_from_claims(codec.verify(token, kind))
+    except InvalidToken:
+        return None
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
