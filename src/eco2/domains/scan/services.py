@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 import structlog
 from litestar import Litestar
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import delete, insert, update
 
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import Reward
@@ -25,6 +25,7 @@ from eco2.domains.scan.providers.images import lazy_image
 from eco2.domains.scan.providers.matching import knowledge, warm_up
 from eco2.domains.scan.results import response_for, row_values
 from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
+from eco2.domains.scan.writer import BatchWriter
 from eco2.platform.errors import InvalidInput
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
@@ -72,6 +73,7 @@ class ScanService:
             timeout=settings.scan_timeout_seconds,
         )
         self.hub = EventHub(runtime.redis)
+        self.writer = BatchWriter(runtime.sessions, SCANS)
         self._jobs: set[asyncio.Task[None]] = set()
         self._owned: OrderedDict[tuple[str, str], Reward] = OrderedDict()
 
@@ -138,11 +140,7 @@ class ScanService:
         scan_id = uuid.uuid4()
         outcome, response = await self._run(scan_id, user_id, data, Silent())
         values = {**self._row(scan_id, user_id, data, "sync"), **row_values(outcome, response)}
-        async with self.runtime.sessions.begin() as session:
-            # A scan row may be lost in the last moments before a crash; never worth an fsync
-            # wait on every scan (the reward, in character, stays durable).
-            await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            await session.execute(insert(SCANS).values(values))
+        await self.writer.write(values)
         return response
 
     async def submit(self, user_id: str, data: ClassifyRequest) -> JobAccepted:
@@ -194,6 +192,7 @@ class ScanService:
             task.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
         await self.hub.close()
+        await self.writer.close()
         await self.clients.aclose()
         close = getattr(self.pipeline.vision, "close", None)
         if close is not None:
@@ -210,6 +209,7 @@ async def start(app: Litestar) -> None:
     warm_vision = getattr(service.pipeline.vision, "warm_up", None)
     if warm_vision is not None:
         await asyncio.to_thread(warm_vision)
+    service.writer.start()
     app.state.scan_service = service
     app.on_shutdown.append(service.close)
 
