@@ -26,6 +26,7 @@ from eco2.settings import Settings
 T = TypeVar("T")
 
 REDIRECTS = {301, 302, 303, 307, 308}
+START_TIMEOUT = 120.0  # the first start of the whole app imports bundled data
 
 
 @contextlib.contextmanager
@@ -38,7 +39,7 @@ def serve(make_app: Callable[[str], Litestar]) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + START_TIMEOUT
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"{base_url} did not start")
