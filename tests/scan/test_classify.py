@@ -130,3 +130,10 @@ async def test_image_url_off_the_allowed_hosts_is_refused(
         assert response.json()["error"]["code"] == "image_url_not_allowed"
     jobs = await client.post("/api/v1/scan", json={"image_url": "http://10.0.0.1/x.png"})
     assert jobs.status_code == 422
+
+
+async def test_step_durations_are_exported(client: AsyncTestClient[Litestar], user_id: str) -> None:
+    await classify(client, "우유팩")
+    metrics = (await client.get("/metrics")).text
+    for step in ("vision", "rule", "answer", "reward"):
+        assert f'eco2_scan_step_duration_seconds_count{{step="{step}"}}' in metrics

@@ -136,3 +136,8 @@ def test_missing_key_is_a_configuration_error(base_settings: Settings) -> None:
     settings = scan_settings(base_settings, vision_provider="openai")
     with pytest.raises(ProviderError, match="provider_not_configured"):
         Clients(settings).openai()
+
+
+def test_empty_base_url_means_the_default_endpoint(base_settings: Settings) -> None:
+    settings = scan_settings(base_settings, openai_api_key="sk-test", openai_base_url="")
+    assert str(Clients(settings).openai().base_url) == "https://api.openai.com/v1/"

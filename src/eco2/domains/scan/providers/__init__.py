@@ -58,7 +58,7 @@ class Clients:
                 raise ProviderError("provider_not_configured", "set OPENAI_API_KEY")
             self._openai = make_client(
                 api_key=self.settings.openai_api_key,
-                base_url=self.settings.openai_base_url,
+                base_url=self.settings.openai_base_url or None,
                 timeout=self.settings.model_timeout_seconds,
                 max_connections=self.settings.model_max_connections,
             )
