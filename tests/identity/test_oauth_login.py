@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
@@ -255,6 +256,22 @@ async def test_same_provider_account_is_the_same_user(
 
     assert signed_in_user(browser) == first
     assert (await browser.get("/api/v1/user/me")).json()["nickname"] == "첫닉"
+
+
+async def test_concurrent_first_logins_create_one_user(
+    oauth: FakeOAuthProvider, api: str, live_settings: Settings
+) -> None:
+    """The same new account signing in on several devices at once is still one user."""
+    oauth.sign_in_as("google", FakeUser(id="g-race", nickname="동시"))
+    browsers = [Browser(api, (FRONTEND_ORIGIN,)) for _ in range(6)]
+
+    landings = await asyncio.gather(*(b.sign_in("google") for b in browsers))
+
+    assert landings == [f"{FRONTEND_ORIGIN}/#/home"] * 6
+    assert len({signed_in_user(b) for b in browsers}) == 1
+    users = await sql(live_settings, "SELECT count(*) FROM users.users")
+    assert users[0][0] == 1
+    await asyncio.gather(*(b.aclose() for b in browsers))
 
 
 async def test_verified_email_links_a_second_provider(

@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 STATE_PREFIX = "oauth:state:"
 REFRESH_REUSE_GRACE = timedelta(seconds=10)
+SIGN_IN_LOCK_SECONDS = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +192,19 @@ async def sign_in(
     """Link or create the user for a provider account; record the login. Returns the user id.
 
     Same provider account → same user; else a verified e-mail already linked → that user;
-    else a new user.
+    else a new user. One sign-in per provider account at a time (across processes): two
+    first logins racing would otherwise each create a user.
     """
+    key = f"lock:sign-in:{profile.provider}:{profile.provider_user_id}"
+    async with runtime.redis.lock(
+        key, timeout=SIGN_IN_LOCK_SECONDS, blocking_timeout=SIGN_IN_LOCK_SECONDS
+    ):
+        return await _link_or_create(runtime, profile, ip=ip, user_agent=user_agent)
+
+
+async def _link_or_create(
+    runtime: Runtime, profile: ProviderProfile, *, ip: str | None, user_agent: str | None
+) -> str:
     email = profile.email.lower() if profile.email else None
     async with runtime.sessions.begin() as session:
         account = await _linked_user(session, profile)
