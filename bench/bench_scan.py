@@ -19,6 +19,7 @@ measured latency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -169,9 +170,23 @@ def spawn_server(data_dir: Path, model_port: int) -> tuple[subprocess.Popen[byte
     raise RuntimeError("eco2 serve did not become ready")
 
 
-def stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(FileNotFoundError):
+        kids = [int(c) for c in children.read_text().split()]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += sum(cpu_seconds(k) for k in kids)
+    return total
+
+
+def stop(
+    process: subprocess.Popen[bytes] | subprocess.Popen[str], sig: int = signal.SIGINT
+) -> None:
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
@@ -287,8 +302,15 @@ def run(concurrency: int, delay: float, sequential_n: int) -> None:
         asyncio.run(burst(base, cookies, 50, 30))  # warm connections and caches
         asyncio.run(set_delay(model_port, delay))
         print(f"eco2 serve (1 process, CPU 0) · fake model delay {delay} s · {USERS} users")
+        cpu_before = cpu_seconds(server.pid)
         results = asyncio.run(burst(base, cookies, concurrency, delay + 60))
+        cpu_used = cpu_seconds(server.pid) - cpu_before
         report(f"{concurrency} concurrent scans", results, delay)
+        print(
+            f"server CPU (app + embedded PostgreSQL/Valkey): {cpu_used:.2f} s, "
+            f"{1000 * cpu_used / concurrency:.2f} ms per scan; "
+            f"machine load average {os.getloadavg()[0]:.1f}"
+        )
         asyncio.run(set_delay(model_port, 0.0))
         instant = asyncio.run(sequential(base, cookies, sequential_n))
         report(f"{sequential_n} sequential scans, instant model", instant, 0.0)
@@ -298,7 +320,7 @@ def run(concurrency: int, delay: float, sequential_n: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the children's shutdown is ours to wait for
         if server is not None:
             stop(server)
-        stop(model)
+        stop(model, signal.SIGTERM)
         if os.environ.get("KEEP"):
             print(f"kept {data_dir}")
         else:
