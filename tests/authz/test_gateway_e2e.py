@@ -81,6 +81,9 @@ def _wait_for_gateway(url: str, process: subprocess.Popen[bytes], log: Path) -> 
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text(errors="replace")[-4000:]
+        if "gateway (Envoy + ext_authz) at" not in log.read_text(errors="replace"):
+            time.sleep(0.2)  # dev split prints this once every child reported ready
+            continue
         try:
             if httpx.get(f"{url}/api/v1/character/catalog", timeout=1).status_code == 200:
                 return
@@ -160,7 +163,7 @@ def test_protected_route_without_token_is_a_readable_401(http: httpx.Client) -> 
 def test_cookie_session_reaches_the_upstream_as_identity(http: httpx.Client) -> None:
     _, token = login(http, "게이트웨이")
     response = http.get(ME, headers={"Cookie": f"s_access={token}"})
-    assert response.status_code == 200  # users trusts only x-user-id: it arrived
+    assert response.status_code == 200, response.text  # users trusts only x-user-id
     assert response.json()["nickname"] == "게이트웨이"
 
 

@@ -105,3 +105,10 @@ async def test_cache_is_bounded(ring: KeyRing) -> None:
     for user in ("a", "b", "c"):
         await verifier.verify(access_token(ring, user))
     assert len(verifier._cache) == 2
+
+
+async def test_first_check_fetches_keys_not_loaded_at_start(ring: KeyRing) -> None:
+    server, clock = JwksServer(KeyRing.from_jwks(ring.jwks())), Clock()
+    keys = jwks_keys(server, clock)  # never fetched: the auth pod was not up yet
+    identity = await TokenVerifier(keys, Settings(env="local")).verify(access_token(ring, "u"))
+    assert (identity.user_id, server.fetches) == ("u", 1)

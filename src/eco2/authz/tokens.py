@@ -41,6 +41,8 @@ class TokenVerifier:
         self._version = -1
 
     async def verify(self, token: str) -> Identity:
+        if self.keys.ring is None:  # not loaded yet (JWKS down at start): try now, rate-limited
+            await self.keys.refresh_for_unknown_kid()
         codec = self._current_codec()
         identity = self._cache.get(token)
         if identity is not None and (identity.expires_at or 0) > self.clock():
