@@ -30,7 +30,7 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
 from google.rpc import code_pb2, status_pb2
 from redis.asyncio import Redis
 
-from eco2.platform.embedded import _child_setup, free_port, start_valkey
+from eco2.platform.embedded import die_with_parent, free_port, start_valkey
 from eco2.platform.security import KeyRing, Revocations, TokenCodec, generate_private_key
 from eco2.settings import Settings
 
@@ -74,7 +74,7 @@ def spawn_server(kind: str, redis_url: str, pem_file: Path) -> tuple[subprocess.
         [sys.executable, __file__, *args],
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=_child_setup(signal.SIGTERM),  # dies with the load generator
+        preexec_fn=die_with_parent(signal.SIGTERM),  # dies with the load generator
     )
     assert process.stdout is not None
     for line in process.stdout:  # skip start-up logs

@@ -17,7 +17,7 @@ def _docker_available() -> bool:
         import docker
 
         docker.from_env(timeout=2).ping()
-    except Exception:  # noqa: BLE001 - any failure means "no engine here"
+    except Exception:  # any failure means "no engine here"
         return False
     return True
 

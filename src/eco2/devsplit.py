@@ -27,7 +27,7 @@ from rich.console import Console
 
 from eco2 import registry
 from eco2.authz.envoy import Upstream, bootstrap, envoy_binary
-from eco2.platform.embedded import _child_setup, free_port
+from eco2.platform.embedded import die_with_parent, free_port
 from eco2.settings import Settings
 
 console = Console(stderr=True)
@@ -90,7 +90,7 @@ class Supervisor:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_child_setup(signal.SIGTERM),  # dies with us, even on SIGKILL
+                preexec_fn=die_with_parent(signal.SIGTERM),  # dies with us, even on SIGKILL
             )
         self.children.append(Child(name, process, log, ready_url))
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from eco2.authz.revocations import ENFORCEMENT_BOUND_SECONDS
-from eco2.platform.embedded import EmbeddedServer, _child_setup, free_port, start_valkey
+from eco2.platform.embedded import EmbeddedServer, die_with_parent, free_port, start_valkey
 from eco2.platform.security import KeyRing
 from eco2.settings import Settings
 from tests.authz.conftest import make_codec
@@ -120,7 +120,7 @@ def gateway(
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=_child_setup(signal.SIGTERM),  # no stray gateway if pytest dies
+            preexec_fn=die_with_parent(signal.SIGTERM),  # no stray gateway if pytest dies
         )
     url = f"http://127.0.0.1:{port}"
     try:

