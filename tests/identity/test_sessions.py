@@ -255,15 +255,17 @@ async def test_logout_with_only_the_refresh_cookie_ends_the_family(
     assert await status_with(client, ME, access) == 401
 
 
-async def test_logout_succeeds_and_refresh_fails_closed_without_redis(settings: Settings) -> None:
+async def test_logout_succeeds_and_refresh_fails_closed_without_redis(
+    client: Client, user_id: str, settings: Settings
+) -> None:
     """A Redis outage must not break logout (the client would loop) nor let a refresh through."""
+    access, refresh = session(client)
     with closed_port_url() as dead:
         no_redis = settings.model_copy(update={"redis_url": dead.replace("http", "redis")})
-        async with client_for(no_redis) as client:
-            await dev_login(client)  # signing in needs only PostgreSQL
-            refresh = await client.post(REFRESH)
-            logout = await client.post(LOGOUT)
-    assert refresh.status_code == 503
+        async with client_for(no_redis) as down:
+            refreshed = await down.post(REFRESH, headers=as_cookies(refresh=refresh))
+            logout = await down.post(LOGOUT, headers=as_cookies(access, refresh))
+    assert refreshed.status_code == 503
     assert logout.status_code == 200
     assert logout.json()["success"] is True
     assert_cleared(logout)
