@@ -4,7 +4,7 @@ Authorization-code flow with PKCE (S256), checked like the real thing: the token
 verifies the client credentials, the redirect URI and the code verifier, and each code works
 once. Userinfo answers in each provider's real JSON shape. ``fail(provider, mode)`` makes a
 provider misbehave: ``access_denied`` (the user cancels consent), ``token_500``,
-``userinfo_500``.
+``userinfo_500``, ``profile_refused`` (Naver: HTTP 200 with an error ``resultcode``).
 """
 
 from __future__ import annotations
@@ -183,6 +183,8 @@ class FakeOAuthProvider:
         found = self.access_tokens.get(authorization.removeprefix("Bearer "))
         if self.failures.get(provider) == "userinfo_500":
             return _error(500, "server_error")
+        if self.failures.get(provider) == "profile_refused" and provider == "naver":
+            return Response({"resultcode": "024", "message": "Authentication failed"})  # 200!
         if found is None or found[0] != provider:
             return _error(401, "invalid_token")
         return Response(SHAPES[provider](found[1]))

@@ -188,18 +188,20 @@ async def test_callback_for_another_provider(browser: Browser) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "code"),
+    ("provider", "mode", "code"),
     [
-        ("access_denied", "access_denied"),
-        ("token_500", "token_exchange_failed"),
-        ("userinfo_500", "provider_profile_failed"),
+        ("google", "access_denied", "access_denied"),
+        ("kakao", "access_denied", "access_denied"),
+        ("google", "token_500", "token_exchange_failed"),
+        ("google", "userinfo_500", "provider_profile_failed"),
+        ("naver", "profile_refused", "provider_error"),
     ],
 )
 async def test_provider_failures(
-    mode: str, code: str, oauth: FakeOAuthProvider, browser: Browser
+    provider: str, mode: str, code: str, oauth: FakeOAuthProvider, browser: Browser
 ) -> None:
-    oauth.fail("google", mode)
-    landing = await browser.sign_in("google", origin=OTHER_ORIGIN)
+    oauth.fail(provider, mode)
+    landing = await browser.sign_in(provider, origin=OTHER_ORIGIN)
     assert landing == f"{OTHER_ORIGIN}/#/login?error={code}"
     assert browser.cookie(ACCESS_COOKIE) is None
 
