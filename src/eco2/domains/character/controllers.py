@@ -44,9 +44,19 @@ async def mascot(user_id: FromPath[str], db_session: DbSession) -> Ack:
     return Ack()
 
 
+@get("/catalog")
+async def internal_catalog(db_session: DbSession) -> list[CatalogCharacter]:
+    return await services.catalog(db_session)
+
+
+@get("/users/{user_id:str}/characters")
+async def internal_owned(user_id: FromPath[str], db_session: DbSession) -> list[OwnedCharacter]:
+    return await services.owned(db_session, user_id)
+
+
 internal = Router(
     "/internal/character",
-    route_handlers=[grant, mascot],
+    route_handlers=[grant, mascot, internal_catalog, internal_owned],
     guards=[require_internal_token],
     include_in_schema=False,
 )

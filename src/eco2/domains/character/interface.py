@@ -1,11 +1,19 @@
-"""The character port: scan's rewards and auth's first-login mascot, in-process or over HTTP."""
+"""The character port: scan's rewards, auth's first-login mascot and chat's look at the catalog
+and a user's collection, in-process or over HTTP."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from eco2.domains.character import services
-from eco2.domains.character.schemas import Ack, GrantRequest, GrantResult, Reward
+from eco2.domains.character.schemas import (
+    Ack,
+    CatalogCharacter,
+    GrantRequest,
+    GrantResult,
+    OwnedCharacter,
+    Reward,
+)
 from eco2.platform.runtime import Runtime
 
 
@@ -13,6 +21,10 @@ class CharacterPort(Protocol):
     async def grant(self, user_id: str, middle_category: str, source_id: str) -> Reward | None: ...
 
     async def ensure_mascot(self, user_id: str) -> None: ...
+
+    async def catalog(self) -> list[CatalogCharacter]: ...
+
+    async def owned(self, user_id: str) -> list[OwnedCharacter]: ...
 
 
 class LocalCharacter:
@@ -26,6 +38,14 @@ class LocalCharacter:
     async def ensure_mascot(self, user_id: str) -> None:
         async with self._runtime.sessions.begin() as session:
             await services.ensure_mascot(session, user_id)
+
+    async def catalog(self) -> list[CatalogCharacter]:
+        async with self._runtime.sessions() as session:
+            return await services.catalog(session)
+
+    async def owned(self, user_id: str) -> list[OwnedCharacter]:
+        async with self._runtime.sessions.begin() as session:
+            return await services.owned(session, user_id)
 
 
 class RemoteCharacter:
@@ -41,6 +61,14 @@ class RemoteCharacter:
 
     async def ensure_mascot(self, user_id: str) -> None:
         await self._client.call("POST", f"/users/{user_id}/mascot", into=Ack)
+
+    async def catalog(self) -> list[CatalogCharacter]:
+        return await self._client.call("GET", "/catalog", into=list[CatalogCharacter])
+
+    async def owned(self, user_id: str) -> list[OwnedCharacter]:
+        return await self._client.call(
+            "GET", f"/users/{user_id}/characters", into=list[OwnedCharacter]
+        )
 
 
 def character_port(runtime: Runtime) -> CharacterPort:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from eco2.domains.scan import services, store
 from eco2.domains.scan.deps import Scans, dependencies
-from eco2.domains.scan.events import job_owner
 from eco2.domains.scan.providers.matching import knowledge
 from eco2.domains.scan.results import response_from_row
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
     HistoryPage,
+    InternalClassify,
     JobAccepted,
     ScanCategory,
     ScanMetrics,
@@ -26,9 +24,9 @@ from eco2.domains.scan.schemas import (
 )
 from eco2.platform.di import Authenticated, DbSession
 from eco2.platform.errors import NotFound
+from eco2.platform.internal import require_internal_token
+from eco2.platform.jobs import last_event_id
 from eco2.registry import API
-
-SSE_RETRY_MS = 2000
 
 
 @post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
@@ -49,31 +47,9 @@ async def submit(
 async def events(
     identity: Authenticated, scans: Scans, request: Request[Any, Any, Any], job_id: FromPath[str]
 ) -> ServerSentEvent:
-    if await job_owner(scans.runtime.redis, job_id) != identity.user_id:
+    if await scans.hub.owner(job_id) != identity.user_id:
         raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
-    after = _last_event_id(request)
-
-    async def messages() -> AsyncIterator[ServerSentEventMessage]:
-        async for event in scans.hub.stream(job_id, after):
-            if event is None:
-                yield ServerSentEventMessage(comment="keepalive")
-                continue
-            data = msgspec.json.encode(event).decode()
-            yield ServerSentEventMessage(data=data, event=event.stage, id=event.seq)
-
-    return ServerSentEvent(
-        messages(),
-        retry_duration=SSE_RETRY_MS,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-def _last_event_id(request: Request[Any, Any, Any]) -> int:
-    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    try:
-        return max(0, int(raw)) if raw else 0
-    except ValueError:
-        return 0
+    return scans.hub.sse(job_id, last_event_id(request))
 
 
 @get(
@@ -114,6 +90,19 @@ async def metrics(identity: Authenticated, db_session: DbSession) -> ScanMetrics
     return await store.metrics(db_session, services.user_uuid(identity.user_id))
 
 
+@post("/classify", status_code=HTTP_200_OK)
+async def internal_classify(scans: Scans, data: InternalClassify) -> ScanResponse:
+    return await scans.classify(data.user_id, ClassifyRequest(data.image_url, data.user_input))
+
+
+internal = Router(
+    "/internal/scan",
+    route_handlers=[internal_classify],
+    dependencies=dependencies,
+    guards=[require_internal_token],
+    include_in_schema=False,
+)
+
 scan_router = Router(
     f"{API}/scan",
     route_handlers=[classify, submit, events, result, categories, history, metrics],
@@ -121,5 +110,5 @@ scan_router = Router(
     tags=["scan"],
 )
 
-route_handlers = [scan_router]
+route_handlers = [scan_router, internal]
 on_startup = [services.start]

@@ -1,51 +1,35 @@
-"""Scan progress events kept in Redis, so any pod can stream them and clients can resume.
+"""Scan progress events on the kernel's job event log (:mod:`eco2.platform.jobs`).
 
-Each job has a list ``scan:events:<job_id>`` (one JSON event per entry, ``seq`` = position,
-starting at 1) with a TTL, and a job record ``scan:job:<job_id>`` naming its owner. Appending
-also publishes on ``scan:notify:<job_id>``; each process keeps one pattern subscription and
-wakes the streams waiting on that job, so a thousand open streams cost one Redis connection.
+Each event is named after its stage and carries a :class:`ScanEvent` (job_id, stage, status,
+seq, ts, progress?, result?), the JSON the web client reads (contract §7).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
-import structlog
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from eco2.domains.scan.schemas import ScanEvent, Stage, StageStatus
+from eco2.platform import jobs
 
-log = structlog.get_logger(__name__)
-
-EVENTS = "scan:events:"
-JOBS = "scan:job:"
-NOTIFY = "scan:notify:"
-POLL_SECONDS = 1.0  # safety net if a notification is missed
-KEEPALIVE_SECONDS = 15.0
+KIND = "scan"
 
 
-def events_key(job_id: str) -> str:
-    return f"{EVENTS}{job_id}"
+def event_hub(redis: Redis) -> jobs.EventHub:
+    return jobs.EventHub(redis, KIND, terminal=("done",))
 
 
 class EventLog:
-    """Append and read one job's events."""
+    """The pipeline's emitter: one scan job's stage events."""
 
     def __init__(self, redis: Redis, job_id: str, ttl: int) -> None:
-        self._redis, self.job_id, self._ttl = redis, job_id, ttl
+        self.job_id = job_id
+        self._log = jobs.EventLog(redis, KIND, job_id, ttl)
 
     async def open(self, user_id: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{JOBS}{self.job_id}", user_id, ex=self._ttl)
-            pipe.delete(events_key(self.job_id))
-            await pipe.execute()
+        await self._log.open(user_id)
 
     async def append(
         self,
@@ -55,93 +39,7 @@ class EventLog:
         progress: int | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
-        """Best effort: a Redis hiccup must not fail the scan (the result is in PostgreSQL)."""
-        key = events_key(self.job_id)
-        try:
-            seq = await self._redis.llen(key) + 1
-            event = ScanEvent(self.job_id, stage, status, seq, time.time(), progress, result)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.rpush(key, msgspec.json.encode(event))
-                pipe.expire(key, self._ttl)
-                pipe.publish(f"{NOTIFY}{self.job_id}", b"1")
-                await pipe.execute()
-        except RedisError as exc:
-            log.warning("scan_event_lost", job_id=self.job_id, stage=stage, error=str(exc))
+        def payload(seq: int) -> ScanEvent:
+            return ScanEvent(self.job_id, stage, status, seq, time.time(), progress, result)
 
-
-async def job_owner(redis: Redis, job_id: str) -> str | None:
-    value = await redis.get(f"{JOBS}{job_id}")
-    return value.decode() if isinstance(value, bytes) else value
-
-
-async def read_after(redis: Redis, job_id: str, seq: int) -> list[ScanEvent]:
-    raw = await redis.lrange(events_key(job_id), seq, -1)
-    return [msgspec.json.decode(r, type=ScanEvent) for r in raw]
-
-
-class EventHub:
-    """One pattern subscription per process; wakes the local streams of a job."""
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
-        self._task: asyncio.Task[None] | None = None
-
-    def _ensure_listening(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._listen())
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.psubscribe(f"{NOTIFY}*")
-                    async for message in pubsub.listen():
-                        self._wake(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("scan_event_hub_reconnect", error=str(exc))
-                await asyncio.sleep(1.0)
-
-    def _wake(self, message: dict[str, Any]) -> None:
-        if message.get("type") != "pmessage":
-            return
-        channel = message["channel"]
-        job_id = (channel.decode() if isinstance(channel, bytes) else channel)[len(NOTIFY) :]
-        for waiter in self._waiters.get(job_id, ()):
-            waiter.set()
-
-    async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def stream(self, job_id: str, after: int) -> AsyncIterator[ScanEvent | None]:
-        """Events after ``after`` until ``done``; ``None`` asks the caller for a keepalive."""
-        self._ensure_listening()
-        wake = asyncio.Event()
-        self._waiters[job_id].add(wake)
-        idle = 0.0
-        try:
-            while True:
-                wake.clear()
-                events = await read_after(self._redis, job_id, after)
-                for event in events:
-                    after = event.seq
-                    yield event
-                    if event.stage == "done":
-                        return
-                if events:
-                    idle = 0.0
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), POLL_SECONDS)
-                idle += POLL_SECONDS
-                if idle >= KEEPALIVE_SECONDS:
-                    idle = 0.0
-                    yield None
-        finally:
-            self._waiters[job_id].discard(wake)
-            if not self._waiters[job_id]:
-                self._waiters.pop(job_id, None)
+        await self._log.emit(stage, payload)

@@ -21,6 +21,14 @@ class ClassifyRequest(msgspec.Struct):
     model: str | None = None  # sent by the later client; the server's configuration decides
 
 
+class InternalClassify(msgspec.Struct, forbid_unknown_fields=True):
+    """Another domain (chat) asking for a scan on a user's behalf."""
+
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    image_url: ImageUrl
+    user_input: UserInput | None = None
+
+
 class Classification(msgspec.Struct):
     major_category: str
     middle_category: str

@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, update
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import Reward
 from eco2.domains.scan import store
-from eco2.domains.scan.events import EventHub, EventLog
+from eco2.domains.scan.events import EventLog, event_hub
 from eco2.domains.scan.models import Scan
 from eco2.domains.scan.pipeline import Emitter, Outcome, Pipeline, Silent
 from eco2.domains.scan.providers import Clients, build_answers, build_vision
@@ -72,7 +72,7 @@ class ScanService:
             answers=build_answers(settings, self.clients),
             timeout=settings.scan_timeout_seconds,
         )
-        self.hub = EventHub(runtime.redis)
+        self.hub = event_hub(runtime.redis)
         self.writer = BatchWriter(runtime.sessions, SCANS)
         self._jobs: set[asyncio.Task[None]] = set()
         self._owned: OrderedDict[tuple[str, str], Reward] = OrderedDict()
