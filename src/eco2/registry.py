@@ -114,6 +114,13 @@ DOMAINS: tuple[Domain, ...] = (
         db_schema="scan",
         holds_user_data=True,
     ),
+    Domain(
+        name="chat",
+        package="chat",
+        prefixes=(f"{API}/chat",),
+        db_schema="chat",
+        holds_user_data=True,
+    ),
     # The knowledge base (package ``waste``): public, identical for everyone, no user data.
     Domain(name="info", package="waste", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",)),
 )

@@ -127,6 +127,17 @@ class Settings(BaseSettings):
     scan_image_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
     scan_events_ttl_seconds: int = Field(default=3600, gt=0)
 
+    # Chat: answers `offline` (intent rules, knowledge retrieval, Korean templates) | `openai`
+    # (chat completions with tool calling and token streaming; OPENAI_* as for scan).
+    chat_provider: Literal["offline", "openai"] = "offline"
+    openai_chat_model: str = "gpt-4.1-mini"
+    chat_rate_limit: int = Field(default=20, ge=1)  # messages per user per window
+    chat_rate_window_seconds: int = Field(default=60, gt=0)
+    chat_history_messages: int = Field(default=6, ge=2, le=40)  # recent messages in a prompt
+    chat_timeout_seconds: float = Field(default=60.0, gt=0)
+    chat_events_ttl_seconds: int = Field(default=3600, gt=0)
+    chat_keepalive_seconds: float = Field(default=15.0, gt=0)
+
     # Service-to-service calls between split pods
     internal_token: str | None = None
     service_urls: CommaList = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Chat: a multi-turn Korean recycling assistant with streamed answers."""

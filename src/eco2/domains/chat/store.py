@@ -1,0 +1,180 @@
+"""Chat sessions and messages in PostgreSQL: owner-checked reads, keyset pages, writes."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eco2.domains.chat.models import ChatMessage, ChatSession
+from eco2.domains.chat.schemas import ChatDetail, ChatPage, ChatSummary, MessageView
+from eco2.platform.db import utcnow
+from eco2.platform.errors import InvalidInput, NotFound
+
+PREVIEW_CHARS = 80
+TITLE_CHARS = 30
+
+
+def parse_uuid(raw: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{field} 형식이 올바르지 않습니다.", field=field) from exc
+
+
+def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
+    raw = f"{moment.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, row_id = raw.partition("|")
+        return datetime.fromisoformat(moment), uuid.UUID(row_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor 값이 올바르지 않습니다.", field="cursor") from exc
+
+
+def not_found() -> NotFound:
+    return NotFound("대화를 찾을 수 없습니다.", code="chat_not_found")
+
+
+async def owned(session: AsyncSession, user_id: uuid.UUID, chat_id: str) -> ChatSession:
+    """The user's chat; another user's (or a malformed id) is simply not found."""
+    try:
+        key = uuid.UUID(chat_id)
+    except ValueError:
+        raise not_found() from None
+    chat = await session.get(ChatSession, key)
+    if chat is None or chat.user_id != user_id:
+        raise not_found()
+    return chat
+
+
+async def create(session: AsyncSession, user_id: uuid.UUID, title: str | None) -> ChatSession:
+    now = utcnow()
+    chat = ChatSession(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        title=title,
+        message_count=0,
+        summary="",
+        context={},
+        created_at=now,
+        last_message_at=now,
+    )
+    session.add(chat)
+    await session.flush()
+    return chat
+
+
+def summary_of(chat: ChatSession) -> ChatSummary:
+    return ChatSummary(
+        id=str(chat.id),
+        title=chat.title,
+        preview=chat.preview,
+        message_count=chat.message_count,
+        last_message_at=chat.last_message_at,
+        created_at=chat.created_at,
+    )
+
+
+async def chats(
+    session: AsyncSession, user_id: uuid.UUID, limit: int, cursor: str | None
+) -> ChatPage:
+    """Most recently active first, keyset-paginated on (last_message_at, id)."""
+    query = select(ChatSession).where(ChatSession.user_id == user_id)
+    if cursor:
+        moment, chat_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                ChatSession.last_message_at < moment,
+                and_(ChatSession.last_message_at == moment, ChatSession.id < chat_id),
+            )
+        )
+    order = (ChatSession.last_message_at.desc(), ChatSession.id.desc())
+    rows = list(await session.scalars(query.order_by(*order).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = encode_cursor(page[-1].last_message_at, page[-1].id) if more else None
+    return ChatPage(chats=[summary_of(c) for c in page], next_cursor=next_cursor)
+
+
+def view(message: ChatMessage) -> MessageView:
+    role = "assistant" if message.role == "assistant" else "user"
+    return MessageView(
+        id=str(message.id),
+        role=role,
+        content=message.content,
+        created_at=message.created_at,
+        image_url=message.image_url,
+    )
+
+
+async def detail(
+    session: AsyncSession, chat: ChatSession, limit: int, cursor: str | None
+) -> ChatDetail:
+    """Newest messages first page by page; within a page, oldest first (reading order)."""
+    query = select(ChatMessage).where(ChatMessage.session_id == chat.id)
+    if cursor:
+        moment, message_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                ChatMessage.created_at < moment,
+                and_(ChatMessage.created_at == moment, ChatMessage.id < message_id),
+            )
+        )
+    order = (ChatMessage.created_at.desc(), ChatMessage.id.desc())
+    rows = list(await session.scalars(query.order_by(*order).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    return ChatDetail(
+        id=str(chat.id),
+        title=chat.title,
+        messages=[view(m) for m in reversed(page)],
+        has_more=more,
+        next_cursor=next_cursor,
+        created_at=chat.created_at,
+    )
+
+
+async def recent(session: AsyncSession, chat_id: uuid.UUID, limit: int) -> list[ChatMessage]:
+    rows = await session.scalars(
+        select(ChatMessage)
+        .where(ChatMessage.session_id == chat_id)
+        .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
+async def add_message(session: AsyncSession, chat: ChatSession, **values: Any) -> ChatMessage:
+    """Append a message and keep the chat's counters, preview and title current."""
+    message = ChatMessage(id=uuid.uuid4(), session_id=chat.id, user_id=chat.user_id, **values)
+    message.created_at = max(utcnow(), chat.last_message_at)  # strictly ordered in a chat
+    session.add(message)
+    chat.message_count += 1
+    chat.last_message_at = message.created_at
+    chat.preview = message.content[:PREVIEW_CHARS] or chat.preview
+    if chat.title is None and message.role == "user":
+        chat.title = (message.content or "사진 분리배출 문의")[:TITLE_CHARS]
+    await session.flush()
+    return message
+
+
+async def delete_chat(session: AsyncSession, chat: ChatSession) -> None:
+    await session.execute(delete(ChatSession).where(ChatSession.id == chat.id))
+
+
+async def rename(session: AsyncSession, chat: ChatSession, title: str) -> None:
+    await session.execute(update(ChatSession).where(ChatSession.id == chat.id).values(title=title))
+    chat.title = title
+
+
+async def forget(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(delete(ChatMessage).where(ChatMessage.user_id == user_id))
+    await session.execute(delete(ChatSession).where(ChatSession.user_id == user_id))
