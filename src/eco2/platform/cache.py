@@ -41,4 +41,4 @@ def redis_client(url: str) -> Redis:
         retry_on_timeout=False,
         **DRIVER_INFO,
     )
-    return Redis(connection_pool=pool, auto_close_connection_pool=True)
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
