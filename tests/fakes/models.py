@@ -1,6 +1,7 @@
 """Local fake model servers on 127.0.0.1, spoken to through the real SDKs.
 
-``FakeOpenAI`` answers ``POST /v1/responses`` in the Responses API's JSON shape; ``FakeAzure``
+``FakeOpenAI`` answers ``POST /v1/responses`` in the Responses API's JSON shape and
+``POST /v1/chat/completions`` as a stream of chunks (text or tool calls); ``FakeAzure``
 answers ``POST /computervision/imageanalysis:analyze`` in Azure Image Analysis 4.0's shape.
 Each serves a script of replies (a status, a delay, a body) and records what it was sent.
 """
@@ -11,11 +12,12 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar, Request, Response, post
+from litestar.response import Stream
 
 from tests.fakes.live import serve
 
@@ -26,26 +28,33 @@ class Reply:
     status: int = 200
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    chunks: list[dict[str, Any]] | None = None  # streamed as server-sent events when set
+    chunk_delay: float = 0.0
 
 
 @dataclass
 class Script:
-    """Replies in order; the last one repeats."""
+    """Replies in order; the last one repeats. A ``responder`` instead picks a reply per request."""
 
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    responder: Callable[[dict[str, Any]], Reply] | None = None
 
-    def next(self) -> Reply:
+    def next(self, request: dict[str, Any]) -> Reply:
+        if self.responder is not None:
+            return self.responder(request)
         return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
 
-    async def answer(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def answer(self, request: Request[Any, Any, Any]) -> Response[Any] | Stream:
         body = await request.body()
         self.paths.append(str(request.url))
         self.requests.append(json.loads(body) if body[:1] in (b"{", b"[") else {"bytes": len(body)})
-        reply = self.next()
+        reply = self.next(self.requests[-1])
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.chunks is not None:
+            return Stream(_sse(reply.chunks, reply.chunk_delay), media_type="text/event-stream")
         content = reply.body if reply.body is not None else {"error": {"message": "scripted"}}
         return Response(content, status_code=reply.status, headers=reply.headers)
 
@@ -114,6 +123,53 @@ def answer_output(**overrides: Any) -> dict[str, Any]:
     return {**output, **overrides}
 
 
+async def _sse(chunks: list[dict[str, Any]], delay: float) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        if delay:
+            await asyncio.sleep(delay)
+        yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+    yield b"data: [DONE]\n\n"
+
+
+def _chunk(
+    delta: dict[str, Any], finish: str | None = None, model: str = "gpt-test"
+) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def text_chunks(text: str, size: int = 4) -> list[dict[str, Any]]:
+    """A streamed chat completion whose content is ``text``, ``size`` characters a chunk."""
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+    first = [_chunk({"role": "assistant", "content": ""})]
+    return [*first, *(_chunk({"content": p}) for p in pieces), _chunk({}, "stop")]
+
+
+def tool_chunks(
+    name: str, arguments: dict[str, Any], call_id: str = "call_1"
+) -> list[dict[str, Any]]:
+    """A streamed chat completion that calls one tool; the arguments arrive in two pieces."""
+    raw = json.dumps(arguments, ensure_ascii=False)
+    half = len(raw) // 2
+    start = {
+        "index": 0,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": ""},
+    }
+    return [
+        _chunk({"role": "assistant", "content": None, "tool_calls": [start]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": raw[:half]}}]}),
+        _chunk({"tool_calls": [{"index": 0, "function": {"arguments": raw[half:]}}]}),
+        _chunk({}, "tool_calls"),
+    ]
+
+
 @dataclass
 class FakeServer:
     url: str
@@ -128,10 +184,14 @@ def fake_openai(*replies: Reply) -> Iterator[FakeServer]:
     script = Script(list(replies))
 
     @post("/v1/responses", status_code=200)
-    async def responses(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def responses(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
         return await script.answer(request)
 
-    with serve(lambda _: Litestar([responses])) as base_url:
+    @post("/v1/chat/completions", status_code=200)
+    async def completions(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
+        return await script.answer(request)
+
+    with serve(lambda _: Litestar([responses, completions])) as base_url:
         yield FakeServer(f"{base_url}/v1", script)
 
 
@@ -183,7 +243,7 @@ def fake_azure(*replies: Reply) -> Iterator[FakeServer]:
     script = Script(list(replies))
 
     @post("/computervision/imageanalysis:analyze", status_code=200)
-    async def analyze(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def analyze(request: Request[Any, Any, Any]) -> Response[Any] | Stream:
         return await script.answer(request)
 
     with serve(lambda _: Litestar([analyze])) as base_url:
