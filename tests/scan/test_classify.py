@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -137,3 +139,13 @@ async def test_step_durations_are_exported(client: AsyncTestClient[Litestar], us
     metrics = (await client.get("/metrics")).text
     for step in ("vision", "rule", "answer", "reward"):
         assert f'eco2_scan_step_duration_seconds_count{{step="{step}"}}' in metrics
+
+
+async def test_template_answer_is_at_most_three_sentences(
+    client: AsyncTestClient[Litestar], user_id: str
+) -> None:
+    for words in ("보조배터리", "생수 페트병인데 라벨 안 뗐어요", "치킨 뼈", "소파", "우유팩"):
+        body = await classify(client, words)
+        answer = body["pipeline_result"]["final_answer"]["user_answer"]
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", answer.strip()) if s]
+        assert 1 <= len(sentences) <= 3, answer

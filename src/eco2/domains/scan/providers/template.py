@@ -48,13 +48,18 @@ def compose(observation: Observation, grounding: Grounding) -> Answer:
     )
 
 
+def first_sentence(text: str) -> str:
+    head, dot, _ = text.partition(". ")
+    return head + "." if dot else text
+
+
 def user_answer(observation: Observation, rules: RulesDoc, insufficiencies: list[str]) -> str:
     """At most three sentences: what it is, where it goes, what to fix first."""
-    sentences = [f"{observation.minor}(으)로 보여요.", rules.summary]
+    sentences = [f"{observation.minor}(으)로 보여요.", first_sentence(rules.summary)]
     if insufficiencies:
-        sentences.append(f"다만 {insufficiencies[0]}")
+        sentences.append(f"다만 {first_sentence(insufficiencies[0])}")
     elif rules.tips:
-        sentences.append(rules.tips[0])
+        sentences.append(first_sentence(rules.tips[0]))
     return " ".join(sentences)
 
 
