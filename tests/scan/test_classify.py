@@ -149,3 +149,8 @@ async def test_template_answer_is_at_most_three_sentences(
         answer = body["pipeline_result"]["final_answer"]["user_answer"]
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", answer.strip()) if s]
         assert 1 <= len(sentences) <= 3, answer
+
+
+async def test_confidence_is_a_probability(client: AsyncTestClient[Litestar], user_id: str) -> None:
+    body = await classify(client, "보조배터리")
+    assert 0.0 <= body["pipeline_result"]["classification_result"]["confidence"] <= 1.0

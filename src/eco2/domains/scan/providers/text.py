@@ -14,7 +14,7 @@ def from_match(match: Match, text: str, provider: str, evidence: tuple[str, ...]
         middle=item.middle,
         minor=item.minor,
         conditions=conditions_in(text),
-        confidence=round(match.score, 3),
+        confidence=round(min(1.0, max(0.0, match.score)), 3),
         evidence=(*evidence, f"item:{item.id}"),
         item_id=item.id,
         provider=provider,
