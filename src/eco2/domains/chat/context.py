@@ -5,6 +5,7 @@ A prompt stays bounded: the recent messages plus ``summary`` (the topics of the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,12 +71,21 @@ def is_follow_up(text: str) -> bool:
     )
 
 
+_QUESTION = re.compile(
+    r"(어떻게|어디에|어디로|어디|제대로|따로)?\s*"
+    r"(버려|버리|버릴|배출|분리수거|분리 배출|처리|재활용|수거)[가-힣]*"
+    r"(\s*(법|방법|곳))?(\s*(알려줘|알려 줘|알려주세요|해요|하나요|되나요|돼요|인가요))?[?？!.~]*"
+)
+
+
 def strip_cue(text: str) -> str:
+    """The words that name the item: no follow-up cue, no "how do I throw it away"."""
     stripped = text.strip()
     for cue in sorted(FOLLOW_UP_CUES, key=len, reverse=True):
         if stripped.startswith(cue):
-            return stripped[len(cue) :].strip()
-    return stripped
+            stripped = stripped[len(cue) :].strip()
+            break
+    return _QUESTION.sub(" ", stripped).strip() or stripped
 
 
 def _ambiguous(hits: list[Hit]) -> bool:

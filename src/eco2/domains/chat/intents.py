@@ -82,7 +82,8 @@ DISPOSAL_WORDS = (
     "떼야",
     "떼어",
 )
-STRONG_LEXICAL = 0.3  # a word of the message names a known item
+STRONG_LEXICAL = 0.5  # the message names a known item (bigram noise stays below)
+OPENERS = ("안녕", "하이", "반가", "고마", "감사", "hello", "hi ")
 
 
 def _has(text: str, words: tuple[str, ...]) -> bool:
@@ -110,12 +111,14 @@ def classify(text: str, *, has_image: bool, hits: list[Hit], follow_up: bool = F
         return "photo"
     if is_nearby(lowered):
         return "nearby"
+    if lowered.startswith(OPENERS):
+        return "greeting"
     if _has(lowered, CHARACTER_WORDS) or (_names_character(lowered) and not strong):
         return "character"
     if _has(lowered, DISPOSAL_WORDS) or strong or follow_up:
         return "disposal"
     if _has(lowered, GREETINGS) or not lowered:
         return "greeting"
-    if hits and hits[0].confident and len(lowered) <= 12:
+    if hits and hits[0].lexical >= STRONG_LEXICAL and len(lowered) <= 12:
         return "disposal"  # a bare item name ("영수증?")
     return "off_topic"
