@@ -31,7 +31,8 @@ async def evaluate(client: AsyncTestClient[Litestar]) -> Score:
             misses.append((case.text, case.intent, result["intent"]))
     print(
         f"\nintent accuracy {score.intent_accuracy:.3f} ({score.intent_hits}/{score.intents}), "
-        f"category accuracy {score.category_accuracy:.3f} ({score.category_hits}/{score.categories})"
+        f"category accuracy {score.category_accuracy:.3f} "
+        f"({score.category_hits}/{score.categories})"
     )
     print("misses:", misses)
     return score

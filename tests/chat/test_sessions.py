@@ -48,10 +48,12 @@ async def test_session_crud_and_paging(client: AsyncTestClient[Litestar], user_i
     created = await client.post(CHAT, json={"title": "첫 대화"})
     assert created.status_code == 201
     chat = created.json()
-    assert set(chat) == {"id", "title", "created_at"} and chat["title"] == "첫 대화"
+    assert set(chat) == {"id", "title", "created_at"}
+    assert chat["title"] == "첫 대화"
     assert (await client.post(CHAT)).status_code == 201  # no body: untitled
     listing = (await client.get(CHAT, params={"limit": 1})).json()
-    assert len(listing["chats"]) == 1 and listing["next_cursor"]
+    assert len(listing["chats"]) == 1
+    assert listing["next_cursor"]
     rest = (await client.get(CHAT, params={"limit": 1, "cursor": listing["next_cursor"]})).json()
     assert rest["next_cursor"] is None
     assert {c["id"] for c in listing["chats"] + rest["chats"]} >= {chat["id"]}
@@ -66,7 +68,8 @@ async def test_session_crud_and_paging(client: AsyncTestClient[Litestar], user_i
     }
 
     renamed = await client.patch(f"{CHAT}/{chat['id']}", json={"title": "이름 바꿈"})
-    assert renamed.status_code == 200 and renamed.json()["title"] == "이름 바꿈"
+    assert renamed.status_code == 200
+    assert renamed.json()["title"] == "이름 바꿈"
     assert (await client.patch(f"{CHAT}/{chat['id']}", json={"title": ""})).status_code == 422
     assert (await client.patch(f"{CHAT}/{chat['id']}", json={})).status_code == 422
 
@@ -74,12 +77,14 @@ async def test_session_crud_and_paging(client: AsyncTestClient[Litestar], user_i
         job = await send(client, chat["id"], text)
         await stream(client, job["stream_url"])
     page = (await client.get(f"{CHAT}/{chat['id']}", params={"limit": 4})).json()
-    assert page["has_more"] and len(page["messages"]) == 4
+    assert page["has_more"]
+    assert len(page["messages"]) == 4
     assert page["messages"][-1]["role"] == "assistant"  # newest page, oldest first inside
     older = (
         await client.get(f"{CHAT}/{chat['id']}", params={"limit": 4, "cursor": page["next_cursor"]})
     ).json()
-    assert not older["has_more"] and older["messages"][0]["content"] == "페트병"
+    assert not older["has_more"]
+    assert older["messages"][0]["content"] == "페트병"
     assert (await client.get(f"{CHAT}/{chat['id']}", params={"cursor": "@@"})).status_code == 422
     assert (await client.get(CHAT, params={"limit": 0})).status_code == 422
 
