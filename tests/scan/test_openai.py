@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from eco2.app import create_app
 from eco2.domains.scan.providers import Clients
 from eco2.domains.scan.providers.base import ProviderError
 from eco2.settings import Settings
+from tests.fakes.live import serve
 from tests.fakes.models import (
     FakeServer,
     Reply,
@@ -24,6 +29,17 @@ from tests.scan.conftest import IMAGE, classify, scan_settings
 
 # The provider's SDK is a declared dependency; skip cleanly where it is not installed yet.
 pytest.importorskip("openai")
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 @pytest.fixture
@@ -144,3 +160,37 @@ def test_missing_key_is_a_configuration_error(base_settings: Settings) -> None:
 def test_empty_base_url_means_the_default_endpoint(base_settings: Settings) -> None:
     settings = scan_settings(base_settings, openai_api_key="sk-test", openai_base_url="")
     assert str(Clients(settings).openai().base_url) == "https://api.openai.com/v1/"
+
+
+async def test_photos_on_local_storage_are_sent_inline(
+    base_settings: Settings, openai_server: FakeServer
+) -> None:
+    """A hosted model cannot reach this app's local disk storage: the photo goes as data URL."""
+
+    def make_app(base_url: str) -> Litestar:
+        settings = scan_settings(
+            base_settings,
+            public_base_url=base_url,
+            vision_provider="openai",
+            openai_api_key="sk-test",
+            openai_base_url=openai_server.url,
+        )
+        return create_app(settings=settings)
+
+    openai_server.reply(*vision_then_answer(vision_output(), answer_output()))
+    with serve(make_app) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            await http.post("/api/v1/auth/dev/login", json={"nickname": "인라인"})
+            ticket = (
+                await http.post(
+                    "/api/v1/images/scan", json={"filename": "a.png", "content_type": "image/png"}
+                )
+            ).json()
+            put = await http.put(
+                ticket["upload_url"], content=PNG, headers={"Content-Type": "image/png"}
+            )
+            assert put.status_code == 200
+            scan = await http.post("/api/v1/scan/classify", json={"image_url": ticket["cdn_url"]})
+    assert scan.json()["status"] == "completed"
+    image = openai_server.script.requests[0]["input"][0]["content"][1]["image_url"]
+    assert image == "data:image/png;base64," + base64.b64encode(PNG).decode()

@@ -39,6 +39,15 @@ def vision_name(settings: Settings) -> str:
     return "local" if local_model_installed() else "text"
 
 
+def local_storage_prefix(settings: Settings) -> str | None:
+    """Where this app serves its own stored photos when storage is the local disk."""
+    if settings.image_storage != "local":
+        return None
+    from eco2.domains.images.storage import FILES_PATH
+
+    return f"{settings.public_base_url}{FILES_PATH}/"
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(attempts=settings.model_max_attempts)
 
@@ -75,7 +84,11 @@ def build_vision(settings: Settings, kb: KnowledgeBase, clients: Clients) -> Vis
         from eco2.domains.scan.providers.openai import OpenAIVision
 
         return OpenAIVision(
-            clients.openai(), kb, settings.openai_vision_model, retry_policy(settings)
+            clients.openai(),
+            kb,
+            settings.openai_vision_model,
+            retry_policy(settings),
+            inline_prefix=local_storage_prefix(settings),
         )
     if name == "azure":
         from eco2.domains.scan.providers.azure import AzureVision

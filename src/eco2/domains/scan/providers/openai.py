@@ -6,6 +6,7 @@ off; :mod:`retry` bounds them instead, so a scan never waits longer than its pol
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -125,6 +126,16 @@ async def structured(
     return text.encode()
 
 
+def sniff_mime(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return "image/jpeg"
+
+
 def decode(raw: bytes, into: type[Any]) -> Any:
     try:
         return msgspec.json.decode(raw, type=into)
@@ -133,18 +144,33 @@ def decode(raw: bytes, into: type[Any]) -> Any:
 
 
 class OpenAIVision:
+    """``inline_prefix``: photos under it (this app's own local storage, which a hosted model
+    cannot reach) are sent inline as a data URL; every other photo is sent by URL."""
+
     name = "openai"
 
     def __init__(
-        self, client: AsyncOpenAI, kb: KnowledgeBase, model: str, policy: RetryPolicy
+        self,
+        client: AsyncOpenAI,
+        kb: KnowledgeBase,
+        model: str,
+        policy: RetryPolicy,
+        inline_prefix: str | None = None,
     ) -> None:
         self._client, self._kb, self._model, self._policy = client, kb, model, policy
         self._schema = vision_schema(kb)
+        self._inline_prefix = inline_prefix
+
+    async def _image(self, scan: ScanInput) -> str:
+        if not self._inline_prefix or not scan.image_url.startswith(self._inline_prefix):
+            return scan.image_url
+        data = await scan.image_bytes()
+        return f"data:{sniff_mime(data)};base64,{base64.b64encode(data).decode()}"
 
     async def observe(self, scan: ScanInput) -> Observation:
         content: list[dict[str, Any]] = [
             {"type": "input_text", "text": prompts.vision_request(scan.user_input)},
-            {"type": "input_image", "image_url": scan.image_url, "detail": "auto"},
+            {"type": "input_image", "image_url": await self._image(scan), "detail": "auto"},
         ]
         raw = await structured(
             self._client,
