@@ -63,3 +63,18 @@ def test_item_words_drop_condition_phrases() -> None:
     assert "라벨" not in kept
     assert "라벨" not in item_words("생수 페트병인데 라벨 안 뗐어요")
     assert item_words("라벨") == "라벨"
+
+
+def test_unfinished_jobs_past_their_deadline_count_as_abandoned() -> None:
+    from datetime import timedelta
+
+    from eco2.domains.scan.models import Scan
+    from eco2.domains.scan.store import abandoned
+    from eco2.platform.db import utcnow
+
+    old = Scan(status="running", created_at=utcnow() - timedelta(minutes=10))
+    fresh = Scan(status="running", created_at=utcnow())
+    done = Scan(status="completed", created_at=utcnow() - timedelta(hours=1))
+    assert abandoned(old, timeout=90.0)
+    assert not abandoned(fresh, timeout=90.0)
+    assert not abandoned(done, timeout=90.0)
