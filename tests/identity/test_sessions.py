@@ -269,3 +269,7 @@ async def test_logout_succeeds_and_refresh_fails_closed_without_redis(
     assert logout.status_code == 200
     assert logout.json()["success"] is True
     assert_cleared(logout)
+    # The database half of the logout held: once Redis is back the refresh token is dead.
+    client.cookies.clear()
+    after = await client.post(REFRESH, headers=as_cookies(refresh=refresh))
+    assert after.status_code == 401

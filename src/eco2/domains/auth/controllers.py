@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect
 
 from eco2.domains.auth import services
@@ -22,7 +22,7 @@ from eco2.registry import API
 
 log = structlog.get_logger(__name__)
 TAGS = ["auth"]
-ProviderName = Annotated[str, Parameter(max_length=16)]
+ProviderName = Annotated[str, PathParameter(max_length=16)]
 JWKS_CACHE = "public, max-age=300, stale-while-revalidate=60"
 
 
@@ -45,7 +45,7 @@ async def start_login(
     request: Request[Any, Any, Any],
     runtime: RuntimeDep,
     provider: ProviderName,
-    redirect_uri: Annotated[str | None, Parameter(max_length=2048)] = None,
+    redirect_uri: Annotated[str | None, QueryParameter(max_length=2048)] = None,
 ) -> Envelope:
     origin = request.headers.get("x-frontend-origin")
     started: LoginStart = await services.start_login(runtime, provider, redirect_uri, origin)
@@ -57,9 +57,9 @@ async def callback(
     request: Request[Any, Any, Any],
     runtime: RuntimeDep,
     provider: ProviderName,
-    code: Annotated[str | None, Parameter(max_length=4096)] = None,
-    oauth_state: Annotated[str | None, Parameter(query="state", max_length=512)] = None,
-    error: Annotated[str | None, Parameter(max_length=256)] = None,
+    code: Annotated[str | None, QueryParameter(max_length=4096)] = None,
+    oauth_state: Annotated[str | None, QueryParameter(name="state", max_length=512)] = None,
+    error: Annotated[str | None, QueryParameter(max_length=256)] = None,
 ) -> Redirect:
     """Always a redirect: a browser navigation must never end on a JSON page."""
     try:
@@ -118,7 +118,7 @@ async def logout(request: Request[Any, Any, Any], runtime: RuntimeDep) -> Respon
     opt={"local_only": True},
 )
 async def dev_login(
-    request: Request[Any, Any, Any], runtime: RuntimeDep, data: DevLogin
+    request: Request[Any, Any, Any], runtime: RuntimeDep, data: JSONBody[DevLogin]
 ) -> Response[Envelope]:
     nickname = clean_nickname(data.nickname)
     user_id = await services.sign_in(

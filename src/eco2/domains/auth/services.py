@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy import delete, select, update
+from sqlalchemy import Update, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -304,25 +305,31 @@ async def rotate(runtime: Runtime, token: str | None) -> SessionTokens:
         if row is None or row.revoked_at is not None:
             raise Unauthorized(code="refresh_token_revoked")
         now = utcnow()
-        if row.used_at is not None and now - row.used_at > REFRESH_REUSE_GRACE:
-            await _revoke_family(runtime, session, row.family_id)
-            log.warning("refresh_token_reuse", user_id=str(row.user_id), family=row.family_id)
-            reused = Unauthorized(code="refresh_token_reused")
+        reused = row.used_at is not None and now - row.used_at > REFRESH_REUSE_GRACE
+        if reused:
+            await session.execute(_revoke_rows([row.family_id]))
         else:
             row.used_at = row.used_at or now
-            reused = None
     if reused:
-        raise reused
+        log.warning("refresh_token_reuse", user_id=str(row.user_id), family=row.family_id)
+        await _revoke_in_redis(runtime, [row.family_id])
+        raise Unauthorized(code="refresh_token_reused")
     return await open_session(runtime, str(row.user_id), row.provider, row.family_id)
 
 
-async def _revoke_family(runtime: Runtime, session: AsyncSession, family_id: str) -> None:
-    await session.execute(
+def _revoke_rows(family_ids: Collection[str]) -> Update:
+    return (
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .where(RefreshToken.family_id.in_(family_ids), RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    await runtime.revocations.revoke_family(family_id, runtime.settings.auth_refresh_ttl_seconds)
+
+
+async def _revoke_in_redis(runtime: Runtime, family_ids: Collection[str]) -> None:
+    """Reaches the access tokens of the families too (they carry ``fid``)."""
+    ttl = runtime.settings.auth_refresh_ttl_seconds
+    for family_id in family_ids:
+        await runtime.revocations.revoke_family(family_id, ttl)
 
 
 async def logout(runtime: Runtime, access_token: str | None, refresh_token: str | None) -> None:
@@ -333,14 +340,24 @@ async def logout(runtime: Runtime, access_token: str | None, refresh_token: str 
     access = _verified_or_none(codec, access_token, "access")
     refresh = _verified_or_none(codec, refresh_token, "refresh")
     families = {t.family_id for t in (access, refresh) if t and t.family_id}
+    # Each store on its own: with Redis down the database still stops the refresh tokens.
+    if families:
+        await _best_effort("database", _commit_revocation(runtime, families))
+        await _best_effort("redis", _revoke_in_redis(runtime, families))
+    if access and access.jti and access.expires_at:
+        await _best_effort("redis", runtime.revocations.revoke_token(access.jti, access.expires_at))
+
+
+async def _commit_revocation(runtime: Runtime, family_ids: Collection[str]) -> None:
+    async with runtime.sessions.begin() as session:
+        await session.execute(_revoke_rows(family_ids))
+
+
+async def _best_effort(store: str, work: Awaitable[None]) -> None:
     try:
-        if access and access.jti and access.expires_at:
-            await runtime.revocations.revoke_token(access.jti, access.expires_at)
-        async with runtime.sessions.begin() as session:
-            for family_id in families:
-                await _revoke_family(runtime, session, family_id)
+        await work
     except (RedisError, SQLAlchemyError, OSError) as exc:
-        log.error("logout_revocation_failed", error=type(exc).__name__)
+        log.error("logout_revocation_failed", store=store, error=type(exc).__name__)
 
 
 def _verified_or_none(codec: TokenCodec, token: str | None, kind: TokenKind) -> Identity | None:
@@ -361,9 +378,6 @@ async def forget_user(runtime: Runtime, user_id: str) -> None:
                 select(RefreshToken.family_id).where(RefreshToken.user_id == uid).distinct()
             )
         ).all()
-        for family_id in families:
-            await runtime.revocations.revoke_family(
-                family_id, runtime.settings.auth_refresh_ttl_seconds
-            )
+        await _revoke_in_redis(runtime, families)
         for model in (RefreshToken, LoginAudit, LinkedAccount):
             await session.execute(delete(model).where(model.user_id == uid))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Router, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from eco2.domains.character import services
 from eco2.domains.character.schemas import (
@@ -33,7 +33,7 @@ async def my_characters(identity: Authenticated, db_session: DbSession) -> list[
 
 
 @post("/grants", status_code=200)
-async def grant(data: GrantRequest, db_session: DbSession) -> GrantResult:
+async def grant(data: JSONBody[GrantRequest], db_session: DbSession) -> GrantResult:
     reward = await services.grant(db_session, data.user_id, data.middle_category, data.source_id)
     return GrantResult(reward=reward)
 

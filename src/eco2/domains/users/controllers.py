@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post
+from litestar.params import JSONBody
 
 from eco2.domains.users import services
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
@@ -21,7 +22,7 @@ class MeController(Controller):
 
     @patch("/", summary="Update nickname and/or phone number")
     async def update(
-        self, identity: Authenticated, db_session: DbSession, data: UserUpdate
+        self, identity: Authenticated, db_session: DbSession, data: JSONBody[UserUpdate]
     ) -> UserProfile:
         user = await services.update_user(db_session, identity.user_id, data.cleaned())
         return services.to_profile(user)
@@ -45,7 +46,7 @@ class PluralMeController(MeController):
     include_in_schema=False,
     status_code=200,
 )
-async def record_login(data: LoginRecord, db_session: DbSession) -> LoginResult:
+async def record_login(data: JSONBody[LoginRecord], db_session: DbSession) -> LoginResult:
     return await services.record_login(db_session, data)
 
 
