@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +21,9 @@ from eco2.platform.db import async_url
 from eco2.platform.security import generate_private_key
 from eco2.settings import Settings
 from tests.servers import test_servers
+
+# The knowledge index takes ~20 s to embed; keep it across test runs on this machine.
+os.environ.setdefault("ECO2_WASTE_INDEX_DIR", str(Path(tempfile.gettempdir()) / "eco2-waste-index"))
 
 FRONTEND_ORIGIN = "https://frontend.dev.growbin.app"
 OTHER_ORIGIN = "https://frontend2.dev.growbin.app"

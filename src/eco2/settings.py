@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     data_dir: Path = Path("./.eco2")
+    waste_index_dir: Path | None = None
     public_base_url: str = "http://localhost:8000"
     cors_origins: CommaList = Field(default_factory=lambda: ["http://localhost:5173"])
     cookie_domain: str | None = None
@@ -195,6 +196,11 @@ class Settings(BaseSettings):
         if self.location_import_on_start is not None:
             return self.location_import_on_start
         return self.env == "local"
+
+    @property
+    def knowledge_index_dir(self) -> Path:
+        """Where the knowledge base's item embeddings are cached (computing them takes ~20 s)."""
+        return self.waste_index_dir or self.data_dir / "waste-index"
 
     @property
     def default_origin(self) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +10,6 @@ from litestar.testing import AsyncTestClient
 
 from eco2.settings import Settings
 from tests.scan.test_jobs import parse_sse
-
-os.environ.setdefault("ECO2_WASTE_INDEX_DIR", str(Path(tempfile.gettempdir()) / "eco2-waste-index"))
 
 IMAGE_HOST = "cdn.eco2.test"
 IMAGE = f"https://{IMAGE_HOST}/chat/photo.png"

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-
-os.environ.setdefault("ECO2_WASTE_INDEX_DIR", str(Path(tempfile.gettempdir()) / "eco2-waste-index"))
 
 
 async def test_search_ranks_items_with_their_category(client: AsyncTestClient[Litestar]) -> None:

@@ -13,7 +13,6 @@ used (recall@1 by category drops by a few points; see bench/retrieval_eval.py).
 from __future__ import annotations
 
 import logging
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from eco2.domains.waste.embedding import Embedder, Matrix, embed_passages, load_
 from eco2.domains.waste.knowledge import KnowledgeBase, load_knowledge
 from eco2.domains.waste.lexical import LexicalIndex, Tokenize
 from eco2.domains.waste.schema import Item
+from eco2.settings import get_settings
 
 __all__ = ["Hit", "Retriever", "default_retriever", "search", "top_categories"]
 
@@ -33,7 +33,6 @@ DENSE_WEIGHT = 0.1  # one standard deviation of dense similarity ~ 10% of a full
 # Below this lexical share no word of the text matched any name: embeddings alone then rank
 # near-random items ("hello" -> 문짝), so callers should answer 미분류 and ask for detail.
 CONFIDENT_LEXICAL = 0.1
-INDEX_DIR_ENV = "ECO2_WASTE_INDEX_DIR"  # where the default retriever caches item embeddings
 
 
 class Hit(msgspec.Struct, frozen=True):
@@ -119,11 +118,10 @@ def top_categories(hits: list[Hit], limit: int = 3) -> list[tuple[str, str]]:
 @lru_cache(maxsize=1)
 def default_retriever() -> Retriever:
     """Process-wide retriever over the bundled knowledge (call once at start-up to warm it)."""
-    cache = os.environ.get(INDEX_DIR_ENV)
     return Retriever(
         load_knowledge(),
         embedder=load_embedder(),
-        cache_dir=Path(cache) if cache else None,
+        cache_dir=get_settings().knowledge_index_dir,
     )
 
 
