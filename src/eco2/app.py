@@ -72,6 +72,7 @@ class Eco2Plugin(InitPluginProtocol):
                 if settings.env == "local" or not _local_only(h)
             )
             app_config.on_startup.extend(domain.startup_hooks())
+            app_config.on_shutdown.extend(domain.shutdown_hooks())
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
         app_config.plugins.append(sqlalchemy_plugin(db_config))
         app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
@@ -94,6 +95,7 @@ class Eco2Plugin(InitPluginProtocol):
             expose_headers=["X-Request-Id"],
             max_age=600,
         )
+        app_config.logging_config = None  # structlog is configured above; no stdlib queue thread
         app_config.openapi_config = OpenAPIConfig(
             title="Eco² API",
             version=__version__,

@@ -52,6 +52,10 @@ class Domain:
         """Idempotent start-up work (seeding a catalog, a first data import)."""
         return list(getattr(self._controllers(), "on_startup", []))
 
+    def shutdown_hooks(self) -> list[LifespanHook]:
+        """Closing what start-up opened (clients, background tasks); runs after the requests."""
+        return list(getattr(self._controllers(), "on_shutdown", []))
+
     def models_module(self) -> str:
         return f"eco2.domains.{self.package}.models"
 

@@ -157,9 +157,11 @@ def test_missing_key_is_a_configuration_error(base_settings: Settings) -> None:
         Clients(settings).openai()
 
 
-def test_empty_base_url_means_the_default_endpoint(base_settings: Settings) -> None:
+async def test_empty_base_url_means_the_default_endpoint(base_settings: Settings) -> None:
     settings = scan_settings(base_settings, openai_api_key="sk-test", openai_base_url="")
-    assert str(Clients(settings).openai().base_url) == "https://api.openai.com/v1/"
+    clients = Clients(settings)
+    assert str(clients.openai().base_url) == "https://api.openai.com/v1/"
+    await clients.aclose()
 
 
 async def test_photos_on_local_storage_are_sent_inline(

@@ -112,3 +112,4 @@ scan_router = Router(
 
 route_handlers = [scan_router, internal]
 on_startup = [services.start]
+on_shutdown = [services.stop]

@@ -211,7 +211,12 @@ async def start(app: Litestar) -> None:
         await asyncio.to_thread(warm_vision)
     service.writer.start()
     app.state.scan_service = service
-    app.on_shutdown.append(service.close)
+
+
+async def stop(app: Litestar) -> None:
+    service: ScanService | None = getattr(app.state, "scan_service", None)
+    if service is not None:
+        await service.close()
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
