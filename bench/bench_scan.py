@@ -132,7 +132,9 @@ def spawn_model(delay: float) -> tuple[subprocess.Popen[str], int]:
     return process, port
 
 
-def spawn_server(data_dir: Path, model_port: int) -> tuple[subprocess.Popen[bytes], str]:
+def spawn_server(
+    data_dir: Path, model_port: int, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -149,12 +151,13 @@ def spawn_server(data_dir: Path, model_port: int) -> tuple[subprocess.Popen[byte
     env.pop("ECO2_DATABASE_URL", None)
     env.pop("ECO2_REDIS_URL", None)
     eco2 = shutil.which("eco2", path=str(Path(sys.executable).parent)) or "eco2"
+    cpus = SERVER_CPU if workers == 1 else SERVER_CPU | CLIENT_CPU
     process = subprocess.Popen(
-        [eco2, "serve", "--port", str(port)],
+        [eco2, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(data_dir / "server.log").open("wb"),
-        preexec_fn=lambda: (os.setpgrp(), os.sched_setaffinity(0, SERVER_CPU)),
+        preexec_fn=lambda: (os.setpgrp(), os.sched_setaffinity(0, cpus)),
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -288,7 +291,7 @@ async def set_delay(model_port: int, delay: float) -> None:
         await client.post(f"http://127.0.0.1:{model_port}/control/delay/{delay}")
 
 
-def run(concurrency: int, delay: float, sequential_n: int) -> None:
+def run(concurrency: int, delay: float, sequential_n: int, workers: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
     os.sched_setaffinity(0, CLIENT_CPU)
@@ -296,12 +299,13 @@ def run(concurrency: int, delay: float, sequential_n: int) -> None:
     model, model_port = spawn_model(delay)
     server = None
     try:
-        server, base = spawn_server(data_dir, model_port)
+        server, base = spawn_server(data_dir, model_port, workers)
         cookies = sign_in(base, USERS)
         asyncio.run(set_delay(model_port, 0.0))
         asyncio.run(burst(base, cookies, 50, 30))  # warm connections and caches
         asyncio.run(set_delay(model_port, delay))
-        print(f"eco2 serve (1 process, CPU 0) · fake model delay {delay} s · {USERS} users")
+        where = "1 process, CPU 0" if workers == 1 else f"{workers} workers, both CPUs"
+        print(f"eco2 serve ({where}) · fake model delay {delay} s · {USERS} users")
         cpu_before = cpu_seconds(server.pid)
         results = asyncio.run(burst(base, cookies, concurrency, delay + 60))
         cpu_used = cpu_seconds(server.pid) - cpu_before
@@ -332,13 +336,18 @@ def run(concurrency: int, delay: float, sequential_n: int) -> None:
 @click.option("--concurrency", default=1000, show_default=True)
 @click.option("--delay", default=3.0, show_default=True, help="Fake model latency (s).")
 @click.option("--sequential", "sequential_n", default=300, show_default=True)
+@click.option(
+    "--workers", default=1, show_default=True, help="eco2 serve workers (>1: not pinned)."
+)
 @click.option("--fake-model", is_flag=True, hidden=True)
 @click.option("--port", default=0, hidden=True)
-def main(concurrency: int, delay: float, sequential_n: int, fake_model: bool, port: int) -> None:
+def main(
+    concurrency: int, delay: float, sequential_n: int, workers: int, fake_model: bool, port: int
+) -> None:
     if fake_model:
         asyncio.run(fake_model_main(port, delay))
         return
-    run(concurrency, delay, sequential_n)
+    run(concurrency, delay, sequential_n, workers)
 
 
 async def fake_model_main(port: int, delay: float) -> None:
