@@ -95,6 +95,7 @@ class Eco2Plugin(InitPluginProtocol):
             expose_headers=["X-Request-Id"],
             max_age=600,
         )
+        app_config.logging_config = None  # structlog is configured above; no stdlib queue thread
         app_config.openapi_config = OpenAPIConfig(
             title="Eco² API",
             version=__version__,
