@@ -58,30 +58,40 @@ class _Keys:
 
 
 class EventLog:
-    """Append one job's events (best effort: a Redis hiccup must not fail the job)."""
+    """Append one job's events (best effort: a Redis hiccup must not fail the job).
+
+    The log's only writer counts its events itself, so an event costs one round trip (push,
+    refresh the TTL, notify); after a Redis error the count is re-read from the list.
+    """
 
     def __init__(self, redis: Redis, kind: str, job_id: str, ttl: int) -> None:
         self._redis, self._keys, self.job_id, self._ttl = redis, _Keys(kind), job_id, ttl
+        self._count: int | None = None  # events in the list; None: unknown, ask Redis
 
     async def open(self, owner: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._keys.owner(self.job_id), owner, ex=self._ttl)
             pipe.delete(self._keys.events(self.job_id))
             await pipe.execute()
+        self._count = 0
 
     async def emit(self, name: str, payload: Payload | dict[str, Any]) -> int | None:
         """Log one event; returns its ``seq`` (``None`` when Redis lost it)."""
         key = self._keys.events(self.job_id)
         try:
-            seq = int(await self._redis.llen(key)) + 1
+            if self._count is None:
+                self._count = int(await self._redis.llen(key))
+            seq = self._count + 1
             body = payload(seq) if callable(payload) else payload
             entry = msgspec.json.encode(JobEvent(seq, name, msgspec.Raw(msgspec.json.encode(body))))
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.rpush(key, entry)
                 pipe.expire(key, self._ttl)
                 pipe.publish(self._keys.notify(self.job_id), b"1")
-                await pipe.execute()
+                length, _, _ = await pipe.execute()
+            self._count = int(length)
         except RedisError as exc:
+            self._count = None
             log.warning("job_event_lost", kind=self._keys.kind, job_id=self.job_id, error=str(exc))
             return None
         return seq
@@ -114,13 +124,16 @@ class EventHub:
         self._keepalive = keepalive_seconds
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def _ensure_listening(self) -> None:
-        if self._task is None or self._task.done():
+        if not self._closing and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._listen())
 
     async def _listen(self) -> None:
-        while True:
+        # The client may turn a cancellation into a ConnectionError while it disconnects,
+        # so a closing flag, not the CancelledError alone, ends this loop.
+        while not self._closing:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.psubscribe(f"{self._keys.notify()}*")
@@ -129,6 +142,8 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._closing:
+                    return
                 log.warning("job_event_hub_reconnect", kind=self.kind, error=str(exc))
                 await asyncio.sleep(1.0)
 
@@ -141,6 +156,7 @@ class EventHub:
             waiter.set()
 
     async def close(self) -> None:
+        self._closing = True
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

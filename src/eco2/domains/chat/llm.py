@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import openai
-from openai import AsyncOpenAI
+from openai.types.chat import (
+    ChatCompletionChunk,
+    ChatCompletionMessageParam,
+    ChatCompletionToolParam,
+)
 
 from eco2.domains.chat import replies
 from eco2.domains.chat.assistant import STAGE_OF, OfflineAssistant, Progress, Reply, Turn
@@ -23,6 +27,7 @@ from eco2.domains.chat.render import clean
 from eco2.domains.chat.schemas import Intent
 from eco2.domains.chat.toolcalls import ToolState, run_tool
 from eco2.domains.chat.tools import Toolbox
+from eco2.platform.openai_client import client_from_settings
 from eco2.settings import Settings
 
 MAX_ROUNDS = 3
@@ -56,12 +61,8 @@ class OpenAIAssistant:
 
     def __init__(self, settings: Settings, tools: Toolbox, offline: OfflineAssistant) -> None:
         self.tools, self._offline, self._model = tools, offline, settings.openai_chat_model
-        self._client = AsyncOpenAI(
-            api_key=settings.openai_api_key or "missing",
-            base_url=settings.openai_base_url or None,
-            timeout=settings.model_timeout_seconds,
-            max_retries=1,
-        )
+        # One retry: the SDK retries only a call that failed before its stream began.
+        self._client = client_from_settings(settings, max_retries=1)
 
     async def close(self) -> None:
         await self._client.close()
@@ -79,7 +80,8 @@ class OpenAIAssistant:
         return messages
 
     async def reply(self, turn: Turn, history: History, progress: Progress) -> Reply:
-        messages, state, answer = self._messages(turn, history), ToolState(), []
+        messages, state = self._messages(turn, history), ToolState()
+        answer: list[str] = []
         await progress.stage("intent", "started")
         for _ in range(MAX_ROUNDS):
             step = await self._stream(messages, turn, progress, answer)
@@ -104,8 +106,8 @@ class OpenAIAssistant:
         try:
             stream = await self._client.chat.completions.create(
                 model=self._model,
-                messages=messages,  # type: ignore[arg-type]
-                tools=TOOLS,  # type: ignore[arg-type]
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                tools=cast("list[ChatCompletionToolParam]", TOOLS),
                 temperature=turn.temperature,
                 stream=True,
             )
@@ -116,7 +118,7 @@ class OpenAIAssistant:
         return step
 
     async def _absorb(
-        self, chunk: Any, step: _Round, progress: Progress, answer: list[str]
+        self, chunk: ChatCompletionChunk, step: _Round, progress: Progress, answer: list[str]
     ) -> None:
         for choice in chunk.choices:
             delta = choice.delta

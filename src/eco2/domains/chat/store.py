@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,7 +105,7 @@ async def chats(
 
 
 def view(message: ChatMessage) -> MessageView:
-    role = "assistant" if message.role == "assistant" else "user"
+    role: Literal["user", "assistant"] = "assistant" if message.role == "assistant" else "user"
     return MessageView(
         id=str(message.id),
         role=role,

@@ -61,16 +61,11 @@ class Clients:
 
     def openai(self) -> Any:
         if self._openai is None:
-            from eco2.domains.scan.providers.openai import make_client
+            from eco2.platform.openai_client import client_from_settings
 
             if not self.settings.openai_api_key and not self.settings.openai_base_url:
                 raise ProviderError("provider_not_configured", "set OPENAI_API_KEY")
-            self._openai = make_client(
-                api_key=self.settings.openai_api_key,
-                base_url=self.settings.openai_base_url or None,
-                timeout=self.settings.model_timeout_seconds,
-                max_connections=self.settings.model_max_connections,
-            )
+            self._openai = client_from_settings(self.settings)
         return self._openai
 
     async def aclose(self) -> None:

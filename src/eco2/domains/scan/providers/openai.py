@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 import msgspec
 import openai
-from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai import AsyncOpenAI
 
 from eco2.domains.scan.providers import prompts
 from eco2.domains.scan.providers.base import (
@@ -38,22 +38,6 @@ from eco2.domains.scan.providers.schemas import (
     vision_schema,
 )
 from eco2.domains.waste.knowledge import KnowledgeBase
-
-
-def make_client(
-    *, api_key: str | None, base_url: str | None, timeout: float, max_connections: int
-) -> AsyncOpenAI:
-    """One client per process; its pool holds as many slow calls as the process serves."""
-    limits = httpx2.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    return AsyncOpenAI(
-        api_key=api_key or "missing",
-        base_url=base_url,
-        timeout=httpx2.Timeout(timeout, connect=5.0),
-        max_retries=0,
-        http_client=DefaultAioHttpClient(limits=limits, timeout=timeout),
-    )
 
 
 def classify_error(exc: Exception) -> Failure | None:

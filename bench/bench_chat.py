@@ -1,0 +1,442 @@
+"""Chat under load: streamed answers over SSE from one ``eco2 serve`` process.
+
+    python bench/bench_chat.py [--sequential 50] [--concurrency 500] [--stream-seconds 2.0]
+
+1. Offline provider (the embedded default): ``--sequential`` questions one after another,
+   each ``POST /api/v1/chat/{id}/messages`` then ``GET /api/v1/chat/{job_id}/events``; time to
+   the first ``token`` event and to ``done`` (both from the POST), p50/p95.
+2. ``ECO2_CHAT_PROVIDER=openai`` pointed at a fake OpenAI-compatible server (raw asyncio, this
+   file with ``--fake-model``) that streams every chat completion as ``--chunks`` text chunks
+   spread over ``--stream-seconds``: ``--concurrency`` simultaneous messages and SSE streams;
+   success rate (a ``done`` event received), time to first token and total time, p50/p99.
+
+Each run starts ``eco2 serve`` on a fresh embedded data dir (PostgreSQL + Valkey) pinned to
+CPU 0; the fake model and this load generator share CPU 1. Messages are spread over many
+signed-in users (``USERS``), each with its own chats, so the per-user rate limit (20 a minute)
+is never what is measured. The load generator speaks raw HTTP/1.1 over asyncio streams so its
+own cost stays out of the measured latency. Everything started is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_CPU, CLIENT_CPU = {0}, {1}
+USERS = 100
+QUESTIONS = [
+    "페트병 어떻게 버려?",
+    "그럼 뚜껑은요?",
+    "폐건전지 버리는 방법 알려줘",
+    "깨진 유리컵은 어디에 버려요?",
+    "우유팩 분리배출 방법",
+    "스티로폼 박스 버리는 법",
+    "음식물 묻은 비닐은 어떻게 해?",
+    "형광등 배출 방법 알려주세요",
+    "안녕하세요",
+    "내가 모은 캐릭터 보여줘",
+]
+MODEL_ANSWER = (
+    "투명 페트병은 **내용물을 비우고** 라벨을 떼어 헹군 뒤 찌그러뜨려 뚜껑을 닫아 "
+    "투명 페트병 전용 수거함에 넣어 주세요. 근거: 재활용폐기물/무색페트병."
+)
+
+
+# --- fake model (child process) -------------------------------------------------------------
+
+
+def completion_chunks(text: str, count: int) -> list[bytes]:
+    """A streamed chat completion: ``count`` content chunks, then stop and ``[DONE]``."""
+    size = max(1, -(-len(text) // count))
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+
+    def event(delta: dict[str, str], finish: str | None = None) -> bytes:
+        chunk = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "bench",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+
+    first = event({"role": "assistant", "content": ""})
+    return [first, *(event({"content": p}) for p in pieces), event({}, "stop"), b"data: [DONE]\n\n"]
+
+
+def http_chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+async def serve_fake_model(port: int, seconds: float, count: int) -> None:
+    events = completion_chunks(MODEL_ANSWER, count)
+    gap = seconds / max(1, len(events) - 2)
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in request.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                writer.write(head + http_chunk(events[0]))
+                await writer.drain()
+                for event in events[1:-2]:
+                    await asyncio.sleep(gap)
+                    writer.write(http_chunk(event))
+                    await writer.drain()
+                writer.write(http_chunk(events[-2]) + http_chunk(events[-1]) + b"0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+    print("READY", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    from eco2.platform.embedded import free_port as pick
+
+    return pick()
+
+
+def spawn_model(seconds: float, count: int) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    args = [sys.executable, __file__, "--fake-model", "--port", str(port)]
+    args += ["--stream-seconds", str(seconds), "--chunks", str(count)]
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, CLIENT_CPU),
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "READY"
+    return process, port
+
+
+def stop(process: subprocess.Popen[bytes] | subprocess.Popen[str], sig: int) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def eco2_serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[tuple[int, str]]:
+    """``eco2 serve`` on the embedded default, pinned to CPU 0; yields (pid, base URL)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECO2_", "OPENAI_"))}
+    env |= {
+        "ECO2_ENV": "local",
+        "ECO2_DATA_DIR": str(data_dir),
+        "ECO2_LOG_LEVEL": "WARNING",
+        "ECO2_WASTE_INDEX_DIR": str(Path(tempfile.gettempdir()) / "eco2-waste-index"),
+        **extra_env,
+    }
+    eco2 = shutil.which("eco2", path=str(Path(sys.executable).parent)) or "eco2"
+    log = (data_dir.parent / f"serve-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [eco2, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        preexec_fn=lambda: (os.setpgrp(), os.sched_setaffinity(0, SERVER_CPU)),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            if process.poll() is not None:
+                raise RuntimeError(f"eco2 serve exited during start-up (see {log.name})")
+            if time.monotonic() > deadline:
+                raise RuntimeError("eco2 serve did not become ready")
+            time.sleep(0.5)
+        yield process.pid, base
+    finally:
+        stop(process, signal.SIGINT)
+        log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(FileNotFoundError):
+        kids = [int(c) for c in children.read_text().split()]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += sum(cpu_seconds(k) for k in kids)
+    return total
+
+
+# --- load generator -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A signed-in user's cookie and one of their chats."""
+
+    cookie: str
+    chat_id: str
+
+
+@dataclass
+class Result:
+    ok: bool
+    first_token: float | None
+    total: float
+    tokens: int = 0
+    detail: str = ""
+
+
+def seats(base: str, users: int, per_user: int) -> list[Seat]:
+    """``users`` users with ``per_user`` chats each, interleaved so neighbours differ."""
+    rows: list[list[Seat]] = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for n in range(users):
+            response = client.post("/api/v1/auth/dev/login", json={"nickname": f"벤치{n}"})
+            response.raise_for_status()
+            cookie = f"s_access={response.cookies['s_access']}"
+            chats = []
+            for _ in range(per_user):
+                made = client.post("/api/v1/chat", json={}, headers={"cookie": cookie})
+                made.raise_for_status()
+                chats.append(Seat(cookie, made.json()["id"]))
+            rows.append(chats)
+    return [row[i] for i in range(per_user) for row in rows]
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+async def _post_message(host: str, port: int, seat: Seat, question: str) -> tuple[str, bytes]:
+    body = json.dumps({"message": question}).encode()
+    request = (
+        f"POST /api/v1/chat/{seat.chat_id}/messages HTTP/1.1\r\nhost: {host}\r\n"
+        f"content-type: application/json\r\ncookie: {seat.cookie}\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    ).encode() + body
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        return head.split(b" ", 2)[1].decode(), await reader.readexactly(_content_length(head))
+    finally:
+        writer.close()
+
+
+async def _events(reader: asyncio.StreamReader, chunked: bool) -> AsyncIterator[bytes]:
+    """SSE blocks of a response body (chunked transfer encoding or read to the end)."""
+    buffer = b""
+    while True:
+        if chunked:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            data = (await reader.readexactly(size + 2))[:-2] if size else b""
+        else:
+            data = await reader.read(65536)
+        if not data:
+            return
+        *blocks, buffer = (buffer + data).split(b"\r\n\r\n")
+        for block in blocks:
+            yield block
+
+
+async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: float) -> Result:
+    """POST the message, follow its SSE stream to ``done`` (ok) or ``error``."""
+    started = time.perf_counter()
+    first: float | None = None
+    tokens = 0
+
+    def result(ok: bool, detail: str = "") -> Result:
+        return Result(ok, first, time.perf_counter() - started, tokens, detail)
+
+    try:
+        async with asyncio.timeout(limit_s):
+            status, body = await _post_message(host, port, seat, question)
+            if status != "202":
+                return result(False, f"POST {status}")
+            stream_url = json.loads(body)["stream_url"]
+            reader, writer = await asyncio.open_connection(host, port)
+            try:
+                writer.write(
+                    f"GET {stream_url} HTTP/1.1\r\nhost: {host}\r\ncookie: {seat.cookie}\r\n"
+                    f"accept: text/event-stream\r\nconnection: close\r\n\r\n".encode()
+                )
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = head.split(b" ", 2)[1].decode()
+                if status != "200":
+                    return result(False, f"GET {status}")
+                chunked = b"transfer-encoding: chunked" in head.lower()
+                async for block in _events(reader, chunked):
+                    lines = block.split(b"\r\n")
+                    name = next((ln[7:] for ln in lines if ln.startswith(b"event: ")), b"")
+                    if name == b"token":
+                        tokens += 1
+                        first = first if first is not None else time.perf_counter() - started
+                    elif name == b"done":
+                        return result(True)
+                    elif name == b"error":
+                        detail = block.split(b"data: ", 1)[-1][:80].decode(errors="replace")
+                        return result(False, f"error {detail}")
+                return result(False, "eof")
+            finally:
+                writer.close()
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, KeyError) as exc:
+        return result(False, type(exc).__name__)
+
+
+def target(base: str) -> tuple[str, int]:
+    host, port = base.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+async def sequential(base: str, places: list[Seat], n: int) -> list[Result]:
+    host, port = target(base)
+    results = []
+    for i in range(n):
+        question = QUESTIONS[i % len(QUESTIONS)]
+        results.append(await one_answer(host, port, places[i % len(places)], question, 60))
+    return results
+
+
+async def burst(base: str, places: list[Seat], n: int, limit_s: float) -> list[Result]:
+    host, port = target(base)
+    return await asyncio.gather(
+        *(
+            one_answer(host, port, places[i % len(places)], QUESTIONS[i % 8], limit_s)
+            for i in range(n)
+        )
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(name: str, results: list[Result], high: float) -> None:
+    ok = [r for r in results if r.ok]
+    totals = [r.total for r in ok] or [float("nan")]
+    firsts = [r.first_token for r in ok if r.first_token is not None] or [float("nan")]
+    failures = sorted({r.detail for r in results if not r.ok})
+    tag = f"p{round(100 * high)}"
+    print(
+        f"{name}: {len(ok)}/{len(results)} done ({100 * len(ok) / len(results):.1f} %); "
+        f"first token p50 {1000 * percentile(firsts, 0.5):.0f} ms, "
+        f"{tag} {1000 * percentile(firsts, high):.0f} ms; "
+        f"total p50 {1000 * percentile(totals, 0.5):.0f} ms, "
+        f"{tag} {1000 * percentile(totals, high):.0f} ms, max {1000 * max(totals):.0f} ms; "
+        f"tokens/answer {sum(r.tokens for r in ok) / max(1, len(ok)):.0f}"
+        + (f"; failures: {failures[:5]}" if failures else "")
+    )
+
+
+def run(sequential_n: int, concurrency: int, seconds: float, chunks: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
+    os.sched_setaffinity(0, CLIENT_CPU)
+    work = Path(tempfile.mkdtemp(prefix="eco2-bench-chat-"))
+    model = None
+    try:
+        with eco2_serve(work / "offline", {"ECO2_CHAT_PROVIDER": "offline"}) as (_, base):
+            places = seats(base, 10, 1)
+            asyncio.run(sequential(base, places, 10))  # warm-up
+            print(f"eco2 serve (1 process, CPU 0), offline provider, {sequential_n} questions")
+            report("sequential", asyncio.run(sequential(base, places, sequential_n)), 0.95)
+
+        model, model_port = spawn_model(seconds, chunks)
+        llm = {
+            "ECO2_CHAT_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+        }
+        with eco2_serve(work / "openai", llm) as (pid, base):
+            per_user = -(-(concurrency + 20) // USERS)
+            places = seats(base, USERS, per_user)
+            asyncio.run(burst(base, places[-20:], 20, seconds + 30))  # warm-up
+            print(
+                f"\neco2 serve (1 process, CPU 0), openai provider on a fake model streaming "
+                f"{chunks} chunks over {seconds} s · {USERS} users"
+            )
+            cpu_before = cpu_seconds(pid)
+            results = asyncio.run(burst(base, places[:concurrency], concurrency, seconds + 60))
+            cpu_used = cpu_seconds(pid) - cpu_before
+            report(f"{concurrency} concurrent streams", results, 0.99)
+            print(
+                f"server CPU (app + embedded PostgreSQL/Valkey): {cpu_used:.2f} s, "
+                f"{1000 * cpu_used / concurrency:.1f} ms per answer; "
+                f"machine load average {os.getloadavg()[0]:.1f}"
+            )
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the children's shutdown is ours to wait for
+        if model is not None:
+            stop(model, signal.SIGTERM)
+        if os.environ.get("KEEP"):
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@click.command()
+@click.option("--sequential", "sequential_n", default=50, show_default=True)
+@click.option("--concurrency", default=500, show_default=True)
+@click.option("--stream-seconds", default=2.0, show_default=True, help="Fake model stream (s).")
+@click.option("--chunks", default=20, show_default=True, help="Content chunks per answer.")
+@click.option("--fake-model", is_flag=True, hidden=True)
+@click.option("--port", default=0, hidden=True)
+def main(
+    sequential_n: int,
+    concurrency: int,
+    stream_seconds: float,
+    chunks: int,
+    fake_model: bool,
+    port: int,
+) -> None:
+    if fake_model:
+        asyncio.run(serve_fake_model(port, stream_seconds, chunks))
+        return
+    run(sequential_n, concurrency, stream_seconds, chunks)
+
+
+if __name__ == "__main__":
+    main()
