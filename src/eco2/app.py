@@ -67,9 +67,7 @@ class Eco2Plugin(InitPluginProtocol):
         app_config.route_handlers.extend([health, ready, MetricsController])
         for domain in self.domains:
             app_config.route_handlers.extend(
-                h
-                for h in domain.route_handlers()
-                if settings.env == "local" or not _local_only(h)
+                h for h in domain.route_handlers() if settings.env == "local" or not _local_only(h)
             )
             app_config.on_startup.extend(domain.startup_hooks())
             app_config.on_shutdown.extend(domain.shutdown_hooks())

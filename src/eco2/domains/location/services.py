@@ -141,8 +141,7 @@ def centers_statement(query: CenterQuery) -> Select[Any]:
 # a sort (190 ms for 15k sites in 10 km of Seoul). The ordered KNN index scan stops after
 # LIMIT rows (8 ms): keep the planner on it for this transaction only.
 KNN_PLAN = text(
-    "SELECT set_config('enable_bitmapscan', 'off', true), "
-    "set_config('enable_seqscan', 'off', true)"
+    "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
 )
 
 
