@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from litestar import Litestar, Response, get
+from litestar.params import FromPath
 from litestar.testing import AsyncTestClient
 
 from eco2.domains.scan.providers.local.imagenet import IMAGENET
@@ -32,7 +33,7 @@ def photo() -> bytes:
 
 
 @get("/{name:str}", media_type="application/octet-stream")
-async def image(name: str) -> Response[bytes]:
+async def image(name: FromPath[str]) -> Response[bytes]:
     bodies = {"photo.jpg": photo(), "big.jpg": b"\xff" * 200_000, "text.jpg": b"not an image"}
     if name not in bodies:
         return Response(b"", status_code=404)

@@ -97,7 +97,7 @@ async def owned(session: AsyncSession, user_id: str) -> list[OwnedCharacter]:
             dialog=c.dialog,
             acquired_at=o.acquired_at,
         )
-        for o, c in rows.tuples()
+        for o, c in rows
     ]
 
 

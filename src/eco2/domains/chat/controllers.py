@@ -71,7 +71,10 @@ async def chat_detail(
 
 @patch("/{chat_id:str}", summary="Rename a chat")
 async def rename_chat(
-    identity: Authenticated, db_session: DbSession, chat_id: FromPath[str], data: RenameChat
+    identity: Authenticated,
+    db_session: DbSession,
+    chat_id: FromPath[str],
+    data: JSONBody[RenameChat],
 ) -> ChatCreated:
     chat = await store.owned(db_session, services.user_uuid(identity.user_id), chat_id)
     await store.rename(db_session, chat, data.title)

@@ -150,7 +150,7 @@ async def centers(
 ) -> list[CenterEntry]:
     await session.execute(KNN_PLAN)
     rows = await session.execute(centers_statement(query))
-    return [to_entry(site, distance, now) for site, distance in rows.tuples()]
+    return [to_entry(site, distance, now) for site, distance in rows]
 
 
 async def nearest(session: AsyncSession, request: NearestRequest) -> list[CenterEntry]:
@@ -263,13 +263,11 @@ async def search(
     stmt = _search_statement(q, SEARCH_LIMIT if lat is None else SEARCH_LIMIT * 4)
     if lat is None or lon is None:
         rows = await session.execute(stmt)
-        return [to_entry(site, None) for site, _ in rows.tuples()]
+        return [to_entry(site, None) for site, _ in rows]
     origin = _earth(literal(lat, Float), literal(lon, Float))
     distance = func.earth_distance(origin, _site_point())
     rows = await session.execute(stmt.add_columns(distance.label("distance_m")))
-    found = sorted(rows.tuples(), key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))[
-        :SEARCH_LIMIT
-    ]
+    found = sorted(rows, key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))[:SEARCH_LIMIT]
     return [to_entry(site, d) for site, _, d in found]
 
 
@@ -283,7 +281,7 @@ async def suggest(session: AsyncSession, q: str) -> list[Suggestion]:
             longitude=site.longitude,
             place_url=site.place_url,
         )
-        for site, _ in rows.tuples()
+        for site, _ in rows
     ]
 
 
@@ -303,7 +301,7 @@ async def _existing_hashes(
                 tuple_(Site.source, Site.source_key).in_(chunk)
             )
         )
-        found.update({(s, k): h for s, k, h in rows.tuples()})
+        found.update({(s, k): h for s, k, h in rows})
     return found
 
 

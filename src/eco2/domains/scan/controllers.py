@@ -91,7 +91,7 @@ async def metrics(identity: Authenticated, db_session: DbSession) -> ScanMetrics
 
 
 @post("/classify", status_code=HTTP_200_OK)
-async def internal_classify(scans: Scans, data: InternalClassify) -> ScanResponse:
+async def internal_classify(scans: Scans, data: JSONBody[InternalClassify]) -> ScanResponse:
     return await scans.classify(data.user_id, ClassifyRequest(data.image_url, data.user_input))
 
 

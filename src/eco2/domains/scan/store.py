@@ -120,6 +120,6 @@ async def metrics(session: AsyncSession, user_id: uuid.UUID) -> ScanMetrics:
         failed=totals[2],
         recyclable=totals[3],
         rewarded=totals[4],
-        by_middle_category={str(m): int(n) for m, n in by_middle.tuples()},
+        by_middle_category={str(m): int(n) for m, n in by_middle},
         last_scan_at=totals[5],
     )
