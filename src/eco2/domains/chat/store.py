@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.chat.models import ChatMessage, ChatSession
 from eco2.domains.chat.schemas import ChatDetail, ChatPage, ChatSummary, MessageView
 from eco2.platform.db import utcnow
 from eco2.platform.errors import InvalidInput, NotFound
+from eco2.platform.pagination import newest_first
 
 PREVIEW_CHARS = 80
 TITLE_CHARS = 30
@@ -24,20 +23,6 @@ def parse_uuid(raw: str, field: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError as exc:
         raise InvalidInput(f"{field} 형식이 올바르지 않습니다.", field=field) from exc
-
-
-def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
-    raw = f"{moment.isoformat()}|{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, _, row_id = raw.partition("|")
-        return datetime.fromisoformat(moment), uuid.UUID(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor 값이 올바르지 않습니다.", field="cursor") from exc
 
 
 def not_found() -> NotFound:
@@ -89,19 +74,10 @@ async def chats(
 ) -> ChatPage:
     """Most recently active first, keyset-paginated on (last_message_at, id)."""
     query = select(ChatSession).where(ChatSession.user_id == user_id)
-    if cursor:
-        moment, chat_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                ChatSession.last_message_at < moment,
-                and_(ChatSession.last_message_at == moment, ChatSession.id < chat_id),
-            )
-        )
-    order = (ChatSession.last_message_at.desc(), ChatSession.id.desc())
-    rows = list(await session.scalars(query.order_by(*order).limit(limit + 1)))
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1].last_message_at, page[-1].id) if more else None
-    return ChatPage(chats=[summary_of(c) for c in page], next_cursor=next_cursor)
+    page = await newest_first(
+        session, query, ChatSession.last_message_at, ChatSession.id, limit=limit, cursor=cursor
+    )
+    return ChatPage(chats=[summary_of(c) for c in page.rows], next_cursor=page.next_cursor)
 
 
 def view(message: ChatMessage) -> MessageView:
@@ -120,24 +96,15 @@ async def detail(
 ) -> ChatDetail:
     """Newest messages first page by page; within a page, oldest first (reading order)."""
     query = select(ChatMessage).where(ChatMessage.session_id == chat.id)
-    if cursor:
-        moment, message_id = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                ChatMessage.created_at < moment,
-                and_(ChatMessage.created_at == moment, ChatMessage.id < message_id),
-            )
-        )
-    order = (ChatMessage.created_at.desc(), ChatMessage.id.desc())
-    rows = list(await session.scalars(query.order_by(*order).limit(limit + 1)))
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    page = await newest_first(
+        session, query, ChatMessage.created_at, ChatMessage.id, limit=limit, cursor=cursor
+    )
     return ChatDetail(
         id=str(chat.id),
         title=chat.title,
-        messages=[view(m) for m in reversed(page)],
-        has_more=more,
-        next_cursor=next_cursor,
+        messages=[view(m) for m in reversed(page.rows)],
+        has_more=page.has_more,
+        next_cursor=page.next_cursor,
         created_at=chat.created_at,
     )
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.scan.models import Scan
 from eco2.domains.scan.schemas import HistoryPage, ScanMetrics, ScanSummary
 from eco2.platform.db import utcnow
-from eco2.platform.errors import InvalidInput, NotFound
+from eco2.platform.errors import NotFound
+from eco2.platform.pagination import newest_first
 
 RECYCLABLE = "재활용폐기물"
 
@@ -43,20 +43,6 @@ def abandoned(scan: Scan, timeout: float) -> bool:
     return unfinished and utcnow() - scan.created_at > timedelta(seconds=2 * timeout + 30)
 
 
-def encode_cursor(scan: Scan) -> str:
-    raw = f"{scan.created_at.isoformat()}|{scan.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, scan_id = raw.partition("|")
-        return datetime.fromisoformat(created), uuid.UUID(scan_id)
-    except ValueError as exc:
-        raise InvalidInput("cursor 값이 올바르지 않습니다.", field="cursor") from exc
-
-
 def summary(scan: Scan) -> ScanSummary:
     return ScanSummary(
         id=str(scan.id),
@@ -77,21 +63,11 @@ async def history(
 ) -> HistoryPage:
     """Newest first, keyset-paginated on (created_at, id)."""
     query = select(Scan).where(Scan.user_id == user_id)
-    if cursor:
-        created, scan_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Scan.created_at < created, and_(Scan.created_at == created, Scan.id < scan_id))
-        )
-    rows = list(
-        await session.scalars(
-            query.order_by(Scan.created_at.desc(), Scan.id.desc()).limit(limit + 1)
-        )
-    )
-    page, more = rows[:limit], len(rows) > limit
+    page = await newest_first(session, query, Scan.created_at, Scan.id, limit=limit, cursor=cursor)
     return HistoryPage(
-        items=[summary(s) for s in page],
-        next_cursor=encode_cursor(page[-1]) if more else None,
-        has_more=more,
+        items=[summary(s) for s in page.rows],
+        next_cursor=page.next_cursor,
+        has_more=page.has_more,
     )
 
 
