@@ -12,15 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eco2.domains.character.catalog import BY_MIDDLE, CATALOG, MASCOT_CODE
 from eco2.domains.character.models import Character, Ownership
 from eco2.domains.character.schemas import CatalogCharacter, OwnedCharacter, Reward
-from eco2.platform.errors import InvalidInput
+from eco2.platform.ids import parse_uuid
 from eco2.platform.runtime import Runtime
-
-
-def _user_uuid(user_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(user_id)
-    except ValueError as exc:
-        raise InvalidInput("사용자 ID 형식이 올바르지 않습니다.", field="user_id") from exc
 
 
 async def seed_catalog(app: Litestar) -> None:
@@ -68,7 +61,10 @@ async def _own(session: AsyncSession, user_id: str, code: str, source_id: str | 
     stmt = (
         insert(Ownership)
         .values(
-            id=uuid.uuid4(), user_id=_user_uuid(user_id), character_code=code, source_id=source_id
+            id=uuid.uuid4(),
+            user_id=parse_uuid(user_id, "user_id"),
+            character_code=code,
+            source_id=source_id,
         )
         .on_conflict_do_nothing(index_elements=[Ownership.user_id, Ownership.character_code])
         .returning(Ownership.id)
@@ -85,7 +81,7 @@ async def owned(session: AsyncSession, user_id: str) -> list[OwnedCharacter]:
     rows = await session.execute(
         select(Ownership, Character)
         .join(Character, Character.code == Ownership.character_code)
-        .where(Ownership.user_id == _user_uuid(user_id))
+        .where(Ownership.user_id == parse_uuid(user_id, "user_id"))
         .order_by(Ownership.acquired_at.desc(), Character.sort_order.desc())
     )
     return [
@@ -121,4 +117,6 @@ async def grant(
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await session.execute(delete(Ownership).where(Ownership.user_id == _user_uuid(user_id)))
+        await session.execute(
+            delete(Ownership).where(Ownership.user_id == parse_uuid(user_id, "user_id"))
+        )

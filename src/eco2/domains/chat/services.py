@@ -29,6 +29,7 @@ from eco2.domains.chat.schemas import (
 from eco2.domains.chat.tools import Toolbox
 from eco2.platform import jobs, ratelimit
 from eco2.platform.errors import InvalidInput, ServiceUnavailable
+from eco2.platform.ids import parse_uuid
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
 
@@ -40,7 +41,7 @@ FAILED_ANSWER = "답변을 만들지 못했어요. 잠시 후 다시 시도해 �
 
 
 def user_uuid(user_id: str) -> uuid.UUID:
-    return store.parse_uuid(user_id, "user_id")
+    return parse_uuid(user_id, "user_id")
 
 
 def build_assistant(runtime: Runtime, tools: Toolbox) -> Assistant:

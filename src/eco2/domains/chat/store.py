@@ -11,18 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eco2.domains.chat.models import ChatMessage, ChatSession
 from eco2.domains.chat.schemas import ChatDetail, ChatPage, ChatSummary, MessageView
 from eco2.platform.db import utcnow
-from eco2.platform.errors import InvalidInput, NotFound
+from eco2.platform.errors import NotFound
 from eco2.platform.pagination import newest_first
 
 PREVIEW_CHARS = 80
 TITLE_CHARS = 30
-
-
-def parse_uuid(raw: str, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{field} 형식이 올바르지 않습니다.", field=field) from exc
 
 
 def not_found() -> NotFound:

@@ -27,6 +27,7 @@ from eco2.domains.scan.results import response_for, row_values
 from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
 from eco2.domains.scan.writer import BatchWriter
 from eco2.platform.errors import InvalidInput
+from eco2.platform.ids import parse_uuid
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
 
@@ -43,10 +44,7 @@ OWNED_CACHE_SIZE = 100_000
 
 
 def user_uuid(user_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(user_id)
-    except ValueError as exc:
-        raise InvalidInput("사용자 ID 형식이 올바르지 않습니다.", field="user_id") from exc
+    return parse_uuid(user_id, "user_id")
 
 
 def check_image_url(runtime: Runtime, url: str) -> None:
