@@ -37,6 +37,8 @@ from pathlib import Path
 import click
 import httpx
 
+from _support import cpu_seconds, free_port, percentile, stop
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = {0}, {1}
 USERS = 100
@@ -120,12 +122,6 @@ async def serve_fake_model(port: int, seconds: float, count: int) -> None:
 # --- processes ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    from eco2.platform.embedded import free_port as pick
-
-    return pick()
-
-
 def spawn_model(seconds: float, count: int) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     args = [sys.executable, __file__, "--fake-model", "--port", str(port)]
@@ -139,16 +135,6 @@ def spawn_model(seconds: float, count: int) -> tuple[subprocess.Popen[str], int]
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "READY"
     return process, port
-
-
-def stop(process: subprocess.Popen[bytes] | subprocess.Popen[str], sig: int) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.contextmanager
@@ -188,18 +174,6 @@ def eco2_serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[tuple[int,
     finally:
         stop(process, signal.SIGINT)
         log.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and all its descendants, from /proc."""
-    total = 0.0
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    with contextlib.suppress(FileNotFoundError):
-        kids = [int(c) for c in children.read_text().split()]
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        total += sum(cpu_seconds(k) for k in kids)
-    return total
 
 
 # --- load generator -------------------------------------------------------------------------
@@ -346,11 +320,6 @@ async def burst(base: str, places: list[Seat], n: int, limit_s: float) -> list[R
             for i in range(n)
         )
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report(name: str, results: list[Result], high: float) -> None:

@@ -19,7 +19,6 @@ measured latency.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import resource
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import click
 import httpx
+
+from _support import cpu_seconds, free_port, percentile, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = {0}, {1}
@@ -113,12 +114,6 @@ async def fake_model(port: int, delay: float) -> None:
 # --- processes ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    from eco2.platform.embedded import free_port as pick
-
-    return pick()
-
-
 def spawn_model(delay: float) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     process = subprocess.Popen(
@@ -171,30 +166,6 @@ def spawn_server(
             raise RuntimeError("eco2 serve exited during start-up")
         time.sleep(0.5)
     raise RuntimeError("eco2 serve did not become ready")
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and all its descendants, from /proc."""
-    total = 0.0
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    with contextlib.suppress(FileNotFoundError):
-        kids = [int(c) for c in children.read_text().split()]
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        total += sum(cpu_seconds(k) for k in kids)
-    return total
-
-
-def stop(
-    process: subprocess.Popen[bytes] | subprocess.Popen[str], sig: int = signal.SIGINT
-) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- load generator -------------------------------------------------------------------------
@@ -266,11 +237,6 @@ async def sequential(base: str, cookies: list[str], n: int) -> list[Result]:
         payload = request_bytes(host, cookies[i % len(cookies)])
         results.append(await one_scan(host, int(port), payload, 30))
     return results
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report(name: str, results: list[Result], delay: float) -> None:

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,14 +29,10 @@ from pathlib import Path
 
 import httpx
 
+from eco2.platform.embedded import free_port
+
 ME = "/api/v1/user/me"
 READY_TIMEOUT = 180.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -1,0 +1,42 @@
+"""Process and statistics helpers shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from eco2.platform.embedded import free_port
+
+__all__ = ["cpu_seconds", "free_port", "percentile", "stop"]
+
+
+def stop(
+    process: subprocess.Popen[bytes] | subprocess.Popen[str], sig: int = signal.SIGINT
+) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(FileNotFoundError):
+        kids = [int(c) for c in children.read_text().split()]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total += sum(cpu_seconds(k) for k in kids)
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
