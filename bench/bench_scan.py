@@ -4,8 +4,9 @@
 
 1. A fake Responses API server (raw asyncio, this file with ``--fake-model``) answers every
    ``POST /v1/responses`` after ``--delay`` seconds with a valid structured output.
-2. ``eco2 serve`` (embedded PostgreSQL + Valkey, vision ``openai``, answers ``template``) runs
-   pinned to CPU 0; the fake model and this load generator share CPU 1.
+2. ``eco2 serve`` (embedded PostgreSQL + Valkey, vision ``openai``, answers ``template``): its
+   Python process alone on CPU 0. Its embedded PostgreSQL and Valkey (in a cluster: other
+   machines), the fake model and this load generator share CPU 1.
 3. ``--concurrency`` simultaneous ``POST /api/v1/scan/classify`` (signed-in users, a clean
    PET bottle: every scan stores a row and grants a reward): success rate, p50/p99 latency,
    and the overhead beyond the model's delay.
@@ -19,6 +20,7 @@ measured latency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -168,6 +170,31 @@ def spawn_server(
     raise RuntimeError("eco2 serve did not become ready")
 
 
+def descendants(pid: int) -> set[int]:
+    found = {pid}
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found |= descendants(int(child))
+    return found
+
+
+def embedded_stores(data_dir: Path) -> set[int]:
+    """The embedded PostgreSQL and Valkey process trees (PostgreSQL runs detached)."""
+    roots = set()
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and str(data_dir).encode() in (proc / "cmdline").read_bytes():
+                roots.add(int(proc.name))
+    return set().union(*(descendants(p) for p in roots)) if roots else set()
+
+
+def move_to(pids: set[int], cpus: set[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for thread in Path(f"/proc/{pid}/task").iterdir():
+                os.sched_setaffinity(int(thread.name), cpus)
+
+
 # --- load generator -------------------------------------------------------------------------
 
 
@@ -266,19 +293,29 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int) -> None
     server = None
     try:
         server, base = spawn_server(data_dir, model_port, workers)
+        stores = embedded_stores(data_dir)
+        if workers == 1:
+            move_to(stores, CLIENT_CPU)  # new PostgreSQL backends inherit the postmaster's
         cookies = sign_in(base, USERS)
         asyncio.run(set_delay(model_port, 0.0))
         asyncio.run(burst(base, cookies, 50, 30))  # warm connections and caches
         asyncio.run(set_delay(model_port, delay))
         where = "1 process, CPU 0" if workers == 1 else f"{workers} workers, both CPUs"
         print(f"eco2 serve ({where}) · fake model delay {delay} s · {USERS} users")
-        cpu_before = cpu_seconds(server.pid)
+        parts = {
+            "eco2 serve": lambda: cpu_seconds(server.pid) - sum(map(cpu_seconds, stores)),
+            "PostgreSQL + Valkey": lambda: sum(map(cpu_seconds, embedded_stores(data_dir))),
+            "fake model": lambda: cpu_seconds(model.pid),
+            "load generator": time.process_time,
+        }
+        before = {name: read() for name, read in parts.items()}
         results = asyncio.run(burst(base, cookies, concurrency, delay + 60))
-        cpu_used = cpu_seconds(server.pid) - cpu_before
+        used = {name: read() - before[name] for name, read in parts.items()}
         report(f"{concurrency} concurrent scans", results, delay)
         print(
-            f"server CPU (app + embedded PostgreSQL/Valkey): {cpu_used:.2f} s, "
-            f"{1000 * cpu_used / concurrency:.2f} ms per scan; "
+            "CPU during the burst: "
+            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in used.items())
+            + f" ({1000 * used['eco2 serve'] / concurrency:.2f} ms of eco2 serve per scan); "
             f"machine load average {os.getloadavg()[0]:.1f}"
         )
         asyncio.run(set_delay(model_port, 0.0))

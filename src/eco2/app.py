@@ -23,6 +23,7 @@ from eco2.platform.cache import redis_client
 from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
+from eco2.platform.heap import settle_heap
 from eco2.platform.identity import (
     IDENTITY_KWARG,
     IdentityResolver,
@@ -72,6 +73,7 @@ class Eco2Plugin(InitPluginProtocol):
             app_config.on_startup.extend(domain.startup_hooks())
             app_config.on_shutdown.extend(domain.shutdown_hooks())
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
+        app_config.on_startup.append(settle_heap)  # last: after the domains have warmed up
         app_config.plugins.append(sqlalchemy_plugin(db_config))
         app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
         app_config.exception_handlers.update(exception_handlers())

@@ -191,3 +191,18 @@ def test_a_domain_process_serves_only_its_routes(name: str, base_settings: Setti
     foreign = [r.path for r in app.routes if not r.path.startswith(own)]
     assert foreign == []
     assert any(r.path.startswith(domain.prefixes) for r in app.routes)
+
+
+def test_settle_heap_freezes_start_up_objects_and_raises_thresholds() -> None:
+    import gc
+
+    from eco2.platform.heap import YOUNG_THRESHOLD, settle_heap
+
+    thresholds = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -7,7 +7,6 @@ off; :mod:`retry` bounds them instead, so a scan never waits longer than its pol
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import httpx2
@@ -77,37 +76,51 @@ class _Response(msgspec.Struct):
         )
 
 
-async def structured(
-    client: AsyncOpenAI,
-    policy: RetryPolicy,
-    *,
-    name: str,
-    schema: dict[str, Any],
-    **request: Any,
-) -> bytes:
-    """One Responses API call whose output text must follow ``schema``; returns that JSON.
+class StructuredCall:
+    """One kind of Responses API call whose output text must follow a JSON schema.
 
-    Sent through the SDK's plain ``post`` (auth, errors, timeouts) and read with msgspec: the
-    typed ``responses.create`` walks every enum of the schema through its parameter transform
-    and builds a pydantic model of the reply, milliseconds of CPU per scan under load.
+    The model, instructions and schema are the same on every call, so they are encoded once;
+    a call encodes only its ``input``. The bytes go through the SDK's plain ``post`` (auth,
+    errors, timeouts) and the reply is read with msgspec: the typed ``responses.create`` walks
+    every enum of the schema through its parameter transform and builds a pydantic model of
+    the reply, and the SDK's own JSON encoder re-serialises the large schema each time —
+    milliseconds of CPU per scan under load.
     """
-    body = {
-        "text": {"format": {"type": "json_schema", "name": name, "schema": schema, "strict": True}},
-        "store": False,
-        **request,
-    }
 
-    async def call() -> httpx2.Response:
-        return await client.post("/responses", cast_to=httpx2.Response, body=body)
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        policy: RetryPolicy,
+        *,
+        name: str,
+        schema: dict[str, Any],
+        model: str,
+        instructions: str,
+    ) -> None:
+        self._client, self._policy = client, policy
+        text_format = {"type": "json_schema", "name": name, "schema": schema, "strict": True}
+        self._fixed = {
+            "model": model,
+            "instructions": instructions,
+            "text": msgspec.Raw(msgspec.json.encode({"format": text_format})),
+            "store": False,
+        }
 
-    raw = await with_retries(call, classify_error, policy, "openai")
-    try:
-        text = msgspec.json.decode(raw.content, type=_Response).output_text
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ProviderError("model_bad_output", str(exc)) from exc
-    if not text:
-        raise ProviderError("model_bad_output", "empty output")
-    return text.encode()
+    async def __call__(self, model_input: str | list[dict[str, Any]]) -> bytes:
+        """Send ``model_input``; return the output text (JSON following the schema)."""
+        content = msgspec.json.encode({**self._fixed, "input": model_input})
+
+        async def call() -> httpx2.Response:
+            return await self._client.post("/responses", cast_to=httpx2.Response, content=content)
+
+        raw = await with_retries(call, classify_error, self._policy, "openai")
+        try:
+            text = msgspec.json.decode(raw.content, type=_Response).output_text
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ProviderError("model_bad_output", str(exc)) from exc
+        if not text:
+            raise ProviderError("model_bad_output", "empty output")
+        return text.encode()
 
 
 def sniff_mime(data: bytes) -> str:
@@ -141,8 +154,15 @@ class OpenAIVision:
         policy: RetryPolicy,
         inline_prefix: str | None = None,
     ) -> None:
-        self._client, self._kb, self._model, self._policy = client, kb, model, policy
-        self._schema = vision_schema(kb)
+        self._kb = kb
+        self._classify = StructuredCall(
+            client,
+            policy,
+            name="waste_classification",
+            schema=vision_schema(kb),
+            model=model,
+            instructions=prompts.vision_instructions(kb),
+        )
         self._inline_prefix = inline_prefix
 
     async def _image(self, scan: ScanInput) -> str:
@@ -156,15 +176,7 @@ class OpenAIVision:
             {"type": "input_text", "text": prompts.vision_request(scan.user_input)},
             {"type": "input_image", "image_url": await self._image(scan), "detail": "auto"},
         ]
-        raw = await structured(
-            self._client,
-            self._policy,
-            name="waste_classification",
-            schema=self._schema,
-            model=self._model,
-            instructions=prompts.vision_instructions(self._kb),
-            input=[{"role": "user", "content": content}],
-        )
+        raw = await self._classify([{"role": "user", "content": content}])
         return await observation_from(self._kb, decode(raw, VisionOutput), self.name)
 
 
@@ -172,17 +184,17 @@ class OpenAIAnswers:
     name = "openai"
 
     def __init__(self, client: AsyncOpenAI, model: str, policy: RetryPolicy) -> None:
-        self._client, self._model, self._policy = client, model, policy
-
-    async def answer(self, observation: Observation, grounding: Grounding) -> Answer:
-        raw = await structured(
-            self._client,
-            self._policy,
+        self._answer = StructuredCall(
+            client,
+            policy,
             name="disposal_answer",
             schema=answer_schema(),
-            model=self._model,
+            model=model,
             instructions=prompts.ANSWER_INSTRUCTIONS,
-            input=json.dumps(prompts.answer_context(observation, grounding), ensure_ascii=False),
         )
+
+    async def answer(self, observation: Observation, grounding: Grounding) -> Answer:
+        context = prompts.answer_context(observation, grounding)
+        raw = await self._answer(msgspec.json.encode(context).decode())
         output: AnswerOutput = decode(raw, AnswerOutput)
         return output.to_answer(self.name)
