@@ -73,7 +73,6 @@ class Eco2Plugin(InitPluginProtocol):
             app_config.on_startup.extend(domain.startup_hooks())
             app_config.on_shutdown.extend(domain.shutdown_hooks())
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
-        app_config.on_startup.append(settle_heap)  # last: after the domains have warmed up
         app_config.plugins.append(sqlalchemy_plugin(db_config))
         app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
         app_config.exception_handlers.update(exception_handlers())
@@ -177,4 +176,6 @@ def asgi() -> Litestar:
     import os
 
     names = [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
-    return create_app(names)
+    app = create_app(names)
+    app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
+    return app
