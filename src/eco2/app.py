@@ -26,8 +26,8 @@ from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
 from eco2.platform.identity import (
     IDENTITY_KWARG,
-    IdentityResolver,
     authenticate_first,
+    identity_resolver,
     provide_identity,
 )
 from eco2.platform.logging import configure_logging, request_id_middleware
@@ -133,11 +133,8 @@ class Eco2Plugin(InitPluginProtocol):
             if keys
             else None
         )
-        if codec is None and not settings.auth_trust_gateway:
-            raise RuntimeError(
-                "no signing keys: set ECO2_AUTH_SIGNING_KEYS (see `eco2 keys generate`)"
-            )
-        revocations = Revocations(redis)
+        resolver, revoked = identity_resolver(settings, codec, redis)
+        revocations = Revocations(redis, revoked)
 
         async def database_ready() -> None:
             async with engine.connect() as conn:
@@ -156,12 +153,16 @@ class Eco2Plugin(InitPluginProtocol):
                 tokens=codec,
                 revocations=revocations,
             ),
-            identity_resolver=IdentityResolver(codec, revocations, settings.auth_trust_gateway),
+            identity_resolver=resolver,
             readiness=Readiness({"postgres": database_ready, "redis": redis_ready}),
         )
+        if revoked is not None:
+            revoked.start()
         try:
             yield
         finally:
+            if revoked is not None:
+                await revoked.close()
             await http.aclose()
             await redis.aclose()
 

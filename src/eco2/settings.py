@@ -148,6 +148,7 @@ class Settings(BaseSettings):
     authz_jwks_refresh_seconds: float = Field(default=300.0, gt=0)
     authz_jwks_min_refetch_seconds: float = Field(default=10.0, ge=0)
     authz_fail_open: bool = False
+    # also sizes the app's own cache when it verifies tokens itself (no gateway)
     authz_token_cache_size: int = Field(default=10_000, ge=0)
 
     @model_validator(mode="before")

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eco2.authz.revocations import ENFORCEMENT_BOUND_SECONDS
 from eco2.platform.embedded import EmbeddedServer, die_with_parent, free_port, start_valkey
+from eco2.platform.revocations import ENFORCEMENT_BOUND_SECONDS
 from eco2.platform.security import KeyRing
 from eco2.settings import Settings
 from tests.authz.conftest import make_codec

@@ -9,6 +9,7 @@ import pytest
 
 from eco2.authz.decisions import KeysUnavailable
 from eco2.authz.keys import JwksKeys, StaticKeys, key_source
+from eco2.authz.metrics import REGISTRY
 from eco2.authz.tokens import TokenVerifier
 from eco2.platform.security import InvalidToken, KeyRing, generate_private_key
 from eco2.settings import Settings
@@ -100,11 +101,21 @@ async def test_cache_hits_until_exp_and_clears_on_key_change(ring: KeyRing) -> N
         await verifier.verify(token)
 
 
+def token_cache(result: str) -> float:
+    return REGISTRY.get_sample_value("eco2_authz_token_cache_total", {"result": result}) or 0.0
+
+
 async def test_cache_is_bounded(ring: KeyRing) -> None:
     verifier = TokenVerifier(StaticKeys(ring), Settings(env="local"), cache_size=2)
-    for user in ("a", "b", "c"):
-        await verifier.verify(access_token(ring, user))
-    assert len(verifier._cache) == 2
+    a, b, c = (access_token(ring, user) for user in "abc")
+    for token in (a, b, c):
+        await verifier.verify(token)
+    hits, misses = token_cache("hit"), token_cache("miss")
+    await verifier.verify(c)
+    await verifier.verify(b)
+    assert token_cache("hit") == hits + 2  # the newest two are kept...
+    await verifier.verify(a)
+    assert token_cache("miss") == misses + 1  # ...the oldest was dropped
 
 
 async def test_first_check_fetches_keys_not_loaded_at_start(ring: KeyRing) -> None:

@@ -16,9 +16,9 @@ from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis.asyncio import Redis
 
-from eco2.authz.revocations import ENFORCEMENT_BOUND_SECONDS
 from eco2.authz.server import SERVICE_NAME, AuthzService
 from eco2.platform.embedded import EmbeddedServer, start_valkey
+from eco2.platform.revocations import ENFORCEMENT_BOUND_SECONDS
 from eco2.platform.security import KeyRing, Revocations
 from eco2.settings import Settings
 from tests.authz.conftest import make_codec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,11 +11,14 @@ import pytest
 from joserfc.jwk import RSAKey
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from eco2.platform.security import ACCESS_COOKIE, REFRESH_COOKIE, generate_private_key
+from eco2.platform.revocations import ENFORCEMENT_BOUND_SECONDS, RevocationCache
+from eco2.platform.security import ACCESS_COOKIE, REFRESH_COOKIE, Revocations, generate_private_key
 from eco2.settings import Settings
 from tests.fakes import tokens
+from tests.fakes.live import client_for, closed_port_url
 from tests.fakes.tokens import access_claims, decode_unverified, import_key, rs256
 
 Client = AsyncTestClient[Litestar]
@@ -135,26 +139,64 @@ async def test_bearer_header_and_cookie_both_work(client: Client, user_id: str) 
     assert await me_with(client, access) == 200
 
 
+async def await_synced(client: Client) -> None:
+    """Until the app's revoked set has subscribed and loaded (from then on checks are local)."""
+    cache: RevocationCache = client.app.state.identity_resolver.revocations
+    assert await asyncio.to_thread(client.blocking_portal.call, cache.wait_synced, 5.0)
+
+
+def token_cache(result: str) -> float:
+    return REGISTRY.get_sample_value("eco2_token_cache_total", {"result": result}) or 0.0
+
+
 @pytest.mark.parametrize("what", ["jti", "family"])
-async def test_revoked_tokens(
+async def test_a_revocation_by_another_process_is_enforced_within_the_bound(
     what: str, client: Client, user_id: str, key: RSAKey, settings: Settings
 ) -> None:
     claims: dict[str, Any] = access_claims(user_id)
     token = rs256(key, claims)
+    await await_synced(client)  # so the refusal has to come through pub/sub
     assert await me_with(client, token) == 200
-    redis = Redis.from_url(settings.redis_url or "")
-    revoked = f"blacklist:{claims['jti']}" if what == "jti" else f"blacklist:family:{claims['fid']}"
-    await redis.set(revoked, b"1", ex=60)
+    redis = Redis.from_url(settings.redis_url or "")  # its own client, as another pod has
+    if what == "jti":
+        await Revocations(redis).revoke_token(claims["jti"], claims["exp"])
+    else:
+        await Revocations(redis).revoke_family(claims["fid"], 60)
     await redis.aclose()
-    assert await me_with(client, token) == 401
+    started = time.monotonic()
+    while await me_with(client, token) == 200:
+        assert time.monotonic() - started < ENFORCEMENT_BOUND_SECONDS
+        await asyncio.sleep(0.01)
+
+
+async def test_a_logout_is_enforced_at_once_by_the_same_process(
+    client: Client, user_id: str
+) -> None:
+    await await_synced(client)  # checks are local: only the local set can refuse at once
+    access = client.cookies[ACCESS_COOKIE]
+    assert (await client.post("/api/v1/auth/logout")).status_code == 200
+    assert await me_with(client, access) == 401  # no waiting for the pub/sub echo
+
+
+async def test_a_cached_token_is_refused_once_expired(
+    user_id: str, key: RSAKey, settings: Settings
+) -> None:
+    no_leeway = settings.model_copy(update={"auth_leeway_seconds": 0})
+    async with client_for(no_leeway) as client:
+        expires_at = int(time.time()) + 2
+        token = rs256(key, access_claims(user_id, exp=expires_at))
+        assert await me_with(client, token) == 200
+        hits = token_cache("hit")
+        assert await me_with(client, token) == 200
+        assert token_cache("hit") == hits + 1  # no signature check the second time
+        await asyncio.sleep(expires_at - time.time() + 0.05)
+        assert await me_with(client, token) == 401
 
 
 async def test_unreachable_revocation_store_fails_closed(
     user_id: str, key: RSAKey, settings: Settings
 ) -> None:
     """Revocations that cannot be checked may exist: refuse (503, never 403 or 200)."""
-    from tests.fakes.live import client_for, closed_port_url
-
     with closed_port_url() as dead:
         no_redis = settings.model_copy(update={"redis_url": dead.replace("http", "redis")})
         async with client_for(no_redis) as client:

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Protocol
 
 from eco2 import registry
+from eco2.platform.revocations import RevocationStoreUnavailable
 from eco2.platform.security import ACCESS_COOKIE, Identity, InvalidToken
 
 USER_ID_HEADER = "x-user-id"
@@ -28,10 +29,6 @@ _MESSAGES = {
 
 class KeysUnavailable(Exception):
     """No verification keys yet (the JWKS endpoint has not answered)."""
-
-
-class RevocationStoreUnavailable(Exception):
-    """Neither the local revoked set nor Redis can say whether a token is revoked."""
 
 
 class Verifier(Protocol):

@@ -17,13 +17,14 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
 from envoy.type.v3.http_status_pb2 import HttpStatus
 from google.rpc import code_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from redis.asyncio import Redis
 
 from eco2.authz.decisions import CheckInput, Decider, Decision
 from eco2.authz.http import start_http
 from eco2.authz.keys import KeySource, key_source
-from eco2.authz.metrics import CHECK_SECONDS, decision_counter
-from eco2.authz.revocations import RevocationCache
+from eco2.authz.metrics import CHECK_SECONDS, REVOCATIONS, decision_counter
 from eco2.authz.tokens import TokenVerifier
+from eco2.platform.revocations import RevocationCache, fallback_client
 from eco2.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -88,6 +89,7 @@ class AuthzService:
     settings: Settings
     http: httpx.AsyncClient = field(default_factory=httpx.AsyncClient)
     keys: KeySource = field(init=False)
+    redis: Redis = field(init=False)
     revocations: RevocationCache = field(init=False)
     grpc_port: int = 0
     http_port: int = 0
@@ -100,8 +102,8 @@ class AuthzService:
         if not s.redis_url:
             raise RuntimeError("ECO2_REDIS_URL is required by eco2 authz")
         self.keys = key_source(s, self.http)
-        max_ttl = max(s.auth_access_ttl_seconds, s.auth_refresh_ttl_seconds) + s.auth_leeway_seconds
-        self.revocations = RevocationCache(s.redis_url, max_ttl_seconds=max_ttl)
+        self.redis = fallback_client(s.redis_url)
+        self.revocations = RevocationCache.for_settings(s, lookups=self.redis, metrics=REVOCATIONS)
 
     def decider(self) -> Decider:
         return Decider(
@@ -129,7 +131,7 @@ class AuthzService:
         """Names of what keeps this process from taking traffic (empty: ready)."""
         failed = [] if self.keys.ring is not None else ["keys"]
         try:
-            await asyncio.wait_for(self.revocations.redis.ping(), 2.0)
+            await asyncio.wait_for(self.redis.ping(), 2.0)
         except Exception:  # any failure to answer means "not reachable"
             failed.append("redis")
         return failed
@@ -144,6 +146,7 @@ class AuthzService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.revocations.close()
+        await self.redis.aclose()
         await self.http.aclose()
 
 

@@ -1,8 +1,8 @@
-"""Access-token verification with a small cache of already verified tokens.
+"""Access-token verification against the current key source (JWKS or local keys).
 
-A browser sends the same access token for up to 15 minutes, so most checks can skip the RSA
-signature check. A cached entry is only used before the token's ``exp`` and only with the
-key set that verified it; revocation is never cached (it is checked on every request).
+The verified-token cache is the kernel's (``eco2.platform.verified_tokens``); this adds what
+only the authz server needs: keys that change at run time and a rate-limited refetch when a
+token names an unknown ``kid``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,9 @@ from collections.abc import Callable
 
 from eco2.authz.decisions import KeysUnavailable
 from eco2.authz.keys import KeySource
-from eco2.authz.metrics import TOKEN_CACHE_HIT, TOKEN_CACHE_MISS
-from eco2.platform.security import (
-    Identity,
-    InvalidToken,
-    KeyRing,
-    TokenCodec,
-    identity_from_claims,
-)
+from eco2.authz.metrics import TOKEN_CACHE
+from eco2.platform.security import Identity, InvalidToken, KeyRing, TokenCodec
+from eco2.platform.verified_tokens import VerifiedTokens
 from eco2.settings import Settings
 
 
@@ -36,38 +31,30 @@ class TokenVerifier:
         self.settings = settings
         self.cache_size = settings.authz_token_cache_size if cache_size is None else cache_size
         self.clock = clock
-        self._cache: dict[str, Identity] = {}
-        self._codec: TokenCodec | None = None
+        self._tokens: VerifiedTokens | None = None
         self._version = -1
 
     async def verify(self, token: str) -> Identity:
         if self.keys.ring is None:  # not loaded yet (JWKS down at start): try now, rate-limited
             await self.keys.refresh_for_unknown_kid()
-        codec = self._current_codec()
-        identity = self._cache.get(token)
-        if identity is not None and (identity.expires_at or 0) > self.clock():
-            TOKEN_CACHE_HIT.inc()
-            return identity
-        TOKEN_CACHE_MISS.inc()
         try:
-            claims = codec.verify(token, "access")
+            return self._current().verify(token)
         except InvalidToken as exc:
             if exc.reason != "unknown_kid" or not await self.keys.refresh_for_unknown_kid():
                 raise
-            claims = self._current_codec().verify(token, "access")
-        identity = identity_from_claims(claims)
-        self._remember(token, identity)
-        return identity
+            return self._current().verify(token)
 
-    def _current_codec(self) -> TokenCodec:
-        if self._version != self.keys.version or self._codec is None:
+    def _current(self) -> VerifiedTokens:
+        if self._version != self.keys.version or self._tokens is None:
             ring = self.keys.ring
             if ring is None:
                 raise KeysUnavailable
-            self._codec = self._build(ring)
+            # A new ring, a new (empty) cache: a removed key must stop verifying at once.
+            self._tokens = VerifiedTokens(
+                self._build(ring), size=self.cache_size, lookups=TOKEN_CACHE, clock=self.clock
+            )
             self._version = self.keys.version
-            self._cache.clear()  # a removed key must stop verifying at once
-        return self._codec
+        return self._tokens
 
     def _build(self, ring: KeyRing) -> TokenCodec:
         s = self.settings
@@ -78,10 +65,3 @@ class TokenVerifier:
             ttl={"access": s.auth_access_ttl_seconds, "refresh": s.auth_refresh_ttl_seconds},
             leeway=s.auth_leeway_seconds,
         )
-
-    def _remember(self, token: str, identity: Identity) -> None:
-        if self.cache_size <= 0:
-            return
-        if len(self._cache) >= self.cache_size:
-            del self._cache[next(iter(self._cache))]  # oldest first; dicts keep insertion order
-        self._cache[token] = identity

@@ -2,29 +2,28 @@
 
 Either verifies the access JWT itself (default) or, behind the ext_authz gateway
 (``ECO2_AUTH_TRUST_GATEWAY=true``), trusts the ``x-user-id``/``x-auth-provider`` headers the
-gateway injected after stripping any client-sent copies.
+gateway injected after stripping any client-sent copies. Verifying here uses the same
+caches as the gateway: already verified tokens skip the RSA check, and revocations are read
+from the in-process revoked set (``eco2.platform.revocations``), not from Redis per request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from redis.exceptions import RedisError
+from redis.asyncio import Redis
 
 from eco2.platform.errors import ServiceUnavailable, Unauthorized
-from eco2.platform.security import (
-    ACCESS_COOKIE,
-    Identity,
-    InvalidToken,
-    Revocations,
-    TokenCodec,
-    identity_from_claims,
-)
+from eco2.platform.metrics import REVOCATIONS, TOKEN_CACHE
+from eco2.platform.revocations import RevocationCache, RevocationStoreUnavailable
+from eco2.platform.security import ACCESS_COOKIE, Identity, InvalidToken, TokenCodec
+from eco2.platform.verified_tokens import VerifiedTokens
+from eco2.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -33,37 +32,55 @@ USER_ID_HEADER = "x-user-id"
 PROVIDER_HEADER = "x-auth-provider"
 
 
+class IdentityResolver(Protocol):
+    async def resolve(self, request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+        """The caller's identity; raises Unauthorized (401) or ServiceUnavailable (503)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
-class IdentityResolver:
-    codec: TokenCodec | None
-    revocations: Revocations
-    trust_gateway: bool
+class TokenIdentity:
+    tokens: VerifiedTokens
+    revocations: RevocationCache
 
     async def resolve(self, request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
-        if self.trust_gateway:
-            return self._from_gateway(request)
         token = bearer_or_cookie(request.headers.get("authorization"), request.cookies)
-        if not token or self.codec is None:
+        if not token:
             raise Unauthorized(code="missing_token")
         try:
-            identity = identity_from_claims(self.codec.verify(token, "access"))
+            identity = self.tokens.verify(token)
         except InvalidToken as exc:
             log.info("token_refused", reason=exc.reason)
             raise Unauthorized(code="invalid_token") from exc
         try:
             revoked = await self.revocations.is_revoked(identity)
-        except RedisError as exc:  # fail closed: a revocation we cannot check may exist
+        except RevocationStoreUnavailable as exc:  # fail closed: a revocation may exist
             raise ServiceUnavailable(code="revocation_store_unavailable") from exc
         if revoked:
             raise Unauthorized(code="token_revoked")
         return identity
 
-    @staticmethod
-    def _from_gateway(request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+
+class GatewayIdentity:
+    async def resolve(self, request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
         user_id = request.headers.get(USER_ID_HEADER)
         if not user_id:
             raise Unauthorized(code="missing_token")
         return Identity(user_id=user_id, provider=request.headers.get(PROVIDER_HEADER, ""))
+
+
+def identity_resolver(
+    settings: Settings, codec: TokenCodec | None, redis: Redis
+) -> tuple[IdentityResolver, RevocationCache | None]:
+    """The guard's resolver and, when it verifies tokens here, the revoked set it reads (for
+    the caller to start, close and hand to ``Revocations``)."""
+    if settings.auth_trust_gateway:
+        return GatewayIdentity(), None
+    if codec is None:
+        raise RuntimeError("no signing keys: set ECO2_AUTH_SIGNING_KEYS (see `eco2 keys generate`)")
+    revoked = RevocationCache.for_settings(settings, lookups=redis, metrics=REVOCATIONS)
+    tokens = VerifiedTokens(codec, size=settings.authz_token_cache_size, lookups=TOKEN_CACHE)
+    return TokenIdentity(tokens, revoked), revoked
 
 
 def bearer_or_cookie(authorization: str | None, cookies: dict[str, str]) -> str | None:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import REGISTRY
+
+from eco2.platform.revocations import revocation_metrics
+from eco2.platform.verified_tokens import token_cache_counter
 
 METRICS_PREFIX = "eco2"
+# The identity guard's caches (filled only where the app verifies tokens itself).
+REVOCATIONS = revocation_metrics(METRICS_PREFIX, REGISTRY)
+TOKEN_CACHE = token_cache_counter(METRICS_PREFIX, REGISTRY)
 
 
 def prometheus_config(app_name: str) -> PrometheusConfig:

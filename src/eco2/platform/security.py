@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -264,15 +264,23 @@ def family_key(family_id: str) -> str:
     return f"blacklist:family:{family_id}"
 
 
+class LocalRevocations(Protocol):
+    """An in-process revoked set (``eco2.platform.revocations.RevocationCache``)."""
+
+    def add(self, key: str, ttl_seconds: float) -> None: ...
+
+
 class Revocations:
     """Revoked access ``jti``s and token families in Redis, with TTL = remaining lifetime.
 
     Every revocation is also published on :data:`REVOCATION_CHANNEL` so processes that keep an
-    in-memory copy (the ext_authz server) learn about it without polling.
+    in-memory copy learn about it without polling; ``local``, this process's own copy, gets
+    it at once (the request after a logout must already be refused here).
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, local: LocalRevocations | None = None) -> None:
         self.redis = redis
+        self.local = local
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
         await self._revoke(jti_key(jti), expires_at - int(time.time()))
@@ -287,14 +295,21 @@ class Revocations:
             pipe.set(key, b"1", ex=ttl_seconds)
             pipe.publish(REVOCATION_CHANNEL, key)
             await pipe.execute()
+        if self.local is not None:
+            self.local.add(key, ttl_seconds)
 
     async def is_revoked(self, identity: Identity) -> bool:
-        keys = [jti_key(identity.jti)] if identity.jti else []
-        if identity.family_id:
-            keys.append(family_key(identity.family_id))
-        if not keys:
-            return False
-        return any(value is not None for value in await self.redis.mget(keys))
+        return await revoked_in(self.redis, identity)
+
+
+async def revoked_in(redis: Redis, identity: Identity) -> bool:
+    """Whether Redis holds a revocation of the token's ``jti`` or family (one MGET)."""
+    keys = [jti_key(identity.jti)] if identity.jti else []
+    if identity.family_id:
+        keys.append(family_key(identity.family_id))
+    if not keys:
+        return False
+    return any(value is not None for value in await redis.mget(keys))
 
 
 def utc_from_timestamp(ts: int) -> datetime:

@@ -1,21 +1,26 @@
 """An in-process copy of the revoked set (``blacklist:*``), kept current through pub/sub.
 
+Used by the ext_authz server and by every app process that verifies tokens itself
+(``ECO2_AUTH_TRUST_GATEWAY=false``), so neither needs a Redis round trip per request.
+
 Every revocation is ``SET blacklist:… EX ttl`` + ``PUBLISH eco2:revocations <key>`` in one
 transaction (``eco2.platform.security.Revocations``). This cache:
 
 1. SUBSCRIBEs and waits for the confirmation, *then* SCANs the existing keys (with their
    TTLs), so no revocation can fall between the snapshot and the stream;
 2. adds every published key at once and expires entries locally at their Redis TTL;
-3. PINGs the subscription every ``HEARTBEAT_SECONDS``. Once nothing (message or pong) has
-   arrived for ``STALE_AFTER_SECONDS`` the subscription counts as dead: the cache drops to
-   per-request Redis lookups until it has resubscribed and reloaded.
+3. PINGs the subscription every ``HEARTBEAT_SECONDS``. Once a PING is unanswered and nothing
+   (message or pong) has arrived for ``STALE_AFTER_SECONDS`` the subscription counts as dead
+   (a merely busy event loop does not: what arrived meanwhile waits on the socket); the cache
+   drops to per-request Redis lookups until it has resubscribed and reloaded.
 
-Bound: a revocation is enforced by every authz process within
+Bound: a revocation made by this process is enforced here at once (``Revocations`` adds it
+to the attached cache after the Redis transaction); every other process enforces it within
 ``ENFORCEMENT_BOUND_SECONDS`` (0.8 s). Pub/sub on one TCP connection is ordered, so if any
 reply arrived after the revocation was published, the revocation arrived first (typically
 within a millisecond); if none did, the cache stops trusting itself at most
 ``STALE_AFTER_SECONDS + HEARTBEAT_SECONDS`` later. While Redis cannot answer at all, checks
-fail closed (503) unless ``ECO2_AUTHZ_FAIL_OPEN=true``.
+raise :class:`RevocationStoreUnavailable` (callers fail closed with a 503).
 """
 
 from __future__ import annotations
@@ -25,16 +30,19 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from eco2.authz.decisions import RevocationStoreUnavailable
-from eco2.authz.metrics import REVOCATION_SYNCED, REVOKED_ENTRIES, revocation_counter
-from eco2.platform.security import REVOCATION_CHANNEL, Identity, family_key, jti_key
+from eco2.platform.cache import DRIVER_INFO
+from eco2.platform.security import REVOCATION_CHANNEL, Identity, family_key, jti_key, revoked_in
+from eco2.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +56,46 @@ SCAN_BATCH = 1000
 PATTERN = "blacklist:*"
 
 
+class RevocationStoreUnavailable(Exception):
+    """Neither the local revoked set nor Redis can say whether a token is revoked."""
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationMetrics:
+    synced: Gauge
+    entries: Gauge
+    lookups: Counter  # labels: source (local, redis), result (revoked, clear, error)
+
+
+def revocation_metrics(prefix: str, registry: CollectorRegistry | None) -> RevocationMetrics:
+    """The cache's instruments under ``<prefix>_…`` (``registry=None``: not exported)."""
+    return RevocationMetrics(
+        Gauge(
+            f"{prefix}_revocation_synced",
+            "1 while the local revoked set is subscribed and loaded, else 0 (Redis per request).",
+            registry=registry,
+        ),
+        Gauge(f"{prefix}_revoked_entries", "Entries in the local revoked set.", registry=registry),
+        Counter(
+            f"{prefix}_revocation_lookups",
+            "Revocation checks by source (local set or Redis fallback) and result.",
+            ["source", "result"],
+            registry=registry,
+        ),
+    )
+
+
+def fallback_client(redis_url: str) -> Redis:
+    """A client for the per-request lookups of a process that has no other Redis client."""
+    return Redis.from_url(
+        redis_url,
+        socket_connect_timeout=LOOKUP_TIMEOUT_SECONDS,
+        socket_timeout=LOOKUP_TIMEOUT_SECONDS,
+        retry_on_timeout=False,
+        **DRIVER_INFO,
+    )
+
+
 class StaleSubscription(Exception):
     """No message or pong within the staleness window."""
 
@@ -57,28 +105,36 @@ class RevocationCache:
         self,
         redis_url: str,
         *,
+        lookups: Redis,
+        metrics: RevocationMetrics,
         max_ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         heartbeat: float = HEARTBEAT_SECONDS,
         stale_after: float = STALE_AFTER_SECONDS,
     ) -> None:
         self.redis_url = redis_url
+        self.lookups = lookups  # the caller's client (and the caller closes it)
+        self.metrics = metrics
         self.max_ttl = max_ttl_seconds  # provisional expiry until the key's TTL is known
         self.clock = clock
         self.heartbeat = heartbeat
         self.stale_after = stale_after
-        self.redis = Redis.from_url(
-            redis_url,
-            socket_connect_timeout=LOOKUP_TIMEOUT_SECONDS,
-            socket_timeout=LOOKUP_TIMEOUT_SECONDS,
-            retry_on_timeout=False,
-        )
         self._revoked: dict[str, float] = {}  # key -> local monotonic deadline
         self._synced = asyncio.Event()
         # Stopped by a flag, not by cancelling: redis-py can swallow a CancelledError that
         # lands inside PubSub.get_message and then block on the socket forever.
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._following: PubSub | None = None
+
+    @classmethod
+    def for_settings(
+        cls, settings: Settings, *, lookups: Redis, metrics: RevocationMetrics
+    ) -> RevocationCache:
+        s = settings
+        # No revoked token outlives the longest token lifetime (plus the clock-skew leeway).
+        max_ttl = max(s.auth_access_ttl_seconds, s.auth_refresh_ttl_seconds) + s.auth_leeway_seconds
+        return cls(s.redis_url or "", lookups=lookups, metrics=metrics, max_ttl_seconds=max_ttl)
 
     @property
     def synced(self) -> bool:
@@ -96,7 +152,7 @@ class RevocationCache:
     async def is_revoked(self, identity: Identity) -> bool:
         if self._synced.is_set():  # the fast path: no I/O
             revoked = self._local(identity)
-            revocation_counter("local", "revoked" if revoked else "clear").inc()
+            _child(self.metrics.lookups, "local", "revoked" if revoked else "clear").inc()
             return revoked
         return await self._remote(identity)
 
@@ -104,38 +160,45 @@ class RevocationCache:
         deadline = self._revoked.get(key)
         return deadline is not None and deadline > self.clock()
 
+    def add(self, key: str, ttl_seconds: float) -> None:
+        """A revocation this process has just written to Redis: enforced from now on."""
+        self._revoked[key] = self.clock() + ttl_seconds
+
     def _local(self, identity: Identity) -> bool:
         if identity.jti and self.contains(jti_key(identity.jti)):
             return True
         return bool(identity.family_id) and self.contains(family_key(identity.family_id or ""))
 
     async def _remote(self, identity: Identity) -> bool:
-        keys = [jti_key(identity.jti)] if identity.jti else []
-        if identity.family_id:
-            keys.append(family_key(identity.family_id))
         try:
-            values = await self.redis.mget(keys) if keys else []
+            revoked = await revoked_in(self.lookups, identity)
         except (RedisError, OSError) as exc:
-            revocation_counter("redis", "error").inc()
+            _child(self.metrics.lookups, "redis", "error").inc()
             raise RevocationStoreUnavailable from exc
-        revoked = any(v is not None for v in values)
-        revocation_counter("redis", "revoked" if revoked else "clear").inc()
+        _child(self.metrics.lookups, "redis", "revoked" if revoked else "clear").inc()
         return revoked
 
     # --- keeping the set current ------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="authz-revocations")
+        self._task = asyncio.create_task(self._run(), name="revocations")
 
     async def close(self) -> None:
         self._stopping.set()
+        await self._wake()
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 2 * self.heartbeat + 1.0)
             except TimeoutError:
                 self._task.cancel()
         self._set_synced(False)
-        await self.redis.aclose()
+
+    async def _wake(self) -> None:
+        """PING the subscription: its reply ends the follower's wait for a message now, not
+        up to a heartbeat later (an app closes this on every shutdown, tests many times)."""
+        if self._following is not None:
+            with contextlib.suppress(RedisError, OSError):  # a dead connection wakes it too
+                await self._following.ping()
 
     async def _run(self) -> None:
         """Subscribe, load, follow; on any failure fall back and start over."""
@@ -158,11 +221,16 @@ class RevocationCache:
         try:
             await pubsub.subscribe(REVOCATION_CHANNEL)
             await self._await_subscribed(pubsub)
-            self._revoked = await self._snapshot(client)
+            snapshot = await self._snapshot(client)
+            # Merged, not replaced: keys added meanwhile by this process's own revocations
+            # stay (entries are only ever forgotten at their deadline).
+            self._revoked = {**self._revoked, **snapshot}
             self._set_synced(True)
             log.info("revocations_synced", entries=len(self._revoked))
+            self._following = pubsub
             await self._follow(pubsub, client)
         finally:
+            self._following = None
             await pubsub.aclose()  # type: ignore[no-untyped-call]
             await client.aclose()
 
@@ -209,7 +277,7 @@ class RevocationCache:
                 last_heard = now
                 if message["type"] == "message":
                     await self._on_revoked(client, message["data"])
-            if now - last_heard > self.stale_after:
+            if last_ping > last_heard and now - last_heard > self.stale_after:
                 raise StaleSubscription(f"silent for {now - last_heard:.2f}s")
             if now - last_ping >= self.heartbeat:
                 await pubsub.ping()
@@ -225,19 +293,19 @@ class RevocationCache:
         # Enforced from this instant; the exact TTL only decides when to forget the entry.
         self._revoked[key] = self.clock() + self.max_ttl
         await self._add_with_ttls(client, [key.encode()], self._revoked)
-        REVOKED_ENTRIES.set(len(self._revoked))
+        self.metrics.entries.set(len(self._revoked))
 
     def _sweep(self, now: float) -> None:
         self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-        REVOKED_ENTRIES.set(len(self._revoked))
+        self.metrics.entries.set(len(self._revoked))
 
     def _set_synced(self, synced: bool) -> None:
         if synced:
             self._synced.set()
         else:
             self._synced.clear()
-        REVOCATION_SYNCED.set(1 if synced else 0)
-        REVOKED_ENTRIES.set(len(self._revoked))
+        self.metrics.synced.set(1 if synced else 0)
+        self.metrics.entries.set(len(self._revoked))
 
 
 def _deadline(now: float, ttl_ms: int) -> float | None:
@@ -247,3 +315,9 @@ def _deadline(now: float, ttl_ms: int) -> float | None:
     if ttl_ms == -1:
         return math.inf
     return now + ttl_ms / 1000
+
+
+@cache
+def _child(counter: Counter, source: str, result: str) -> Counter:
+    # A small closed label set; labels() takes a lock and a dict lookup on every call.
+    return counter.labels(source, result)
