@@ -318,11 +318,12 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int) -> None
             + f" ({1000 * used['eco2 serve'] / concurrency:.2f} ms of eco2 serve per scan); "
             f"machine load average {os.getloadavg()[0]:.1f}"
         )
-        asyncio.run(set_delay(model_port, 0.0))
-        instant = asyncio.run(sequential(base, cookies, sequential_n))
-        report(f"{sequential_n} sequential scans, instant model", instant, 0.0)
-        mean = statistics.mean(r.seconds for r in instant)
-        print(f"per-scan overhead (instant model): mean {1000 * mean:.1f} ms")
+        if sequential_n:
+            asyncio.run(set_delay(model_port, 0.0))
+            instant = asyncio.run(sequential(base, cookies, sequential_n))
+            report(f"{sequential_n} sequential scans, instant model", instant, 0.0)
+            mean = statistics.mean(r.seconds for r in instant)
+            print(f"per-scan overhead (instant model): mean {1000 * mean:.1f} ms")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the children's shutdown is ours to wait for
         if server is not None:

@@ -57,6 +57,11 @@ def resolved_environment() -> Iterator[Settings]:
             os.environ["ECO2_INTERNAL_TOKEN"] = _local_secret(settings, "internal-token")
         get_settings.cache_clear()
         resolved = get_settings()
+        if resolved.env == "local" and not resolved.auth_signing_keys:
+            from eco2.keys import local_key_files
+
+            # Here, not in each worker: two workers starting together would each mint a key.
+            local_key_files(resolved, create=True)
         if embedded_db:
             from eco2.migrate import upgrade
 

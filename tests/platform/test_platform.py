@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -206,3 +207,27 @@ def test_settle_heap_freezes_start_up_objects_and_raises_thresholds() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def test_the_local_signing_key_is_minted_before_workers_start(
+    servers: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers that each found no key would each mint their own and refuse the other's tokens."""
+    from eco2.cli import resolved_environment
+    from eco2.keys import local_key_files
+    from eco2.settings import get_settings
+
+    for name, value in {
+        "ECO2_ENV": "local",
+        "ECO2_DATA_DIR": str(tmp_path),
+        "ECO2_DATABASE_URL": servers["database_url"],
+        "ECO2_REDIS_URL": servers["redis_url"],
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ECO2_AUTH_SIGNING_KEYS", raising=False)
+    get_settings.cache_clear()
+    try:
+        with resolved_environment() as settings:
+            assert len(local_key_files(settings, create=False)) == 1
+    finally:
+        get_settings.cache_clear()
