@@ -24,12 +24,7 @@ from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plug
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
-from eco2.platform.identity import (
-    IDENTITY_KWARG,
-    authenticate_first,
-    identity_resolver,
-    provide_identity,
-)
+from eco2.platform.identity import authentication_guard, identity_resolver
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
@@ -75,9 +70,8 @@ class Eco2Plugin(InitPluginProtocol):
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
         app_config.plugins.append(sqlalchemy_plugin(db_config))
         app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
+        app_config.guards.append(authentication_guard(registry.public_path_patterns()))
         app_config.exception_handlers.update(exception_handlers())
-        app_config.dependencies[IDENTITY_KWARG] = Provide(provide_identity)
-        app_config.guards.append(authenticate_first)
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
         app_config.cors_config = CORSConfig(
             allow_origins=settings.cors_origins,

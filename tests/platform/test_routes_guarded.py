@@ -79,3 +79,13 @@ def test_public_paths_exist(base_settings: Settings) -> None:
     templates = [re.compile("^" + _PARAM.sub("[^/]+", r.path) + "$") for r in app.routes]
     public = [p for p in registry.public_paths() if not p.endswith("*")]
     assert [p for p in public if not any(t.match(p) for t in templates)] == []
+
+
+def test_public_paths_match_whole_paths_or_declared_prefixes() -> None:
+    assert registry.is_public("/health")
+    assert registry.is_public("/api/v1/auth/kakao/callback")  # "/api/v1/auth/*"
+    assert registry.is_public("/api/v1/scan/categories")
+    assert not registry.is_public("/healthz")  # exact paths are exact
+    assert not registry.is_public("/api/v1/scan/categories/x")
+    assert not registry.is_public("/x/api/v1/auth/kakao")  # anchored at the start
+    assert not registry.is_public("/api/v1/scan/classify")

@@ -16,6 +16,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from eco2.platform.errors import AppError, ServiceUnavailable, Unauthorized
 
+INTERNAL_PREFIX = "/internal/"
 INTERNAL_TOKEN_HEADER = "x-internal-token"  # noqa: S105 (a header name)
 T = TypeVar("T")
 
@@ -44,7 +45,7 @@ class InternalClient:
         try:
             response = await self._http.request(
                 method,
-                f"{self._base_url}/internal/{self._domain}{path}",
+                f"{self._base_url}{INTERNAL_PREFIX}{self._domain}{path}",
                 content=msgspec.json.encode(json) if json is not None else None,
                 headers={INTERNAL_TOKEN_HEADER: self._token, "content-type": "application/json"},
             )

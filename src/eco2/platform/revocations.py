@@ -54,6 +54,7 @@ RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS = 0.1, 2.0
 SWEEP_SECONDS = 30.0
 SCAN_BATCH = 1000
 PATTERN = "blacklist:*"
+WAKE_MESSAGE = "wake"  # not a revoked key (those match PATTERN)
 
 
 class RevocationStoreUnavailable(Exception):
@@ -194,11 +195,14 @@ class RevocationCache:
         self._set_synced(False)
 
     async def _wake(self) -> None:
-        """PING the subscription: its reply ends the follower's wait for a message now, not
-        up to a heartbeat later (an app closes this on every shutdown, tests many times)."""
+        """Publish on the channel: the delivery ends the follower's wait for a message now, not
+        up to a heartbeat later (an app closes this on every shutdown, tests many times). Sent
+        on the lookup client: the subscription's own connection belongs to the follower task,
+        and redis-py connections are not safe to share between tasks. Other subscribers ignore
+        the message: it names no revoked key."""
         if self._following is not None:
-            with contextlib.suppress(RedisError, OSError):  # a dead connection wakes it too
-                await self._following.ping()
+            with contextlib.suppress(RedisError, OSError):
+                await self.lookups.publish(REVOCATION_CHANNEL, WAKE_MESSAGE)
 
     async def _run(self) -> None:
         """Subscribe, load, follow; on any failure fall back and start over."""

@@ -13,7 +13,7 @@ from eco2.domains.character.schemas import (
     GrantResult,
     OwnedCharacter,
 )
-from eco2.platform.di import Authenticated, DbSession
+from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.internal import require_internal_token
 from eco2.registry import API
 
@@ -28,8 +28,8 @@ async def catalog(db_session: DbSession) -> list[CatalogCharacter]:
     tags=["character"],
     summary="Characters I own, newest first (always includes 이코)",
 )
-async def my_characters(identity: Authenticated, db_session: DbSession) -> list[OwnedCharacter]:
-    return await services.owned(db_session, identity.user_id)
+async def my_characters(request: AuthRequest, db_session: DbSession) -> list[OwnedCharacter]:
+    return await services.owned(db_session, request.user.user_id)
 
 
 @post("/grants", status_code=200)

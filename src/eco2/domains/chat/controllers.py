@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, Router, delete, get, patch, post
+from litestar import Router, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -23,7 +23,7 @@ from eco2.domains.chat.schemas import (
     RenameChat,
     SendMessage,
 )
-from eco2.platform.di import Authenticated, DbSession
+from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
 from eco2.platform.jobs import last_event_id
 from eco2.registry import API
@@ -33,59 +33,59 @@ Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 
 @post("/messages", status_code=HTTP_200_OK, summary="Send a message and wait for the answer")
 async def legacy_message(
-    identity: Authenticated, chats: Chats, data: JSONBody[LegacyMessage]
+    request: AuthRequest, chats: Chats, data: JSONBody[LegacyMessage]
 ) -> LegacyAnswer:
-    return await chats.legacy(identity.user_id, data)
+    return await chats.legacy(request.user.user_id, data)
 
 
 @get("/", summary="My chats, most recently active first")
 async def list_chats(
-    identity: Authenticated,
+    request: AuthRequest,
     db_session: DbSession,
     limit: Limit = 20,
     cursor: FromQuery[str | None] = None,
 ) -> ChatPage:
-    return await store.chats(db_session, services.user_uuid(identity.user_id), limit, cursor)
+    return await store.chats(db_session, services.user_uuid(request.user.user_id), limit, cursor)
 
 
 @post("/", status_code=HTTP_201_CREATED, summary="Start a chat")
 async def create_chat(
-    identity: Authenticated, db_session: DbSession, data: JSONBody[CreateChat | None] = None
+    request: AuthRequest, db_session: DbSession, data: JSONBody[CreateChat | None] = None
 ) -> ChatCreated:
     title = data.title if data else None
-    chat = await store.create(db_session, services.user_uuid(identity.user_id), title)
+    chat = await store.create(db_session, services.user_uuid(request.user.user_id), title)
     return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
 
 
 @get("/{chat_id:str}", summary="A chat with its messages (newest page first)")
 async def chat_detail(
-    identity: Authenticated,
+    request: AuthRequest,
     db_session: DbSession,
     chat_id: FromPath[str],
     limit: Limit = 20,
     cursor: FromQuery[str | None] = None,
 ) -> ChatDetail:
-    chat = await store.owned(db_session, services.user_uuid(identity.user_id), chat_id)
+    chat = await store.owned(db_session, services.user_uuid(request.user.user_id), chat_id)
     return await store.detail(db_session, chat, limit, cursor)
 
 
 @patch("/{chat_id:str}", summary="Rename a chat")
 async def rename_chat(
-    identity: Authenticated,
+    request: AuthRequest,
     db_session: DbSession,
     chat_id: FromPath[str],
     data: JSONBody[RenameChat],
 ) -> ChatCreated:
-    chat = await store.owned(db_session, services.user_uuid(identity.user_id), chat_id)
+    chat = await store.owned(db_session, services.user_uuid(request.user.user_id), chat_id)
     await store.rename(db_session, chat, data.title)
     return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
 
 
 @delete("/{chat_id:str}", status_code=HTTP_200_OK, summary="Delete a chat and its messages")
 async def delete_chat(
-    identity: Authenticated, db_session: DbSession, chat_id: FromPath[str]
+    request: AuthRequest, db_session: DbSession, chat_id: FromPath[str]
 ) -> Deleted:
-    chat = await store.owned(db_session, services.user_uuid(identity.user_id), chat_id)
+    chat = await store.owned(db_session, services.user_uuid(request.user.user_id), chat_id)
     await store.delete_chat(db_session, chat)
     return Deleted(id=chat_id)
 
@@ -96,16 +96,14 @@ async def delete_chat(
     summary="Send a message; follow the answer over SSE",
 )
 async def send_message(
-    identity: Authenticated, chats: Chats, chat_id: FromPath[str], data: JSONBody[SendMessage]
+    request: AuthRequest, chats: Chats, chat_id: FromPath[str], data: JSONBody[SendMessage]
 ) -> JobAccepted:
-    return await chats.submit(identity.user_id, chat_id, data)
+    return await chats.submit(request.user.user_id, chat_id, data)
 
 
 @get("/{job_id:str}/events", summary="Answer events (SSE; resumable with Last-Event-ID)")
-async def events(
-    identity: Authenticated, chats: Chats, request: Request[Any, Any, Any], job_id: FromPath[str]
-) -> ServerSentEvent:
-    if await chats.hub.owner(job_id) != identity.user_id:
+async def events(request: AuthRequest, chats: Chats, job_id: FromPath[str]) -> ServerSentEvent:
+    if await chats.hub.owner(job_id) != request.user.user_id:
         raise NotFound("답변 작업을 찾을 수 없습니다.", code="chat_job_not_found")
     return chats.hub.sse(job_id, last_event_id(request), keepalive_event="keepalive")
 

@@ -17,7 +17,7 @@ from eco2.domains.images.schemas import (
     UploadedImage,
 )
 from eco2.domains.images.storage import FILES_PATH, UPLOAD_PATH
-from eco2.platform.di import Authenticated, RuntimeDep
+from eco2.platform.di import AuthRequest, RuntimeDep
 from eco2.registry import API
 
 # Keys are random and never rewritten, so a stored file can be cached for good.
@@ -36,12 +36,12 @@ FILE_HEADERS = {
     status_code=200,
 )
 async def presign(
-    identity: Authenticated,
+    request: AuthRequest,
     runtime: RuntimeDep,
     channel: FromPath[str],
     data: JSONBody[PresignRequest],
 ) -> PresignResponse:
-    return await services.presign(runtime, identity.user_id, channel, data)
+    return await services.presign(runtime, request.user.user_id, channel, data)
 
 
 @post(
@@ -51,12 +51,12 @@ async def presign(
     status_code=200,
 )
 async def callback(
-    identity: Authenticated,
+    request: AuthRequest,
     runtime: RuntimeDep,
     channel: FromPath[str],
     data: JSONBody[CallbackRequest],
 ) -> UploadedImage:
-    return await services.confirm(runtime, identity.user_id, channel, data.key)
+    return await services.confirm(runtime, request.user.user_id, channel, data.key)
 
 
 @put(

@@ -15,7 +15,7 @@ from eco2.domains.location.schemas import (
     NearestResult,
     Suggestion,
 )
-from eco2.platform.di import Authenticated, DbSession
+from eco2.platform.di import DbSession
 from eco2.platform.errors import InvalidInput
 from eco2.platform.internal import require_internal_token
 from eco2.registry import API
@@ -31,7 +31,6 @@ Query = Annotated[str, QueryParameter(min_length=1, max_length=100, description=
     summary="Places near a point, closest first (bare array)",
 )
 async def centers(
-    identity: Authenticated,
     db_session: DbSession,
     lat: Lat,
     lon: Lon,
@@ -57,15 +56,12 @@ async def centers(
 
 
 @get(f"{API}/locations/centers/{{site_id:str}}", tags=["location"], summary="One place in full")
-async def center_detail(
-    identity: Authenticated, db_session: DbSession, site_id: FromPath[str]
-) -> CenterDetail:
+async def center_detail(db_session: DbSession, site_id: FromPath[str]) -> CenterDetail:
     return await services.detail(db_session, site_id)
 
 
 @get(f"{API}/locations/search", tags=["location"], summary="Search by name, address or item")
 async def search(
-    identity: Authenticated,
     db_session: DbSession,
     q: Query,
     lat: Annotated[float | None, QueryParameter(ge=-90, le=90)] = None,
@@ -82,7 +78,7 @@ async def search(
 
 
 @get(f"{API}/locations/suggest", tags=["location"], summary="Autocomplete for the search box")
-async def suggest(identity: Authenticated, db_session: DbSession, q: Query) -> list[Suggestion]:
+async def suggest(db_session: DbSession, q: Query) -> list[Suggestion]:
     return await services.suggest(db_session, q)
 
 

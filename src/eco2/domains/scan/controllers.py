@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, Response, Router, get, post
+from litestar import Response, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
@@ -22,7 +22,7 @@ from eco2.domains.scan.schemas import (
     ScanMetrics,
     ScanResponse,
 )
-from eco2.platform.di import Authenticated, DbSession
+from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
 from eco2.platform.internal import require_internal_token
 from eco2.platform.jobs import last_event_id
@@ -31,23 +31,21 @@ from eco2.registry import API
 
 @post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
 async def classify(
-    identity: Authenticated, scans: Scans, data: JSONBody[ClassifyRequest]
+    request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> ScanResponse:
-    return await scans.classify(identity.user_id, data)
+    return await scans.classify(request.user.user_id, data)
 
 
 @post("/", status_code=HTTP_202_ACCEPTED, summary="Start a scan; follow it over SSE")
 async def submit(
-    identity: Authenticated, scans: Scans, data: JSONBody[ClassifyRequest]
+    request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> JobAccepted:
-    return await scans.submit(identity.user_id, data)
+    return await scans.submit(request.user.user_id, data)
 
 
 @get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")
-async def events(
-    identity: Authenticated, scans: Scans, request: Request[Any, Any, Any], job_id: FromPath[str]
-) -> ServerSentEvent:
-    if await scans.hub.owner(job_id) != identity.user_id:
+async def events(request: AuthRequest, scans: Scans, job_id: FromPath[str]) -> ServerSentEvent:
+    if await scans.hub.owner(job_id) != request.user.user_id:
         raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
     return scans.hub.sse(job_id, last_event_id(request))
 
@@ -57,9 +55,9 @@ async def events(
     summary="The scan's result (202 while it runs)",
 )
 async def result(
-    identity: Authenticated, scans: Scans, db_session: DbSession, job_id: FromPath[str]
+    request: AuthRequest, scans: Scans, db_session: DbSession, job_id: FromPath[str]
 ) -> Response[ScanResponse]:
-    scan = await store.owned_scan(db_session, services.user_uuid(identity.user_id), job_id)
+    scan = await store.owned_scan(db_session, services.user_uuid(request.user.user_id), job_id)
     if store.abandoned(scan, scans.runtime.settings.scan_timeout_seconds):
         scan.status, scan.error_code = "failed", "scan_abandoned"
     body = response_from_row(scan)
@@ -77,17 +75,17 @@ async def categories() -> list[ScanCategory]:
 
 @get("/history", summary="My scans, newest first")
 async def history(
-    identity: Authenticated,
+    request: AuthRequest,
     db_session: DbSession,
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     cursor: FromQuery[str | None] = None,
 ) -> HistoryPage:
-    return await store.history(db_session, services.user_uuid(identity.user_id), limit, cursor)
+    return await store.history(db_session, services.user_uuid(request.user.user_id), limit, cursor)
 
 
 @get("/metrics", summary="My scan counters")
-async def metrics(identity: Authenticated, db_session: DbSession) -> ScanMetrics:
-    return await store.metrics(db_session, services.user_uuid(identity.user_id))
+async def metrics(request: AuthRequest, db_session: DbSession) -> ScanMetrics:
+    return await store.metrics(db_session, services.user_uuid(request.user.user_id))
 
 
 @post("/classify", status_code=HTTP_200_OK)

@@ -7,7 +7,7 @@ from litestar.params import JSONBody
 
 from eco2.domains.users import services
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
-from eco2.platform.di import Authenticated, DbSession, RuntimeDep
+from eco2.platform.di import AuthRequest, DbSession, RuntimeDep
 from eco2.platform.internal import require_internal_token
 from eco2.registry import API
 
@@ -17,22 +17,22 @@ class MeController(Controller):
     tags = ["users"]
 
     @get("/", summary="My profile")
-    async def me(self, identity: Authenticated, db_session: DbSession) -> UserProfile:
-        return services.to_profile(await services.get_user(db_session, identity.user_id))
+    async def me(self, request: AuthRequest, db_session: DbSession) -> UserProfile:
+        return services.to_profile(await services.get_user(db_session, request.user.user_id))
 
     @patch("/", summary="Update nickname and/or phone number")
     async def update(
-        self, identity: Authenticated, db_session: DbSession, data: JSONBody[UserUpdate]
+        self, request: AuthRequest, db_session: DbSession, data: JSONBody[UserUpdate]
     ) -> UserProfile:
-        user = await services.update_user(db_session, identity.user_id, data.cleaned())
+        user = await services.update_user(db_session, request.user.user_id, data.cleaned())
         return services.to_profile(user)
 
     @delete("/", summary="Delete my account and all its data", status_code=204)
     async def remove(
-        self, identity: Authenticated, runtime: RuntimeDep, db_session: DbSession
+        self, request: AuthRequest, runtime: RuntimeDep, db_session: DbSession
     ) -> None:
-        await services.get_user(db_session, identity.user_id)
-        await services.delete_account(runtime, identity.user_id)
+        await services.get_user(db_session, request.user.user_id)
+        await services.delete_account(runtime, request.user.user_id)
 
 
 class PluralMeController(MeController):
