@@ -7,14 +7,18 @@
 2. ``eco2 serve`` (embedded PostgreSQL + Valkey, vision ``openai``, answers ``template``): its
    Python process alone on CPU 0. Its embedded PostgreSQL and Valkey (in a cluster: other
    machines), the fake model and this load generator share CPU 1.
-3. ``--concurrency`` simultaneous ``POST /api/v1/scan/classify`` (signed-in users, a clean
-   PET bottle: every scan stores a row and grants a reward): success rate, p50/p99 latency,
-   and the overhead beyond the model's delay.
+3. ``--rounds`` bursts of ``--concurrency`` simultaneous ``POST /api/v1/scan/classify``
+   (signed-in users, a clean PET bottle: every scan stores a row and grants a reward): success
+   rate, p50/p99 latency, the overhead beyond the model's delay and the CPU each part used.
+   The first burst opens the model client's connections; later ones find them pooled.
 4. The model switched to instant: ``--sequential`` scans one after another give the per-scan
    overhead of the whole pipeline (auth, model call, answer, reward, storage).
 
-The load generator speaks raw HTTP/1.1 over asyncio streams so its own cost stays out of the
-measured latency.
+The load generator speaks raw HTTP/1.1 over uvloop streams so its own cost stays out of the
+measured latency. ``--workers 2`` runs two server processes over both CPUs instead (shared with
+everything else). The scans of a burst advance together on the event loop, so the last one
+ends after the model's delay plus the CPU the whole burst needs; ``bench_model_client.py``
+measures the model client's share of it.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from pathlib import Path
 
 import click
 import httpx
+import uvloop
 
-from _support import cpu_seconds, free_port, percentile, stop
+from _support import cpu_reference, cpu_seconds, free_port, percentile, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = {0}, {1}
@@ -84,7 +89,7 @@ def model_reply() -> bytes:
     return head.encode() + payload
 
 
-async def fake_model(port: int, delay: float) -> None:
+async def serve_fake_model(port: int, delay: float) -> None:
     reply = model_reply()
     state = {"delay": delay}
 
@@ -284,7 +289,7 @@ async def set_delay(model_port: int, delay: float) -> None:
         await client.post(f"http://127.0.0.1:{model_port}/control/delay/{delay}")
 
 
-def run(concurrency: int, delay: float, sequential_n: int, workers: int) -> None:
+def run(concurrency: int, delay: float, sequential_n: int, workers: int, rounds: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
     os.sched_setaffinity(0, CLIENT_CPU)
@@ -308,15 +313,23 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int) -> None
             "fake model": lambda: cpu_seconds(model.pid),
             "load generator": time.process_time,
         }
-        before = {name: read() for name, read in parts.items()}
-        results = asyncio.run(burst(base, cookies, concurrency, delay + 60))
-        used = {name: read() - before[name] for name, read in parts.items()}
-        report(f"{concurrency} concurrent scans", results, delay)
+        p99s = []
+        for n in range(1, rounds + 1):
+            before = {name: read() for name, read in parts.items()}
+            results = uvloop.run(burst(base, cookies, concurrency, delay + 60))
+            used = {name: read() - before[name] for name, read in parts.items()}
+            pool = "cold model connection pool" if n == 1 else "warm pool"
+            report(f"round {n} ({pool}): {concurrency} concurrent scans", results, delay)
+            print(
+                "  CPU: "
+                + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in used.items())
+                + f" ({1000 * used['eco2 serve'] / concurrency:.2f} ms of eco2 serve per scan)"
+            )
+            p99s.append(percentile([r.seconds for r in results], 0.99))
         print(
-            "CPU during the burst: "
-            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in used.items())
-            + f" ({1000 * used['eco2 serve'] / concurrency:.2f} ms of eco2 serve per scan); "
-            f"machine load average {os.getloadavg()[0]:.1f}"
+            f"p99 over {rounds} rounds: median {statistics.median(p99s):.3f} s, "
+            f"best {min(p99s):.3f} s, worst {max(p99s):.3f} s; "
+            f"machine load average {os.getloadavg()[0]:.1f}; {cpu_reference()}"
         )
         if sequential_n:
             asyncio.run(set_delay(model_port, 0.0))
@@ -340,22 +353,25 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int) -> None
 @click.option("--concurrency", default=1000, show_default=True)
 @click.option("--delay", default=3.0, show_default=True, help="Fake model latency (s).")
 @click.option("--sequential", "sequential_n", default=300, show_default=True)
+@click.option("--rounds", default=3, show_default=True, help="Bursts against the same server.")
 @click.option(
     "--workers", default=1, show_default=True, help="eco2 serve workers (>1: not pinned)."
 )
 @click.option("--fake-model", is_flag=True, hidden=True)
 @click.option("--port", default=0, hidden=True)
 def main(
-    concurrency: int, delay: float, sequential_n: int, workers: int, fake_model: bool, port: int
+    concurrency: int,
+    delay: float,
+    sequential_n: int,
+    rounds: int,
+    workers: int,
+    fake_model: bool,
+    port: int,
 ) -> None:
     if fake_model:
-        asyncio.run(fake_model_main(port, delay))
+        asyncio.run(serve_fake_model(port, delay))
         return
-    run(concurrency, delay, sequential_n, workers)
-
-
-async def fake_model_main(port: int, delay: float) -> None:
-    await fake_model(port, delay)
+    run(concurrency, delay, sequential_n, workers, rounds)
 
 
 if __name__ == "__main__":
