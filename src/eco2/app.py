@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -65,8 +65,6 @@ class Eco2Plugin(InitPluginProtocol):
             app_config.route_handlers.extend(
                 h for h in domain.route_handlers() if settings.env == "local" or not _local_only(h)
             )
-            app_config.on_startup.extend(domain.startup_hooks())
-            app_config.on_shutdown.extend(domain.shutdown_hooks())
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
         app_config.plugins.append(sqlalchemy_plugin(db_config))
         app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
@@ -102,7 +100,7 @@ class Eco2Plugin(InitPluginProtocol):
                 "db_config": db_config,
             }
         )
-        app_config.lifespan.append(self._runtime)
+        app_config.lifespan.extend([self._runtime, self._domain_lifecycle])
         return app_config
 
     @asynccontextmanager
@@ -159,6 +157,18 @@ class Eco2Plugin(InitPluginProtocol):
                 await revoked.close()
             await http.aclose()
             await redis.aclose()
+
+    @asynccontextmanager
+    async def _domain_lifecycle(self, app: Litestar) -> AsyncIterator[None]:
+        """Each domain's start-up once the process-wide clients exist, and its shutdown before
+        they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited)."""
+        async with AsyncExitStack() as started:
+            for domain in self.domains:
+                for hook in domain.startup_hooks():
+                    await hook(app)
+                for hook in reversed(domain.shutdown_hooks()):
+                    started.push_async_callback(hook, app)
+            yield
 
 
 def create_app(domains: Sequence[str] | None = None, settings: Settings | None = None) -> Litestar:

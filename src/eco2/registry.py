@@ -13,9 +13,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from types import ModuleType
 
-    from litestar.types import ControllerRouterHandler, LifespanHook
+    from litestar import Litestar
+    from litestar.types import ControllerRouterHandler
+
+    DomainHook = Callable[[Litestar], Awaitable[None]]
 
 API = "/api/v1"
 OAUTH_PROVIDERS = ("kakao", "google", "naver")
@@ -49,12 +53,14 @@ class Domain:
     def route_handlers(self) -> list[ControllerRouterHandler]:
         return list(self._controllers().route_handlers)
 
-    def startup_hooks(self) -> list[LifespanHook]:
-        """Idempotent start-up work (seeding a catalog, a first data import)."""
+    def startup_hooks(self) -> list[DomainHook]:
+        """Idempotent start-up work (seeding a catalog, a first data import); runs once the
+        process-wide clients exist."""
         return list(getattr(self._controllers(), "on_startup", []))
 
-    def shutdown_hooks(self) -> list[LifespanHook]:
-        """Closing what start-up opened (clients, background tasks); runs after the requests."""
+    def shutdown_hooks(self) -> list[DomainHook]:
+        """Closing what start-up opened (clients, background tasks); runs after the requests
+        and before the process-wide clients close."""
         return list(getattr(self._controllers(), "on_shutdown", []))
 
     def models_module(self) -> str:

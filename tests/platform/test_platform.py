@@ -231,3 +231,26 @@ def test_the_local_signing_key_is_minted_before_workers_start(
             assert len(local_key_files(settings, create=False)) == 1
     finally:
         get_settings.cache_clear()
+
+
+async def test_domains_shut_down_before_the_process_wide_clients_close(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain on_shutdown hooks run after every lifespan manager, so a domain closing its
+    background tasks would find Redis already closed; chat's never ran at all."""
+    from eco2.domains.chat import services as chat_services
+
+    calls: list[str] = []
+
+    async def probe(app: Litestar) -> None:
+        calls.append("redis up" if await app.state.runtime.redis.ping() else "redis down")
+
+    hooks = registry.Domain.shutdown_hooks
+    monkeypatch.setattr(registry.Domain, "shutdown_hooks", lambda d: [*hooks(d), probe])
+    app = create_app(["chat"], settings=settings)
+    async with AsyncTestClient(app, base_url="http://testserver.local"):
+        service = app.state.chat_service
+
+    assert calls == ["redis up"]
+    assert chat_services.stop in registry.select(["chat"])[0].shutdown_hooks()
+    assert service.hub.closed

@@ -27,6 +27,9 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 1.0  # safety net if a notification is missed
+LISTEN_SECONDS = 0.5  # the listener's longest wait before it looks at its closing flag
+RECONNECT_SECONDS = 1.0
+CLOSING = "~closing"  # a notification no job has: it only wakes listeners
 KEEPALIVE_SECONDS = 15.0
 SSE_RETRY_MS = 2000
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -126,26 +129,30 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
     def _ensure_listening(self) -> None:
         if not self._closing and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._listen())
 
     async def _listen(self) -> None:
-        # The client may turn a cancellation into a ConnectionError while it disconnects,
-        # so a closing flag, not the CancelledError alone, ends this loop.
+        """Until closed, by a flag: redis-py can swallow a cancellation inside a pub/sub read
+        and keep waiting for a message that never comes, so this loop is never cancelled."""
         while not self._closing:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.psubscribe(f"{self._keys.notify()}*")
-                    async for message in pubsub.listen():
-                        self._wake(message)
-            except asyncio.CancelledError:
-                raise
+                    while not self._closing:
+                        message = await pubsub.get_message(timeout=LISTEN_SECONDS)
+                        if message is not None:
+                            self._wake(message)
             except Exception as exc:
                 if self._closing:
                     return
                 log.warning("job_event_hub_reconnect", kind=self.kind, error=str(exc))
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(RECONNECT_SECONDS)
 
     def _wake(self, message: dict[str, Any]) -> None:
         if message.get("type") != "pmessage":
@@ -158,9 +165,13 @@ class EventHub:
     async def close(self) -> None:
         self._closing = True
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(RedisError, OSError):  # ends the listener's wait now
+                await self._redis.publish(self._keys.notify(CLOSING), b"")
+            # Each step of the listener ends within the client's socket timeout (2 s).
+            _, pending = await asyncio.wait({self._task}, timeout=LISTEN_SECONDS + 4.0)
+            if pending:  # not expected
+                log.warning("job_event_hub_listener_stuck", kind=self.kind)
+                self._task.cancel()
 
     async def owner(self, job_id: str) -> str | None:
         return await job_owner(self._redis, self.kind, job_id)

@@ -126,3 +126,4 @@ chat_router = Router(
 
 route_handlers = [chat_router]
 on_startup = [services.start]
+on_shutdown = [services.stop]

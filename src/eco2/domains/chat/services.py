@@ -222,9 +222,13 @@ async def start(app: Litestar) -> None:
     from eco2.domains.waste.retrieval import default_retriever
 
     await asyncio.to_thread(default_retriever)  # warm the knowledge index once
-    service = ChatService(app.state.runtime, app.state)
-    app.state.chat_service = service
-    app.on_shutdown.append(service.close)
+    app.state.chat_service = ChatService(app.state.runtime, app.state)
+
+
+async def stop(app: Litestar) -> None:
+    service: ChatService | None = getattr(app.state, "chat_service", None)
+    if service is not None:
+        await service.close()
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:

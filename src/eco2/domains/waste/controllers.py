@@ -10,7 +10,7 @@ import asyncio
 from typing import Annotated
 
 import msgspec
-from litestar import Router, get
+from litestar import Litestar, Router, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from eco2.domains.waste.knowledge import Item, KnowledgeBase, RulesDoc, load_knowledge
@@ -108,7 +108,7 @@ async def categories() -> list[MajorCategory]:
     ]
 
 
-async def warm_retriever() -> None:
+async def warm_retriever(_: Litestar) -> None:
     """Build the retriever (embeddings of every alias) before the first search."""
     await asyncio.to_thread(default_retriever)
 
