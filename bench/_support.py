@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -11,7 +12,14 @@ from pathlib import Path
 
 from eco2.platform.embedded import free_port
 
-__all__ = ["cpu_reference", "cpu_seconds", "free_port", "percentile", "stop"]
+__all__ = [
+    "cpu_reference",
+    "cpu_seconds",
+    "free_port",
+    "percentile",
+    "read_http_message",
+    "stop",
+]
 
 
 def stop(
@@ -54,3 +62,17 @@ def cpu_reference() -> str:
     for i in range(3_000_000):
         total += i * i
     return f"reference loop {time.process_time() - started:.2f} s of CPU"
+
+
+async def read_http_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 message with a ``content-length`` body (none: empty): (head, body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    return head, await reader.readexactly(length)

@@ -37,7 +37,7 @@ from pathlib import Path
 import click
 import httpx
 
-from _support import cpu_seconds, free_port, percentile, stop
+from _support import cpu_seconds, free_port, percentile, read_http_message, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = {0}, {1}
@@ -96,12 +96,7 @@ async def serve_fake_model(port: int, seconds: float, count: int) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                request = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in request.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                await read_http_message(reader)
                 writer.write(head + http_chunk(events[0]))
                 await writer.drain()
                 for event in events[1:-2]:
@@ -213,13 +208,6 @@ def seats(base: str, users: int, per_user: int) -> list[Seat]:
     return [row[i] for i in range(per_user) for row in rows]
 
 
-def _content_length(head: bytes) -> int:
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            return int(line.split(b":")[1])
-    return 0
-
-
 async def _post_message(host: str, port: int, seat: Seat, question: str) -> tuple[str, bytes]:
     body = json.dumps({"message": question}).encode()
     request = (
@@ -231,8 +219,8 @@ async def _post_message(host: str, port: int, seat: Seat, question: str) -> tupl
     try:
         writer.write(request)
         await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        return head.split(b" ", 2)[1].decode(), await reader.readexactly(_content_length(head))
+        head, body = await read_http_message(reader)
+        return head.split(b" ", 2)[1].decode(), body
     finally:
         writer.close()
 

@@ -42,7 +42,14 @@ import click
 import httpx
 import uvloop
 
-from _support import cpu_reference, cpu_seconds, free_port, percentile, stop
+from _support import (
+    cpu_reference,
+    cpu_seconds,
+    free_port,
+    percentile,
+    read_http_message,
+    stop,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = {0}, {1}
@@ -96,12 +103,7 @@ async def serve_fake_model(port: int, delay: float) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                head, _ = await read_http_message(reader)
                 if head.startswith(b"POST /control/delay/"):
                     state["delay"] = float(head.split(b" ")[1].rsplit(b"/", 1)[1])
                     writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
@@ -237,21 +239,18 @@ async def one_scan(host: str, port: int, payload: bytes, limit_s: float) -> Resu
             reader, writer = await asyncio.open_connection(host, port)
             writer.write(payload)
             await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            body = await reader.readexactly(length)
+            head, body = await read_http_message(reader)
             writer.close()
-    except (TimeoutError, OSError, asyncio.IncompleteReadError, StopIteration) as exc:
+    except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
         return Result(False, time.perf_counter() - started, type(exc).__name__)
     elapsed = time.perf_counter() - started
     status = head.split(b" ", 2)[1].decode()
     if status != "200":
         return Result(False, elapsed, f"HTTP {status} {body[:120]!r}")
-    scan = json.loads(body)
+    try:
+        scan = json.loads(body)
+    except ValueError:  # no content-length, or not JSON
+        return Result(False, elapsed, f"unreadable body {body[:120]!r}")
     good = scan.get("status") == "completed" and scan.get("pipeline_result") is not None
     return Result(good, elapsed, "" if good else str(scan.get("error")))
 
