@@ -18,7 +18,7 @@ from litestar.plugins import InitPluginProtocol
 from sqlalchemy import text
 
 from eco2 import __version__, interop, registry
-from eco2.keys import load_key_ring
+from eco2.keys import load_key_ring, token_codec
 from eco2.platform.cache import redis_client
 from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
 from eco2.platform.errors import exception_handlers
@@ -28,7 +28,7 @@ from eco2.platform.identity import authentication_guard, identity_resolver
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
-from eco2.platform.security import Revocations, TokenCodec
+from eco2.platform.security import Revocations
 from eco2.settings import Settings, get_settings
 
 DOCS_PATH = "/docs"
@@ -111,20 +111,7 @@ class Eco2Plugin(InitPluginProtocol):
         engine = app.state.db_config.get_engine()
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)
-        codec = (
-            TokenCodec(
-                keys,
-                issuer=settings.auth_issuer,
-                audience=settings.auth_audience,
-                ttl={
-                    "access": settings.auth_access_ttl_seconds,
-                    "refresh": settings.auth_refresh_ttl_seconds,
-                },
-                leeway=settings.auth_leeway_seconds,
-            )
-            if keys
-            else None
-        )
+        codec = token_codec(keys, settings) if keys else None
         resolver, revoked = identity_resolver(settings, codec, redis)
         revocations = Revocations(redis, revoked)
 

@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from eco2.platform.security import KeyRing, generate_private_key, split_pems
+from eco2.platform.security import KeyRing, TokenCodec, generate_private_key, split_pems
 from eco2.settings import Settings
 
 KEYS_DIR = "keys"
@@ -44,3 +44,17 @@ def load_key_ring(settings: Settings) -> KeyRing | None:
     if not files:
         return None
     return KeyRing.from_pems(p.read_text() for p in files)
+
+
+def token_codec(ring: KeyRing, settings: Settings) -> TokenCodec:
+    """The codec for ``ring`` with the configured issuer, audience, lifetimes and leeway."""
+    return TokenCodec(
+        ring,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl={
+            "access": settings.auth_access_ttl_seconds,
+            "refresh": settings.auth_refresh_ttl_seconds,
+        },
+        leeway=settings.auth_leeway_seconds,
+    )

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from eco2.authz.decisions import KeysUnavailable
 from eco2.authz.keys import KeySource
 from eco2.authz.metrics import TOKEN_CACHE
-from eco2.platform.security import Identity, InvalidToken, KeyRing, TokenCodec
+from eco2.keys import token_codec
+from eco2.platform.security import Identity, InvalidToken
 from eco2.platform.verified_tokens import VerifiedTokens
 from eco2.settings import Settings
 
@@ -51,17 +52,10 @@ class TokenVerifier:
                 raise KeysUnavailable
             # A new ring, a new (empty) cache: a removed key must stop verifying at once.
             self._tokens = VerifiedTokens(
-                self._build(ring), size=self.cache_size, lookups=TOKEN_CACHE, clock=self.clock
+                token_codec(ring, self.settings),
+                size=self.cache_size,
+                lookups=TOKEN_CACHE,
+                clock=self.clock,
             )
             self._version = self.keys.version
         return self._tokens
-
-    def _build(self, ring: KeyRing) -> TokenCodec:
-        s = self.settings
-        return TokenCodec(
-            ring,
-            issuer=s.auth_issuer,
-            audience=s.auth_audience,
-            ttl={"access": s.auth_access_ttl_seconds, "refresh": s.auth_refresh_ttl_seconds},
-            leeway=s.auth_leeway_seconds,
-        )
