@@ -226,9 +226,9 @@ async def start(app: Litestar) -> None:
 
 
 async def stop(app: Litestar) -> None:
-    service: ChatService | None = getattr(app.state, "chat_service", None)
-    if service is not None:
-        await service.close()
+    """Runs only after ``start`` succeeded (the app's domain lifecycle)."""
+    service: ChatService = app.state.chat_service
+    await service.close()
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:

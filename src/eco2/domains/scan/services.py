@@ -212,9 +212,9 @@ async def start(app: Litestar) -> None:
 
 
 async def stop(app: Litestar) -> None:
-    service: ScanService | None = getattr(app.state, "scan_service", None)
-    if service is not None:
-        await service.close()
+    """Runs only after ``start`` succeeded (the app's domain lifecycle)."""
+    service: ScanService = app.state.scan_service
+    await service.close()
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
