@@ -36,6 +36,7 @@ class Domain:
     ``public_paths`` are reachable without a token; a trailing ``*`` means "this prefix".
     ``db_schema`` is the PostgreSQL schema owning the domain's tables (``None``: no tables).
     ``holds_user_data``: the domain stores per-user rows that an account deletion must erase.
+    ``runs_jobs``: the domain has a job queue (``eco2 worker --domain``, a worker Deployment).
     """
 
     name: str
@@ -44,6 +45,7 @@ class Domain:
     public_paths: tuple[str, ...] = ()
     db_schema: str | None = None
     holds_user_data: bool = False
+    runs_jobs: bool = False
 
     @property
     def internal_prefix(self) -> str:
@@ -87,6 +89,7 @@ DOMAINS: tuple[Domain, ...] = (
         prefixes=(f"{API}/user", f"{API}/users"),
         db_schema="users",
         holds_user_data=True,
+        runs_jobs=True,  # account erasure
     ),
     Domain(
         name="character",
@@ -119,6 +122,7 @@ DOMAINS: tuple[Domain, ...] = (
         public_paths=(f"{API}/scan/categories",),
         db_schema="scan",
         holds_user_data=True,
+        runs_jobs=True,
     ),
     Domain(
         name="chat",
@@ -126,12 +130,14 @@ DOMAINS: tuple[Domain, ...] = (
         prefixes=(f"{API}/chat",),
         db_schema="chat",
         holds_user_data=True,
+        runs_jobs=True,
     ),
     # The knowledge base (package ``waste``): public, identical for everyone, no user data.
     Domain(name="info", package="waste", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",)),
 )
 
 DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)
+JOB_DOMAINS: tuple[str, ...] = tuple(d.name for d in DOMAINS if d.runs_jobs)
 
 
 def get_domain(name: str) -> Domain:

@@ -11,6 +11,7 @@ from eco2.platform.db import async_url
 from eco2.settings import Settings
 from tests.chat.conftest import IMAGE, ask, send, stream
 from tests.conftest import dev_login
+from tests.fakes.db import erased
 
 CHAT = "/api/v1/chat"
 
@@ -172,10 +173,11 @@ async def test_rate_limit_is_a_clear_429(client: AsyncTestClient[Litestar], app:
 async def test_account_deletion_erases_chats(
     client: AsyncTestClient[Litestar], settings: Settings
 ) -> None:
-    await dev_login(client)
+    user_id = await dev_login(client)
     await ask(client, "페트병")
     response = await client.delete("/api/v1/users/me")
     assert response.status_code in (200, 204), response.text
+    await erased(settings, user_id)
     engine = create_async_engine(async_url(settings.database_url or ""))
     async with engine.connect() as conn:
         for table in ("chat.sessions", "chat.messages"):

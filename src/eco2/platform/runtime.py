@@ -9,7 +9,9 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eco2.platform.internal import InternalClient
+from eco2.platform.jobs import Jobs
 from eco2.platform.security import Revocations, TokenCodec
+from eco2.platform.shutdown import Stopping
 from eco2.settings import Settings
 
 
@@ -22,6 +24,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     tokens: TokenCodec | None
     revocations: Revocations
+    jobs: Jobs
+    stopping: Stopping
 
     def serves(self, domain: str) -> bool:
         return domain in self.domains

@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect
 
-from eco2.domains.auth import services
+from eco2.domains.auth import revocations, services
 from eco2.domains.auth.cookies import cleared_cookies, session_cookies
 from eco2.domains.auth.schemas import DevLogin, Envelope, LoginStart, ProviderProfile
 from eco2.domains.auth.services import LoginFailed
@@ -135,3 +135,5 @@ async def dev_login(
 
 
 route_handlers = [jwks, start_login, callback, refresh, logout, dev_login]
+on_startup = [revocations.start]
+on_shutdown = [revocations.stop]

@@ -53,3 +53,15 @@ class RefreshToken(CreatedAt, Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RevocationOutbox(CreatedAt, Base):
+    """A revocation (a ``blacklist:…`` key and when it may be forgotten), written in the same
+    transaction that revokes in the database and removed once Redis has it. While Redis is
+    away it waits here; it is applied when Redis returns (``auth.revocations``)."""
+
+    __tablename__ = "revocation_outbox"
+    __table_args__ = {"schema": SCHEMA}
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

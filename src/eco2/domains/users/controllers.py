@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, patch, post
-from litestar.params import JSONBody
+from typing import TypeAlias
 
-from eco2.domains.users import services
+from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+
+from eco2.domains.users import erasure, services
+from eco2.domains.users.erasure import Erasures, ErasureState
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
-from eco2.platform.di import AuthRequest, DbSession, RuntimeDep
+from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.internal import require_internal_token
 from eco2.registry import API
+
+ErasuresDep: TypeAlias = NamedDependency[Erasures]
+
+
+def provide_erasures(state: State) -> Erasures:
+    erasures: Erasures = state.erasures
+    return erasures
+
+
+erasure_dependencies = {"erasures": Provide(provide_erasures, sync_to_thread=False)}
 
 
 class MeController(Controller):
     path = f"{API}/user/me"
     tags = ["users"]
+    dependencies = erasure_dependencies
 
     @get("/", summary="My profile")
     async def me(self, request: AuthRequest, db_session: DbSession) -> UserProfile:
@@ -27,12 +43,14 @@ class MeController(Controller):
         user = await services.update_user(db_session, request.user.user_id, data.cleaned())
         return services.to_profile(user)
 
-    @delete("/", summary="Delete my account and all its data", status_code=204)
-    async def remove(
-        self, request: AuthRequest, runtime: RuntimeDep, db_session: DbSession
-    ) -> None:
-        await services.get_user(db_session, request.user.user_id)
-        await services.delete_account(runtime, request.user.user_id)
+    @delete(
+        "/",
+        summary="Delete my account and all its data",
+        description="Answered once the deletion is recorded; a job erases every domain's data.",
+        status_code=204,
+    )
+    async def remove(self, request: AuthRequest, erasures: ErasuresDep) -> None:
+        await erasures.request(request.user.user_id)
 
 
 class PluralMeController(MeController):
@@ -50,4 +68,15 @@ async def record_login(data: JSONBody[LoginRecord], db_session: DbSession) -> Lo
     return await services.record_login(db_session, data)
 
 
-route_handlers = [MeController, PluralMeController, record_login]
+@get(
+    "/internal/users/erasures/{user_id:str}",
+    guards=[require_internal_token],
+    include_in_schema=False,
+    dependencies=erasure_dependencies,
+)
+async def erasure_state(user_id: FromPath[str], erasures: ErasuresDep) -> ErasureState:
+    return await erasures.state(user_id)
+
+
+route_handlers = [MeController, PluralMeController, record_login, erasure_state]
+on_startup = [erasure.start]

@@ -7,7 +7,6 @@ import uuid
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eco2 import interop
 from eco2.domains.users.models import User
 from eco2.domains.users.nicknames import eco_nickname
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, clean_nickname
@@ -81,10 +80,6 @@ async def record_login(session: AsyncSession, record: LoginRecord) -> LoginResul
     session.add(user)
     await session.flush()
     return LoginResult(user_id=str(user.id), created=True)
-
-
-async def delete_account(runtime: Runtime, user_id: str) -> None:
-    await interop.erase_user(runtime, user_id)
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:

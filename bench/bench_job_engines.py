@@ -1,0 +1,478 @@
+"""The job engines we considered, side by side, on the same Redis (Valkey) and PostgreSQL.
+
+    pip install saq streaq taskiq-redis 'procrastinate[psycopg]'   # in a scratch venv
+    PYTHONPATH=src python bench/bench_job_engines.py [--engine streaq ...] [--jobs 1000]
+
+Not part of the app's dependencies: it is the evidence behind ``docs/decisions/`` (the choice
+of the job engine). For each engine a worker process (this file with ``--worker``) runs alone
+on CPU 0 with room for every job at once; the embedded Valkey and PostgreSQL, and this
+process (the producer), share CPU 1. Every job records when it started (an ``RPUSH``) and
+sleeps ``--job-seconds``. Three phases:
+
+1. **Overhead**: ``--jobs`` jobs enqueued at once. Enqueue → start latency (p50/p99) and the
+   CPU per job of the worker, of the stores and of the producer. The jobs' own work (two
+   ``RPUSH`` and a sleep) is the same for every engine.
+2. **SIGKILL**: 100 jobs in flight, the worker killed with SIGKILL, a new worker started on
+   the same stores: how long until every job has finished, how many ran twice, how many were
+   lost (not finished within ``RECOVERY_LIMIT`` seconds).
+3. **SIGTERM**: 200 jobs, a worker that runs 100 at a time, SIGTERM once 100 have started:
+   which in-flight jobs finished inside the grace period, and (after a new worker) whether
+   every job finished exactly once.
+
+Each engine is configured as production would need it with a 60 s job timeout, so that a
+dead worker is noticed as early as the engine allows: saq with a 5 s heartbeat (the job
+touches itself every 2 s) and a sweep every 2 s; streaq with a 5 s idle timeout (renewed by
+the worker while a task runs); taskiq's stream broker with an idle timeout above the job
+timeout (it does not renew a running message's claim); procrastinate with worker heartbeats
+and a periodic task that retries the stalled jobs of dead workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from redis.asyncio import Redis
+
+from _support import cpu_reference, cpu_seconds, percentile
+from eco2.platform.embedded import embedded_services
+
+WORKER_CPU, OTHER_CPU = {0}, {1}
+ENGINES = ("saq", "streaq", "taskiq", "procrastinate")
+JOB_TIMEOUT = 60
+GRACE_SECONDS = 10
+RECOVERY_LIMIT = 300.0
+STARTED, DONE = "bench:started", "bench:done"
+
+
+# --- the job, the same for every engine -----------------------------------------------------
+
+
+class Recorder:
+    """What a job does: note its start (and the enqueue → start delay), sleep, note its end."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis = Redis.from_url(redis_url)
+
+    async def run(self, job_id: str, enqueued_at: float, seconds: float) -> None:
+        await self.redis.rpush(STARTED, f"{job_id} {time.time() - enqueued_at:.6f}")
+        await asyncio.sleep(seconds)
+        await self.redis.rpush(DONE, job_id)
+
+
+# --- engines: a worker (in the child) and a producer (here) ---------------------------------
+
+Enqueue = Callable[[str, float, float], Awaitable[None]]
+
+
+@dataclass
+class Engine:
+    """``worker(concurrency)`` runs until SIGTERM/SIGINT; ``producer()`` opens a client."""
+
+    worker: Callable[[int], Awaitable[None]]
+    producer: Callable[[], contextlib.AbstractAsyncContextManager[Enqueue]]
+
+
+def saq_engine(redis_url: str, database_url: str) -> Engine:
+    from saq import Queue, Worker
+
+    recorder = Recorder(redis_url)
+
+    async def job(ctx: dict[str, Any], *, job_id: str, enqueued_at: float, seconds: float) -> None:
+        saq_job = ctx["job"]
+
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(2)
+                await saq_job.update()
+
+        beating = asyncio.create_task(heartbeat())
+        try:
+            await recorder.run(job_id, enqueued_at, seconds)
+        finally:
+            beating.cancel()
+
+    async def worker(concurrency: int) -> None:
+        queue = Queue.from_url(redis_url, name="bench")
+        await Worker(
+            queue,
+            functions=[("job", job)],
+            concurrency=concurrency,
+            timers={"sweep": 2},
+            dequeue_timeout=1,
+            shutdown_grace_period_s=GRACE_SECONDS,
+        ).start()
+
+    @contextlib.asynccontextmanager
+    async def producer() -> Any:
+        queue = Queue.from_url(redis_url, name="bench")
+
+        async def enqueue(job_id: str, enqueued_at: float, seconds: float) -> None:
+            await queue.enqueue(
+                "job",
+                key=job_id,
+                timeout=JOB_TIMEOUT,
+                heartbeat=5,
+                retries=3,
+                job_id=job_id,
+                enqueued_at=enqueued_at,
+                seconds=seconds,
+            )
+
+        yield enqueue
+        await queue.disconnect()
+
+    return Engine(worker, producer)
+
+
+def streaq_engine(redis_url: str, database_url: str) -> Engine:
+    import msgspec
+    from streaq import Worker
+
+    recorder = Recorder(redis_url)
+
+    def make(concurrency: int = 1, handle_signals: bool = True) -> tuple[Worker[Any], Any]:
+        streaq = Worker(
+            redis_url=redis_url,
+            queue_name="bench",
+            concurrency=concurrency,
+            idle_timeout=5,
+            grace_period=GRACE_SECONDS,
+            serializer=msgspec.json.encode,
+            deserializer=msgspec.json.decode,
+            handle_signals=handle_signals,
+        )
+
+        @streaq.task(timeout=JOB_TIMEOUT, max_tries=3)
+        async def job(job_id: str, enqueued_at: float, seconds: float) -> None:
+            await recorder.run(job_id, enqueued_at, seconds)
+
+        return streaq, job
+
+    async def worker(concurrency: int) -> None:
+        streaq, _ = make(concurrency)
+        await streaq.run_async()
+
+    @contextlib.asynccontextmanager
+    async def producer() -> Any:
+        streaq, job = make(handle_signals=False)
+        async with streaq:
+
+            async def enqueue(job_id: str, enqueued_at: float, seconds: float) -> None:
+                task = job.enqueue(job_id, enqueued_at, seconds)
+                task.id = job_id
+                await task
+
+            yield enqueue
+
+    return Engine(worker, producer)
+
+
+def taskiq_engine(redis_url: str, database_url: str) -> Engine:
+    from taskiq.api import run_receiver_task
+    from taskiq_redis import RedisStreamBroker
+
+    recorder = Recorder(redis_url)
+    broker = RedisStreamBroker(
+        redis_url, queue_name="bench", idle_timeout=(JOB_TIMEOUT + 10) * 1000, xread_block=1000
+    )
+
+    @broker.task(task_name="job")
+    async def job(job_id: str, enqueued_at: float, seconds: float) -> None:
+        await recorder.run(job_id, enqueued_at, seconds)
+
+    async def worker(concurrency: int) -> None:
+        broker.is_worker_process = True
+        await broker.startup()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        receiving = asyncio.create_task(
+            run_receiver_task(broker, max_async_tasks=concurrency, max_prefetch=concurrency)
+        )
+        await stop.wait()
+        receiving.cancel()  # taskiq's receiver has no grace period of its own here
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiving
+        await broker.shutdown()
+
+    @contextlib.asynccontextmanager
+    async def producer() -> Any:
+        await broker.startup()
+
+        async def enqueue(job_id: str, enqueued_at: float, seconds: float) -> None:
+            await job.kiq(job_id, enqueued_at, seconds)
+
+        yield enqueue
+        await broker.shutdown()
+
+    return Engine(worker, producer)
+
+
+def procrastinate_engine(redis_url: str, database_url: str) -> Engine:
+    import procrastinate
+
+    recorder = Recorder(redis_url)
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=database_url))
+
+    @app.task(name="job", retry=3, queueing_lock=None)
+    async def job(job_id: str, enqueued_at: float, seconds: float) -> None:
+        await recorder.run(job_id, enqueued_at, seconds)
+
+    @app.periodic(cron="*/2 * * * * *")  # every 2 s (seconds field)
+    @app.task(name="retry_stalled", queueing_lock="retry_stalled", pass_context=True)
+    async def retry_stalled(context: Any, timestamp: int) -> None:
+        for stalled in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=5):
+            await app.job_manager.retry_job(stalled)
+
+    async def worker(concurrency: int) -> None:
+        async with app.open_async():
+            await app.run_worker_async(
+                concurrency=concurrency,
+                shutdown_graceful_timeout=GRACE_SECONDS,
+                update_heartbeat_interval=1,
+                stalled_worker_timeout=5,
+                install_signal_handlers=True,
+            )
+
+    @contextlib.asynccontextmanager
+    async def producer() -> Any:
+        async with app.open_async():
+            with contextlib.suppress(Exception):  # already applied
+                await app.schema_manager.apply_schema_async()
+
+            async def enqueue(job_id: str, enqueued_at: float, seconds: float) -> None:
+                await job.defer_async(job_id=job_id, enqueued_at=enqueued_at, seconds=seconds)
+
+            yield enqueue
+
+    return Engine(worker, producer)
+
+
+FACTORIES = {
+    "saq": saq_engine,
+    "streaq": streaq_engine,
+    "taskiq": taskiq_engine,
+    "procrastinate": procrastinate_engine,
+}
+
+
+# --- the driver -----------------------------------------------------------------------------
+
+
+@dataclass
+class Stores:
+    redis_url: str
+    database_url: str
+    pids: set[int]
+
+
+def spawn_worker(
+    engine: str, stores: Stores, concurrency: int, log: Path
+) -> subprocess.Popen[bytes]:
+    args = [sys.executable, __file__, "--worker", engine, "--concurrency", str(concurrency)]
+    args += ["--redis-url", stores.redis_url, "--database-url", stores.database_url]
+    return subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+        preexec_fn=lambda: os.sched_setaffinity(0, WORKER_CPU),
+    )
+
+
+async def wait_count(redis: Redis, key: str, n: int, limit: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if await redis.llen(key) >= n:
+            break
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def reset(redis: Redis) -> None:
+    await redis.delete(STARTED, DONE)
+
+
+async def enqueue_all(enqueue: Enqueue, n: int, seconds: float) -> list[str]:
+    ids = [uuid.uuid4().hex for _ in range(n)]
+    await asyncio.gather(*(enqueue(i, time.time(), seconds) for i in ids))
+    return ids
+
+
+async def done_counts(redis: Redis) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for raw in await redis.lrange(DONE, 0, -1):
+        counts[raw.decode()] = counts.get(raw.decode(), 0) + 1
+    return counts
+
+
+async def overhead(
+    engine: Engine, stores: Stores, name: str, n: int, seconds: float, log: Path
+) -> None:
+    redis = Redis.from_url(stores.redis_url)
+    await reset(redis)
+    worker = spawn_worker(name, stores, n, log)
+    try:
+        async with engine.producer() as enqueue:
+            await enqueue_all(enqueue, 20, 0)  # warm up both sides
+            await wait_count(redis, DONE, 20, 60)
+            await reset(redis)
+            await asyncio.sleep(1)
+            before = (
+                cpu_seconds(worker.pid),
+                sum(map(cpu_seconds, stores.pids)),
+                time.process_time(),
+            )
+            await enqueue_all(enqueue, n, seconds)
+            took = await wait_count(redis, DONE, n, seconds + 120)
+            after = cpu_seconds(worker.pid), sum(map(cpu_seconds, stores.pids)), time.process_time()
+        delays = [float(r.split()[1]) for r in await redis.lrange(STARTED, 0, -1)]
+        finished = await redis.llen(DONE)
+        used = [1000 * (a - b) / n for a, b in zip(after, before, strict=True)]
+        print(
+            f"  overhead: {finished}/{n} done in {took:.2f} s; enqueue → start p50 "
+            f"{1000 * percentile(delays, 0.5):.0f} ms, p99 {1000 * percentile(delays, 0.99):.0f} ms; "
+            f"CPU per job: worker {used[0]:.2f} ms, stores {used[1]:.2f} ms, producer {used[2]:.2f} ms"
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(GRACE_SECONDS + 10)
+        worker.kill()
+        await redis.aclose()
+
+
+async def sigkill(engine: Engine, stores: Stores, name: str, log: Path) -> None:
+    redis = Redis.from_url(stores.redis_url)
+    await reset(redis)
+    n = 100
+    first = spawn_worker(name, stores, 1000, log)
+    second = None
+    try:
+        async with engine.producer() as enqueue:
+            ids = await enqueue_all(enqueue, n, 3.0)
+            await wait_count(redis, STARTED, n, 60)
+            first.kill()
+            first.wait()
+            killed = time.monotonic()
+            second = spawn_worker(name, stores, 1000, log)
+            await wait_count(redis, DONE, n, RECOVERY_LIMIT)
+            recovered = time.monotonic() - killed
+            counts = await done_counts(redis)
+        lost = sum(1 for i in ids if i not in counts)
+        twice = sum(1 for i in ids if counts.get(i, 0) > 1)
+        print(
+            f"  SIGKILL with {n} in flight: {n - lost}/{n} finished "
+            f"{recovered:.1f} s after the kill; lost {lost}, finished twice {twice}"
+        )
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.kill()
+                process.wait()
+        await redis.aclose()
+
+
+async def sigterm(engine: Engine, stores: Stores, name: str, log: Path) -> None:
+    redis = Redis.from_url(stores.redis_url)
+    await reset(redis)
+    n, running = 200, 100
+    first = spawn_worker(name, stores, running, log)
+    second = None
+    try:
+        async with engine.producer() as enqueue:
+            ids = await enqueue_all(enqueue, n, 3.0)
+            await wait_count(redis, STARTED, running, 60)
+            first.send_signal(signal.SIGTERM)
+            stopping = time.monotonic()
+            first.wait(GRACE_SECONDS + 30)
+            drained = time.monotonic() - stopping
+            finished_in_grace = await redis.llen(DONE)
+            second = spawn_worker(name, stores, running, log)
+            await wait_count(redis, DONE, n, RECOVERY_LIMIT)
+            counts = await done_counts(redis)
+        lost = sum(1 for i in ids if i not in counts)
+        twice = sum(1 for i in ids if counts.get(i, 0) > 1)
+        print(
+            f"  SIGTERM with {running} running and {n - running} queued: the worker exited after "
+            f"{drained:.1f} s having finished {finished_in_grace}; after a new worker: lost {lost}, "
+            f"finished twice {twice}"
+        )
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.kill()
+                process.wait()
+        await redis.aclose()
+
+
+def run(engines: tuple[str, ...], jobs: int, seconds: float) -> None:
+    os.sched_setaffinity(0, OTHER_CPU)
+    data_dir = Path(tempfile.mkdtemp(prefix="eco2-bench-engines-"))
+    with embedded_services(data_dir, postgres=True, valkey=True) as urls:
+        pids = {
+            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _under(p, data_dir)
+        }
+        stores = Stores(urls["redis_url"], urls["database_url"], pids)
+        print(f"{jobs} jobs of {seconds} s · worker on CPU 0, stores and producer on CPU 1")
+        for name in engines:
+            print(f"{name}:")
+            engine = FACTORIES[name](stores.redis_url, stores.database_url)
+            log = data_dir / f"{name}.log"
+            asyncio.run(overhead(engine, stores, name, jobs, seconds, log))
+            asyncio.run(sigkill(engine, stores, name, log))
+            asyncio.run(sigterm(engine, stores, name, log))
+            asyncio.run(_flush(stores.redis_url))
+        print(f"machine load average {os.getloadavg()[0]:.1f}; {cpu_reference()}")
+
+
+def _under(proc: Path, data_dir: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return str(data_dir).encode() in (proc / "cmdline").read_bytes()
+    return False
+
+
+async def _flush(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+@click.command()
+@click.option("--engine", "engines", multiple=True, type=click.Choice(ENGINES))
+@click.option("--jobs", default=1000, show_default=True)
+@click.option("--job-seconds", default=3.0, show_default=True)
+@click.option("--worker", type=click.Choice(ENGINES), hidden=True)
+@click.option("--concurrency", default=1000, hidden=True)
+@click.option("--redis-url", hidden=True)
+@click.option("--database-url", hidden=True)
+def main(
+    engines: tuple[str, ...],
+    jobs: int,
+    job_seconds: float,
+    worker: str | None,
+    concurrency: int,
+    redis_url: str,
+    database_url: str,
+) -> None:
+    if worker:
+        asyncio.run(FACTORIES[worker](redis_url, database_url).worker(concurrency))
+        return
+    run(engines or ENGINES, jobs, job_seconds)
+
+
+if __name__ == "__main__":
+    main()
