@@ -29,7 +29,7 @@ class Forgotten(msgspec.Struct):
 
 
 def _forget_user(domain: registry.Domain) -> ForgetUser:
-    forget: ForgetUser = import_module(f"eco2.domains.{domain.package}.services").forget_user
+    forget: ForgetUser = import_module(f"eco2.domains.{domain.name}.services").forget_user
     return forget
 
 

@@ -76,7 +76,7 @@ def test_bundled_datasets_counts_and_reasons() -> None:
     for record in result.records:
         assert geo.in_korea(record.latitude, record.longitude)
         assert record.store_category in categories.STORE_CATEGORIES
-        assert set(record.pickup_categories) <= set(categories.PICKUP_CATEGORIES)
+        assert set(record.pickup_categories) <= set(categories.SITE_PICKUP)
 
 
 def test_merged_duplicates_fold_their_items() -> None:

@@ -219,7 +219,7 @@ class ChatService:
 
 
 async def start(app: Litestar) -> None:
-    from eco2.domains.waste.retrieval import default_retriever
+    from eco2.knowledge import default_retriever
 
     await asyncio.to_thread(default_retriever)  # warm the knowledge index once
     app.state.chat_service = ChatService(app.state.runtime, app.state)

@@ -43,6 +43,7 @@ from eco2.domains.location.schemas import (
     NearestRequest,
     Suggestion,
 )
+from eco2.knowledge import PICKUP_CATEGORIES
 from eco2.platform.db import utcnow
 from eco2.platform.errors import InvalidInput, NotFound
 from eco2.platform.runtime import Runtime
@@ -164,7 +165,7 @@ async def nearest(session: AsyncSession, request: NearestRequest) -> list[Center
             request.store_category, categories.STORE_CATEGORIES, "store_category"
         ),
         pickup_categories=parse_choices(
-            request.pickup_category, categories.PICKUP_CATEGORIES, "pickup_category"
+            request.pickup_category, categories.SITE_PICKUP, "pickup_category"
         ),
     )
     return await centers(session, query)
@@ -204,7 +205,7 @@ async def detail(session: AsyncSession, raw_id: str) -> CenterDetail:
     site = await session.get(Site, int(raw_id))
     if site is None:
         raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
-    client = set(categories.CLIENT_PICKUP)
+    client = set(PICKUP_CATEGORIES)
     return CenterDetail(
         **_entry_fields(site, None, None),
         pickup_subcategories=[c for c in site.pickup_categories if c not in client],

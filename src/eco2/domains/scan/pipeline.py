@@ -27,7 +27,7 @@ from eco2.domains.scan.providers.base import (
     grounding_for,
 )
 from eco2.domains.scan.schemas import Stage, StageStatus
-from eco2.domains.waste.knowledge import KnowledgeBase
+from eco2.knowledge import KnowledgeBase
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2 import interop
 from eco2.domains.users.models import User
-from eco2.domains.users.nicknames import eco_nickname
-from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, clean_nickname
+from eco2.domains.users.nicknames import NICKNAME_MAX, clean_nickname, eco_nickname
+from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile
 from eco2.platform.db import utcnow
 from eco2.platform.errors import InvalidInput, NotFound
 from eco2.platform.runtime import Runtime
@@ -55,7 +55,7 @@ def _display_name(raw: str | None) -> str | None:
     if not raw:
         return None
     try:
-        return clean_nickname(raw[:20])
+        return clean_nickname(raw[:NICKNAME_MAX])
     except InvalidInput:
         return None
 

@@ -9,44 +9,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-import msgspec
 from litestar import Litestar, Router, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from eco2.domains.waste.knowledge import Item, KnowledgeBase, RulesDoc, load_knowledge
-from eco2.domains.waste.retrieval import default_retriever, search
+from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory, MiddleCategory
+from eco2.knowledge import Item, KnowledgeBase, default_retriever, load_knowledge, search
 from eco2.platform.errors import NotFound
 from eco2.registry import API
-
-
-class ItemResult(msgspec.Struct):
-    id: str
-    name: str
-    major_category: str
-    middle_category: str
-    minor_category: str
-    synonyms: list[str]
-    note: str | None
-    score: float | None = None
-
-
-class ItemDetail(msgspec.Struct):
-    item: ItemResult
-    rules: RulesDoc
-
-
-class MiddleCategory(msgspec.Struct):
-    name: str
-    code: str
-    pickup_category: str | None
-    minor_categories: list[str]
-
-
-class MajorCategory(msgspec.Struct):
-    name: str
-    code: str
-    recyclable: bool
-    middle_categories: list[MiddleCategory]
 
 
 def _result(item: Item, score: float | None = None) -> ItemResult:
