@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -109,7 +109,3 @@ class DoneResult(msgspec.Struct):
 class Deleted(msgspec.Struct):
     id: str
     deleted: bool = True
-
-
-def to_builtins(value: Any) -> Any:
-    return msgspec.to_builtins(value)

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Litestar
 from litestar.datastructures import State
@@ -24,7 +25,6 @@ from eco2.domains.chat.schemas import (
     Persistence,
     Position,
     SendMessage,
-    to_builtins,
 )
 from eco2.domains.chat.tools import Toolbox
 from eco2.platform import jobs, ratelimit
@@ -203,7 +203,7 @@ class ChatService:
             return
         persistence.user_message = user_message
         result = DoneResult(reply.answer, reply.intent, reply.category, persistence)
-        await progress.done(to_builtins(result))
+        await progress.done(msgspec.to_builtins(result))
 
     async def close(self) -> None:
         for task in list(self._jobs):

@@ -73,7 +73,7 @@ async def chats(
     return ChatPage(chats=[summary_of(c) for c in page.rows], next_cursor=page.next_cursor)
 
 
-def view(message: ChatMessage) -> MessageView:
+def to_message_view(message: ChatMessage) -> MessageView:
     role: Literal["user", "assistant"] = "assistant" if message.role == "assistant" else "user"
     return MessageView(
         id=str(message.id),
@@ -95,7 +95,7 @@ async def detail(
     return ChatDetail(
         id=str(chat.id),
         title=chat.title,
-        messages=[view(m) for m in reversed(page.rows)],
+        messages=[to_message_view(m) for m in reversed(page.rows)],
         has_more=page.has_more,
         next_cursor=page.next_cursor,
         created_at=chat.created_at,

@@ -18,7 +18,7 @@ from eco2.platform.errors import NotFound
 from eco2.registry import API
 
 
-def _result(item: Item, score: float | None = None) -> ItemResult:
+def to_item_result(item: Item, score: float | None = None) -> ItemResult:
     return ItemResult(
         id=item.id,
         name=item.name,
@@ -33,7 +33,7 @@ def _result(item: Item, score: float | None = None) -> ItemResult:
 
 def _browse(kb: KnowledgeBase, middle: str | None, limit: int) -> list[ItemResult]:
     items = [i for i in kb.items() if middle is None or i.middle == middle]
-    return [_result(i) for i in items[:limit]]
+    return [to_item_result(i) for i in items[:limit]]
 
 
 @get("/items", summary="Search items (ranked, best first) or browse them by category")
@@ -48,7 +48,7 @@ async def items(
     ranked = [h for h in hits if h.lexical > 0]
     if middle_category:
         ranked = [h for h in ranked if h.item.middle == middle_category]
-    return [_result(h.item, h.score) for h in ranked[:limit]]
+    return [to_item_result(h.item, h.score) for h in ranked[:limit]]
 
 
 @get("/items/{item_id:str}", summary="One item with its category's disposal rules")
@@ -58,7 +58,7 @@ async def item(item_id: FromPath[str]) -> ItemDetail:
         found = kb.item(item_id)
     except KeyError:
         raise NotFound("해당 품목을 찾을 수 없습니다.", code="item_not_found") from None
-    return ItemDetail(item=_result(found), rules=kb.rules_for(found.major, found.middle))
+    return ItemDetail(item=to_item_result(found), rules=kb.rules_for(found.major, found.middle))
 
 
 @get("/categories", summary="The taxonomy: major → middle → minor")

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from eco2.domains.scan import services, store
 from eco2.domains.scan.deps import Scans, dependencies
 from eco2.domains.scan.providers.matching import knowledge
-from eco2.domains.scan.results import response_from_row
+from eco2.domains.scan.results import to_scan_response
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
     HistoryPage,
@@ -60,7 +60,7 @@ async def result(
     scan = await store.owned_scan(db_session, services.user_uuid(request.user.user_id), job_id)
     if store.abandoned(scan, scans.runtime.settings.scan_timeout_seconds):
         scan.status, scan.error_code = "failed", "scan_abandoned"
-    body = response_from_row(scan)
+    body = to_scan_response(scan)
     running = body.status in ("queued", "running")
     return Response(body, status_code=HTTP_202_ACCEPTED if running else HTTP_200_OK)
 

@@ -15,7 +15,6 @@ from sqlalchemy import delete, insert, update
 
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import Reward
-from eco2.domains.scan import store
 from eco2.domains.scan.events import EventLog, event_hub
 from eco2.domains.scan.models import Scan
 from eco2.domains.scan.pipeline import Emitter, Outcome, Pipeline, Silent
@@ -174,7 +173,7 @@ class ScanService:
                 "done",
                 "failed" if outcome.error_code else "completed",
                 progress=100,
-                result=store.to_builtins(response),
+                result=msgspec.to_builtins(response),
             )
         except Exception:
             log.exception("scan_job_crashed", scan_id=str(scan_id))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
-import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,10 +15,6 @@ from eco2.platform.errors import NotFound
 from eco2.platform.pagination import newest_first
 
 RECYCLABLE = "재활용폐기물"
-
-
-def to_builtins(value: Any) -> Any:
-    return msgspec.to_builtins(value)
 
 
 def parse_uuid(value: str, field: str = "job_id") -> uuid.UUID:

@@ -32,7 +32,7 @@ async def get_user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
-def to_profile(user: User) -> UserProfile:
+def to_user_profile(user: User) -> UserProfile:
     return UserProfile(
         username=user.username or user.nickname or FALLBACK_USERNAME,
         nickname=user.nickname,
