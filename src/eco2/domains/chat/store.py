@@ -12,6 +12,7 @@ from eco2.domains.chat.models import ChatMessage, ChatSession
 from eco2.domains.chat.schemas import ChatDetail, ChatPage, ChatSummary, MessageView
 from eco2.platform.db import utcnow
 from eco2.platform.errors import NotFound
+from eco2.platform.ids import parse_id
 from eco2.platform.pagination import newest_first
 
 PREVIEW_CHARS = 80
@@ -24,11 +25,7 @@ def not_found() -> NotFound:
 
 async def owned(session: AsyncSession, user_id: uuid.UUID, chat_id: str) -> ChatSession:
     """The user's chat; another user's (or a malformed id) is simply not found."""
-    try:
-        key = uuid.UUID(chat_id)
-    except ValueError:
-        raise not_found() from None
-    chat = await session.get(ChatSession, key)
+    chat = await session.get(ChatSession, parse_id(chat_id, not_found))
     if chat is None or chat.user_id != user_id:
         raise not_found()
     return chat

@@ -26,7 +26,7 @@ from eco2.domains.scan.results import response_for, row_values
 from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
 from eco2.domains.scan.writer import BatchWriter
 from eco2.platform.errors import InvalidInput
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
 
@@ -40,10 +40,6 @@ SCANS = cast(
 )  # Core statements: the ORM's bulk-insert bookkeeping costs CPU per scan
 OWNED_CACHE_SIZE = 100_000
 """(user, middle category) pairs known to own their character; a repeat grant is a no-op."""
-
-
-def user_uuid(user_id: str) -> uuid.UUID:
-    return parse_uuid(user_id, "user_id")
 
 
 def check_image_url(runtime: Runtime, url: str) -> None:
@@ -123,7 +119,7 @@ class ScanService:
     ) -> dict[str, Any]:
         return {
             "id": scan_id,
-            "user_id": user_uuid(user_id),
+            "user_id": parse_user_id(user_id),
             "mode": mode,
             "image_url": data.image_url,
             "user_input": data.user_input,
@@ -218,4 +214,4 @@ async def stop(app: Litestar) -> None:
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await session.execute(delete(Scan).where(Scan.user_id == user_uuid(user_id)))
+        await session.execute(delete(Scan).where(Scan.user_id == parse_user_id(user_id)))
