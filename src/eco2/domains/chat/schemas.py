@@ -11,7 +11,6 @@ MessageText = Annotated[str, msgspec.Meta(max_length=2000)]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 ImageUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048)]
 Intent = Literal["disposal", "photo", "nearby", "character", "greeting", "off_topic"]
-INTENTS: tuple[str, ...] = ("disposal", "photo", "nearby", "character", "greeting", "off_topic")
 
 
 class LegacyMessage(msgspec.Struct):

@@ -70,10 +70,6 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     error_code: str | None = None
 
-    @property
-    def succeeded(self) -> bool:
-        return self.error_code is None
-
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
