@@ -12,12 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_import_contracts_are_kept() -> None:
     # A separate process: import-linter reconfigures logging (disabling existing loggers).
     run = subprocess.run(
-        [
-            Path(sys.executable).with_name("lint-imports"),
-            "--config",
-            "pyproject.toml",
-            "--no-cache",
-        ],
+        [Path(sys.executable).with_name("lint-imports"), "pyproject.toml", "--no-cache"],
         cwd=ROOT,
         capture_output=True,
         text=True,
