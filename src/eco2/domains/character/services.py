@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eco2.domains.character.catalog import BY_MIDDLE, CATALOG, MASCOT_CODE
 from eco2.domains.character.models import Character, Ownership
 from eco2.domains.character.schemas import CatalogCharacter, OwnedCharacter, Reward
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
 
 
@@ -59,7 +59,7 @@ async def catalog(session: AsyncSession) -> list[CatalogCharacter]:
 async def _own(session: AsyncSession, user_id: str, code: str, source_id: str | None) -> bool:
     """Give ``code`` to the user; True when ``source_id`` gave it (now, or on an earlier run
     of the same job: a retried grant reports what the first one did)."""
-    owner = parse_uuid(user_id, "user_id")
+    owner = parse_user_id(user_id)
     stmt = (
         insert(Ownership)
         .values(id=uuid.uuid4(), user_id=owner, character_code=code, source_id=source_id)
@@ -87,7 +87,7 @@ async def owned(session: AsyncSession, user_id: str) -> list[OwnedCharacter]:
     rows = await session.execute(
         select(Ownership, Character)
         .join(Character, Character.code == Ownership.character_code)
-        .where(Ownership.user_id == parse_uuid(user_id, "user_id"))
+        .where(Ownership.user_id == parse_user_id(user_id))
         .order_by(Ownership.acquired_at.desc(), Character.sort_order.desc())
     )
     return [
@@ -123,6 +123,4 @@ async def grant(
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await session.execute(
-            delete(Ownership).where(Ownership.user_id == parse_uuid(user_id, "user_id"))
-        )
+        await session.execute(delete(Ownership).where(Ownership.user_id == parse_user_id(user_id)))

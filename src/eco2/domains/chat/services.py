@@ -50,13 +50,12 @@ from eco2.domains.chat.schemas import (
     Persistence,
     Position,
     SendMessage,
-    to_builtins,
 )
 from eco2.domains.chat.tools import Toolbox
 from eco2.platform import ratelimit
 from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
 from eco2.platform.idempotency import claim_job_id
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.job_events import (
     EventHub,
     EventLog,
@@ -90,10 +89,6 @@ class ChatJob(msgspec.Struct):
 
     def turn(self) -> Turn:
         return Turn(self.user_id, self.text, self.image_url, self.position)
-
-
-def user_uuid(user_id: str) -> uuid.UUID:
-    return parse_uuid(user_id, "user_id")
 
 
 def user_message_id(job_id: str) -> uuid.UUID:
@@ -224,7 +219,7 @@ class ChatService:
     ) -> tuple[ChatSession, ChatMessage]:
         """The chat (new when ``chat_id`` is None) and the stored user message (stored once
         when ``message_id`` is given)."""
-        owner = user_uuid(user_id)
+        owner = parse_user_id(user_id)
         async with self.runtime.sessions.begin() as session:
             if chat_id is None:
                 chat = await store.create(session, owner, None)
@@ -329,7 +324,7 @@ class ChatService:
             await progress.fail("chat_not_found")
             return None
         persistence.user_message = job.user_message_id
-        done: dict[str, Any] = to_builtins(
+        done: dict[str, Any] = msgspec.to_builtins(
             DoneResult(reply.answer, reply.intent, reply.category, persistence)
         )
         return done
@@ -343,7 +338,7 @@ class ChatService:
         persistence = _persistence(message)
         persistence.user_message = str(user_message_id(str(answer_id)))
         result = DoneResult(message.content, message.intent or "", message.category, persistence)
-        done: dict[str, Any] = to_builtins(result)
+        done: dict[str, Any] = msgspec.to_builtins(result)
         return done
 
     async def _give_up(self, attempt: Attempt, payload: Payload) -> None:
@@ -362,29 +357,29 @@ class ChatService:
 
     async def chats(self, user_id: str, limit: int, cursor: str | None) -> ChatPage:
         async with self.runtime.sessions() as session:
-            return await store.chats(session, user_uuid(user_id), limit, cursor)
+            return await store.chats(session, parse_user_id(user_id), limit, cursor)
 
     async def create(self, user_id: str, title: str | None) -> ChatCreated:
         async with self.runtime.sessions.begin() as session:
-            chat = await store.create(session, user_uuid(user_id), title)
+            chat = await store.create(session, parse_user_id(user_id), title)
         return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
 
     async def detail(
         self, user_id: str, chat_id: str, limit: int, cursor: str | None
     ) -> ChatDetail:
         async with self.runtime.sessions() as session:
-            chat = await store.owned(session, user_uuid(user_id), chat_id)
+            chat = await store.owned(session, parse_user_id(user_id), chat_id)
             return await store.detail(session, chat, limit, cursor)
 
     async def rename(self, user_id: str, chat_id: str, title: str) -> ChatCreated:
         async with self.runtime.sessions.begin() as session:
-            chat = await store.owned(session, user_uuid(user_id), chat_id)
+            chat = await store.owned(session, parse_user_id(user_id), chat_id)
             await store.rename(session, chat, title)
         return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
 
     async def delete(self, user_id: str, chat_id: str) -> Deleted:
         async with self.runtime.sessions.begin() as session:
-            chat = await store.owned(session, user_uuid(user_id), chat_id)
+            chat = await store.owned(session, parse_user_id(user_id), chat_id)
             await store.delete_chat(session, chat)
         return Deleted(id=chat_id)
 
@@ -426,7 +421,7 @@ def _persistence(message: ChatMessage) -> Persistence:
 
 
 async def start(app: Litestar) -> None:
-    from eco2.domains.waste.retrieval import default_retriever
+    from eco2.knowledge import default_retriever
 
     await asyncio.to_thread(default_retriever)  # warm the knowledge index once
     app.state.chat_service = ChatService(app.state.runtime, app.state)
@@ -440,4 +435,4 @@ async def stop(app: Litestar) -> None:
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await store.forget(session, user_uuid(user_id))
+        await store.forget(session, parse_user_id(user_id))

@@ -38,7 +38,7 @@ from eco2.domains.scan.providers import Clients, build_answers, build_vision
 from eco2.domains.scan.providers.base import ScanInput
 from eco2.domains.scan.providers.images import lazy_image
 from eco2.domains.scan.providers.matching import knowledge, warm_up
-from eco2.domains.scan.results import abandoned_response, response_for, response_from_row
+from eco2.domains.scan.results import abandoned_response, response_for, to_scan_response
 from eco2.domains.scan.results import row_values as outcome_values
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
@@ -51,7 +51,7 @@ from eco2.domains.scan.writer import BatchWriter
 from eco2.platform.db import utcnow
 from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
 from eco2.platform.idempotency import claim_job_id
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.job_events import (
     EventHub,
     EventLog,
@@ -87,10 +87,6 @@ class ScanJob(msgspec.Struct):
     user_id: str
     image_url: str
     user_input: str | None = None
-
-
-def user_uuid(user_id: str) -> uuid.UUID:
-    return parse_uuid(user_id, "user_id")
 
 
 def check_image_url(runtime: Runtime, url: str) -> None:
@@ -176,7 +172,7 @@ class ScanService:
     def _row(self, scan_id: uuid.UUID, job: ScanJob, mode: str) -> dict[str, Any]:
         return {
             "id": scan_id,
-            "user_id": user_uuid(job.user_id),
+            "user_id": parse_user_id(job.user_id),
             "mode": mode,
             "image_url": job.image_url,
             "user_input": job.user_input,
@@ -211,7 +207,7 @@ class ScanService:
         await self.rewards.write(
             {
                 "b_id": scan_id,
-                "b_reward": store.to_builtins(reward),
+                "b_reward": msgspec.to_builtins(reward),
                 "b_timing": {"reward": round(elapsed, 4)},
             }
         )
@@ -300,7 +296,7 @@ class ScanService:
 
     async def _finish(self, scan: Scan, emit: JobEmitter, attempt: Attempt) -> None:
         """The reward (if owed) and the final events of a stored scan."""
-        response = response_from_row(scan)
+        response = to_scan_response(scan)
         if response.pipeline_result is not None and scan.middle_category:
             if scan.reward_due:
                 await emit.append("reward", "started")
@@ -315,7 +311,7 @@ class ScanService:
             await emit.append("reward", "completed", progress=90)
         # Failed or not, a finished scan ends with done/completed: the client then reads the
         # result, whose pipeline_result is null on failure (contract §7).
-        await emit.append("done", "completed", progress=100, result=store.to_builtins(response))
+        await emit.append("done", "completed", progress=100, result=msgspec.to_builtins(response))
 
     async def _load(self, scan_id: uuid.UUID) -> Scan | None:
         async with self.runtime.sessions() as session:
@@ -375,23 +371,23 @@ class ScanService:
 
     def _deadline_event(self, job_id: str) -> tuple[str, Any]:
         """A stream that outlived every attempt of its job: the scan has failed."""
-        result = store.to_builtins(abandoned_response(job_id))
+        result = msgspec.to_builtins(abandoned_response(job_id))
         return "done", event(job_id, "done", "completed", progress=100, result=result)(0)
 
     async def result(self, user_id: str, job_id: str) -> ScanResponse:
         async with self.runtime.sessions() as session:
-            scan = await store.owned_scan(session, user_uuid(user_id), job_id)
+            scan = await store.owned_scan(session, parse_user_id(user_id), job_id)
         if store.abandoned(scan, self.lifetime):
             return abandoned_response(job_id)
-        return response_from_row(scan)
+        return to_scan_response(scan)
 
     async def history(self, user_id: str, limit: int, cursor: str | None) -> HistoryPage:
         async with self.runtime.sessions() as session:
-            return await store.history(session, user_uuid(user_id), limit, cursor)
+            return await store.history(session, parse_user_id(user_id), limit, cursor)
 
     async def metrics(self, user_id: str) -> ScanMetrics:
         async with self.runtime.sessions() as session:
-            return await store.metrics(session, user_uuid(user_id))
+            return await store.metrics(session, parse_user_id(user_id))
 
     async def close(self) -> None:
         await self.hub.close()
@@ -426,4 +422,4 @@ async def stop(app: Litestar) -> None:
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await session.execute(delete(Scan).where(Scan.user_id == user_uuid(user_id)))
+        await session.execute(delete(Scan).where(Scan.user_id == parse_user_id(user_id)))

@@ -26,7 +26,7 @@ from eco2 import interop
 from eco2.domains.users.models import Erasure
 from eco2.platform.db import utcnow
 from eco2.platform.errors import NotFound
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.jobs import Attempt, JobSpec, Payload, Periodic, RetryLater
 from eco2.platform.runtime import Runtime
 
@@ -76,7 +76,7 @@ class Erasures:
     async def request(self, user_id: str) -> None:
         """Record the deletion (committed before this returns), then queue its job; a job
         that cannot be queued now is queued by the sweep."""
-        key = parse_uuid(user_id, "user_id")
+        key = parse_user_id(user_id)
         async with self.runtime.sessions.begin() as session:
             created = await session.execute(
                 insert(Erasure)
@@ -163,7 +163,7 @@ class Erasures:
 
     async def state(self, user_id: str) -> ErasureState:
         async with self.runtime.sessions() as session:
-            erasure = await session.get(Erasure, parse_uuid(user_id, "user_id"))
+            erasure = await session.get(Erasure, parse_user_id(user_id))
         if erasure is None:
             raise NotFound("삭제 요청을 찾을 수 없습니다.", code="erasure_not_found")
         return ErasureState(
