@@ -55,6 +55,9 @@ def base_settings(
         auth_signing_keys=signing_key_pem,
         internal_token=INTERNAL_TOKEN,
         location_import_on_start=False,  # tests load the places they need
+        jobs_idle_timeout_seconds=1.0,  # a job whose worker died is retaken within a second
+        jobs_drain_seconds=2.0,  # an app stopping with jobs still running stops soon
+        jobs_concurrency=32,  # every app a test builds starts a worker task per slot
     )
     upgrade(settings, "head")
     return settings

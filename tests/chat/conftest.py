@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from eco2.settings import Settings
-from tests.scan.test_jobs import parse_sse
+from tests.fakes.sse import parse_sse
 
 IMAGE_HOST = "cdn.eco2.test"
 IMAGE = f"https://{IMAGE_HOST}/chat/photo.png"

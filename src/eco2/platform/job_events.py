@@ -378,15 +378,17 @@ class EventHub:
     async def stream(
         self,
         job_id: str,
-        after: int,
+        since: int | None,
         deadline: float,
         *,
         keepalive: float,
         replay: Replay | None = None,
     ) -> AsyncIterator[JobEvent | None]:
-        """Events after ``after`` until the terminal one or ``deadline`` (epoch seconds);
-        ``None`` asks for a keepalive. A finished job gives its terminal event only."""
+        """Events after ``since`` (a ``Last-Event-ID``; None: a first connection, whose backlog
+        ``replay`` may rewrite) until the terminal one or ``deadline`` (epoch seconds); ``None``
+        asks for a keepalive. A finished job gives its terminal event only."""
         terminal = self.log.terminal
+        after = since or 0
         with self._waiting(job_id) as waiter:
             record = await self.log.record(job_id)
             if record is not None and record.done is not None:
@@ -395,7 +397,7 @@ class EventHub:
                     yield last
                 return
             backlog = await self.log.read_after(job_id, after)
-            if replay is not None and after == 0:
+            if replay is not None and since is None:
                 backlog = replay(backlog)
             for event in backlog:
                 after = max(after, event.seq)
@@ -492,7 +494,7 @@ async def sse_response(
     *,
     job_id: str,
     user_id: str,
-    after: int,
+    since: int | None,
     deadline: float,
 ) -> ServerSentEvent:
     """The job's events as an SSE response, holding one of the user's stream slots."""
@@ -502,7 +504,7 @@ async def sse_response(
         try:
             ended = False
             events = hub.stream(
-                job_id, after, deadline, keepalive=policy.keepalive_seconds, replay=policy.replay
+                job_id, since, deadline, keepalive=policy.keepalive_seconds, replay=policy.replay
             )
             async for event in events:
                 if event is None:
@@ -527,10 +529,13 @@ def _keepalive(event: str | None) -> ServerSentEventMessage:
     return ServerSentEventMessage(data="{}", event=event)
 
 
-def last_event_id(request: Request[Any, Any, Any]) -> int:
-    """The ``seq`` a reconnecting client already has (``Last-Event-ID`` or ``?last_event_id``)."""
+def last_event_id(request: Request[Any, Any, Any]) -> int | None:
+    """The ``seq`` a reconnecting client already has (``Last-Event-ID`` or ``?last_event_id``);
+    None for a first connection."""
     raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None:
+        return None
     try:
-        return min(max(0, int(raw)), 2**31) if raw else 0
+        return min(max(0, int(raw)), 2**31)
     except ValueError:
         return 0

@@ -142,7 +142,7 @@ class JobQueue:
     that work this queue (``runner``). Enqueuing has a client of its own, opened at first use,
     so that a process boots (and answers 503 on submits) while Redis is away."""
 
-    def __init__(self, name: str, settings: Settings) -> None:
+    def __init__(self, name: str, settings: Settings, concurrency: int | None = None) -> None:
         self.name = name
         self.settings = settings
         options: dict[str, Any] = {
@@ -153,7 +153,7 @@ class JobQueue:
         }
         self.runner = _Worker(
             **options,
-            concurrency=settings.jobs_concurrency,
+            concurrency=min(concurrency or settings.jobs_concurrency, settings.jobs_concurrency),
             idle_timeout=settings.jobs_idle_timeout_seconds,
             grace_period=round(settings.jobs_drain_seconds),
             handle_signals=False,
@@ -276,9 +276,11 @@ class Jobs:
         self._running: list[asyncio.Task[None]] = []
         self._depth: asyncio.Task[None] | None = None
 
-    def queue(self, name: str) -> JobQueue:
+    def queue(self, name: str, concurrency: int | None = None) -> JobQueue:
+        """The queue ``name`` (created at the first call; ``concurrency`` caps how many of its
+        jobs a process runs at once, below ``jobs_concurrency``)."""
         if name not in self._queues:
-            self._queues[name] = JobQueue(name, self.settings)
+            self._queues[name] = JobQueue(name, self.settings, concurrency)
         return self._queues[name]
 
     async def start(self) -> None:

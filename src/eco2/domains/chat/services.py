@@ -385,7 +385,7 @@ class ChatService:
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def stream(self, user_id: str, job_id: str, after: int) -> ServerSentEvent:
+    async def stream(self, user_id: str, job_id: str, since: int | None) -> ServerSentEvent:
         try:
             record = await self.events.record(job_id)
         except RedisError as exc:
@@ -398,7 +398,7 @@ class ChatService:
             self.policy,
             job_id=job_id,
             user_id=user_id,
-            after=after,
+            since=since,
             deadline=record.deadline,
         )
 

@@ -79,6 +79,7 @@ SETTLE_AFTER = timedelta(minutes=1)  # owed rewards older than this are granted 
 SETTLE_BATCH = 200
 RETRY_SECONDS = 2.0
 LIFETIME_MARGIN_SECONDS = 30.0
+STORE_FAILED = "분석 결과를 저장하지 못했어요. 잠시 후 다시 시도해 주세요."
 
 
 class ScanJob(msgspec.Struct):
@@ -219,7 +220,11 @@ class ScanService:
         scan_id = uuid.uuid4()
         job = ScanJob(user_id, data.image_url, data.user_input)
         outcome = await self._run(scan_id, job, Silent())
-        await self.inserts.write({**self._row(scan_id, job, "sync"), **outcome_values(outcome)})
+        try:
+            await self.inserts.write({**self._row(scan_id, job, "sync"), **outcome_values(outcome)})
+        except SQLAlchemyError as exc:  # not stored, so not rewarded either
+            log.warning("scan_not_stored", scan_id=str(scan_id), error=repr(exc))
+            raise ServiceUnavailable(STORE_FAILED, code="scan_store_unavailable") from exc
         if outcome.reward_due and outcome.observation is not None:
             try:
                 outcome.reward = await self._reward(scan_id, user_id, outcome.observation.middle)
@@ -352,7 +357,7 @@ class ScanService:
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def stream(self, user_id: str, job_id: str, after: int) -> ServerSentEvent:
+    async def stream(self, user_id: str, job_id: str, since: int | None) -> ServerSentEvent:
         try:
             record = await self.events.record(job_id)
         except RedisError as exc:
@@ -365,7 +370,7 @@ class ScanService:
             self.policy,
             job_id=job_id,
             user_id=user_id,
-            after=after,
+            since=since,
             deadline=record.deadline,
         )
 

@@ -37,6 +37,7 @@ JOB = "erase"
 RETRY_SECONDS = 5.0
 RESUME_AFTER = timedelta(minutes=1)  # a pending erasure with no job this long is queued again
 JOB_TIMEOUT_SECONDS = 120.0
+CONCURRENCY = 10  # erasures are rare; each touches every domain
 
 ERASURES = Counter(
     "eco2_user_erasures", "Account erasures by event (requested, completed).", ["event"]
@@ -69,7 +70,7 @@ class Erasures:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.queue = runtime.jobs.queue(QUEUE)
+        self.queue = runtime.jobs.queue(QUEUE, concurrency=CONCURRENCY)
         self.queue.register(JobSpec(JOB, self._run, self._give_up, timeout=JOB_TIMEOUT_SECONDS))
         self.queue.periodic(Periodic("users.resume_erasures", self.resume, "* * * * *"))
 
