@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import msgspec
 import structlog
 from litestar import Request
@@ -517,8 +518,9 @@ async def sse_response(
             if not ended and not hub.closed:  # the deadline: say so in the kind's terms
                 name, data = policy.on_deadline(job_id)
                 yield ServerSentEventMessage(data=msgspec.json.encode(data).decode(), event=name)
-        finally:
-            await slots.give_back(user_id, token)
+        finally:  # also when the client went away and the stream is being cancelled
+            with anyio.CancelScope(shield=True):
+                await slots.give_back(user_id, token)
 
     return ServerSentEvent(messages(), retry_duration=SSE_RETRY_MS, headers=SSE_HEADERS)
 

@@ -63,6 +63,13 @@ QUEUE_DEPTH = Gauge(
 )
 
 
+def _periodic(spec: Periodic) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await spec.run()
+
+    return run
+
+
 def stream_key(queue: str) -> str:
     """The Redis stream behind a domain's queue (for KEDA's redis-streams scaler)."""
     return f"streaq:{QUEUE_PREFIX}{queue}{STREAM_SUFFIX}"
@@ -116,18 +123,18 @@ class Periodic:
 
 
 class _Worker(Worker[None]):
-    """streaq's worker, stopped by ``stop`` instead of by an OS signal.
+    """streaq's worker, stopped by its queue's ``stopping`` event instead of by an OS signal.
 
     streaq drains on SIGINT/SIGTERM from a signal receiver of its own (``signal_handler``),
     which inside a web server would take the server's signals away. Here the same drain is
-    asked for by the process (``Jobs.stop``): stop taking entries, let running jobs finish
-    until the grace period ends, then hand them back (streaq marks an entry it gave up
+    asked for by the process (``Jobs.begin_drain``): stop taking entries, let running jobs
+    finish until the grace period ends, then hand them back (streaq marks an entry it gave up
     reclaimable at once).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stopping = asyncio.Event()
+    def __init__(self, stopping: asyncio.Event, **options: Any) -> None:
+        super().__init__(**options)
+        self.stopping = stopping
 
     async def signal_handler(self, scope: anyio.CancelScope) -> None:
         await self.stopping.wait()
@@ -137,38 +144,40 @@ class _Worker(Worker[None]):
             running.deadline = min(running.deadline, deadline)
 
 
+_encode = msgspec.json.Encoder(enc_hook=repr).encode  # a failed task's result is an exception
+
+
 class JobQueue:
     """One domain's queue: jobs are enqueued here from any process and run by the processes
-    that work this queue (``runner``). Enqueuing has a client of its own, opened at first use,
+    that work this queue (``runner()``: a fresh streaq worker each time one starts, as a
+    worker cannot be started twice). Enqueuing has a client of its own, opened at first use,
     so that a process boots (and answers 503 on submits) while Redis is away."""
 
     def __init__(self, name: str, settings: Settings, concurrency: int | None = None) -> None:
         self.name = name
         self.settings = settings
-        options: dict[str, Any] = {
+        self.concurrency = min(concurrency or settings.jobs_concurrency, settings.jobs_concurrency)
+        self.stopping = asyncio.Event()
+        self._options: dict[str, Any] = {
             "redis_url": settings.redis_url or "",
             "queue_name": QUEUE_PREFIX + name,
-            "serializer": msgspec.json.encode,
+            "serializer": _encode,
             "deserializer": msgspec.json.decode,
+            "handle_signals": False,
         }
-        self.runner = _Worker(
-            **options,
-            concurrency=min(concurrency or settings.jobs_concurrency, settings.jobs_concurrency),
-            idle_timeout=settings.jobs_idle_timeout_seconds,
-            grace_period=round(settings.jobs_drain_seconds),
-            handle_signals=False,
-        )
-        self._client = Worker[None](**options, handle_signals=False)
+        self._client = Worker[None](**self._options)
         self._opening = asyncio.Lock()
         self._holder: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._tasks: dict[str, AsyncRegisteredTask[[Payload], None]] = {}
+        self._jobs: list[tuple[dict[str, Any], Callable[[Payload], Awaitable[None]]]] = []
+        self._periodics: list[Periodic] = []
 
     def register(self, spec: JobSpec) -> None:
         limit = self.settings.jobs_max_attempts
 
         async def run(payload: Payload) -> None:
-            context = task.context
+            context = self._tasks[spec.name].context
             attempt = Attempt(context.task_id, context.tries, limit)
             if attempt.number > limit:  # the last attempt died with its worker
                 JOBS.labels(self.name, "given_up").inc()
@@ -204,21 +213,33 @@ class JobQueue:
             "silent": True,
             "ttl": 0,
         }
-        task = self.runner.task(**options)(run)
+        self._jobs.append((options, run))
         self._tasks[spec.name] = self._client.task(**options)(run)
 
     def periodic(self, spec: Periodic) -> None:
-        async def run() -> None:
-            await spec.run()
+        self._periodics.append(spec)
 
-        self.runner.cron(
-            spec.cron,
-            name=spec.name,
-            timeout=timedelta(seconds=spec.timeout),
-            max_tries=1,
-            silent=True,
-            ttl=0,
-        )(run)
+    def runner(self) -> _Worker:
+        """A streaq worker for this queue, with every job and periodic registered."""
+        worker = _Worker(
+            self.stopping,
+            **self._options,
+            concurrency=self.concurrency,
+            idle_timeout=self.settings.jobs_idle_timeout_seconds,
+            grace_period=round(self.settings.jobs_drain_seconds),
+        )
+        for options, run in self._jobs:
+            worker.task(**options)(run)
+        for spec in self._periodics:
+            worker.cron(
+                spec.cron,
+                name=spec.name,
+                timeout=timedelta(seconds=spec.timeout),
+                max_tries=None,
+                silent=True,
+                ttl=0,
+            )(_periodic(spec))
+        return worker
 
     async def enqueue(self, job: str, job_id: str, payload: Payload) -> None:
         """Queue ``job`` under ``job_id``; a job with that id already queued or running is
@@ -294,13 +315,13 @@ class Jobs:
             self._depth = asyncio.create_task(self._refresh_depth())
 
     async def _work(self, queue: JobQueue, started: asyncio.Event) -> None:
-        """Run the queue's worker until drained; after a failure (Redis away) start it again."""
+        """Run the queue's worker until drained; after a failure (Redis away) start a new one."""
+        while not queue.stopping.is_set():
+            worker = queue.runner()
 
-        async def run(*, task_status: TaskStatus[None]) -> None:
-            await queue.runner.run_async(task_status=task_status)
+            async def run(*, task_status: TaskStatus[None], worker: _Worker = worker) -> None:
+                await worker.run_async(task_status=task_status)
 
-        worker = queue.runner
-        while not worker.stopping.is_set():
             try:
                 async with anyio.create_task_group() as group:
                     await group.start(run)
@@ -310,7 +331,7 @@ class Jobs:
             finally:
                 started.set()  # a worker that cannot start yet must not hang the start-up
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(worker.stopping.wait(), RESTART_SECONDS)
+                await asyncio.wait_for(queue.stopping.wait(), RESTART_SECONDS)
 
     async def _refresh_depth(self) -> None:
         while True:
@@ -322,7 +343,7 @@ class Jobs:
     def begin_drain(self) -> None:
         """Stop taking jobs; running ones get ``jobs_drain_seconds``, then go back."""
         for queue in self._queues.values():
-            queue.runner.stopping.set()
+            queue.stopping.set()
 
     async def stop(self) -> None:
         """Drain (see ``begin_drain``) and wait for it."""
