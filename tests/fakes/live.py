@@ -50,6 +50,8 @@ def serve(make_app: Callable[[str], Litestar]) -> Iterator[str]:
         server.should_exit = True
         thread.join(30)
         sock.close()
+        if thread.is_alive():  # a server left running would serve (and work) for later tests
+            raise RuntimeError(f"{base_url} did not stop")
 
 
 @dataclass
@@ -93,6 +95,8 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             yield LiveApp(url, built[0], http, loops[0])
     finally:
+        # As SIGTERM would: open streams end, so the server's shutdown need not wait for them.
+        loops[0].call_soon_threadsafe(built[0].state.runtime.stopping.request)
         await asyncio.to_thread(server.__exit__, None, None, None)
 
 
