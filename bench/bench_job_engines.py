@@ -341,11 +341,14 @@ async def overhead(
             after = cpu_seconds(worker.pid), sum(map(cpu_seconds, stores.pids)), time.process_time()
         delays = [float(r.split()[1]) for r in await redis.lrange(STARTED, 0, -1)]
         finished = await redis.llen(DONE)
-        used = [1000 * (a - b) / n for a, b in zip(after, before, strict=True)]
+        worker_ms, stores_ms, producer_ms = (
+            1000 * (a - b) / n for a, b in zip(after, before, strict=True)
+        )
+        p50, p99 = (1000 * percentile(delays, q) for q in (0.5, 0.99))
         print(
-            f"  overhead: {finished}/{n} done in {took:.2f} s; enqueue → start p50 "
-            f"{1000 * percentile(delays, 0.5):.0f} ms, p99 {1000 * percentile(delays, 0.99):.0f} ms; "
-            f"CPU per job: worker {used[0]:.2f} ms, stores {used[1]:.2f} ms, producer {used[2]:.2f} ms"
+            f"  overhead: {finished}/{n} done in {took:.2f} s; "
+            f"enqueue → start p50 {p50:.0f} ms, p99 {p99:.0f} ms; CPU per job: "
+            f"worker {worker_ms:.2f} ms, stores {stores_ms:.2f} ms, producer {producer_ms:.2f} ms"
         )
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -407,9 +410,9 @@ async def sigterm(engine: Engine, stores: Stores, name: str, log: Path) -> None:
         lost = sum(1 for i in ids if i not in counts)
         twice = sum(1 for i in ids if counts.get(i, 0) > 1)
         print(
-            f"  SIGTERM with {running} running and {n - running} queued: the worker exited after "
-            f"{drained:.1f} s having finished {finished_in_grace}; after a new worker: lost {lost}, "
-            f"finished twice {twice}"
+            f"  SIGTERM with {running} running and {n - running} queued: the worker exited "
+            f"after {drained:.1f} s having finished {finished_in_grace}; after a new worker: "
+            f"lost {lost}, finished twice {twice}"
         )
     finally:
         for process in (first, second):
@@ -439,9 +442,12 @@ def run(engines: tuple[str, ...], jobs: int, seconds: float) -> None:
         print(f"machine load average {os.getloadavg()[0]:.1f}; {cpu_reference()}")
 
 
-def _under(proc: Path, data_dir: Path) -> bool:
+def _under(proc: Path, marks: tuple[bytes, ...]) -> bool:
+    """Started for this run: its command line names the data dir (PostgreSQL) or the address
+    it serves (Valkey rewrites its process title to ``valkey-server host:port``)."""
     with contextlib.suppress(OSError):
-        return str(data_dir).encode() in (proc / "cmdline").read_bytes()
+        cmdline = (proc / "cmdline").read_bytes()
+        return any(mark in cmdline for mark in marks)
     return False
 
 

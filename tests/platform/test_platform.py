@@ -238,7 +238,7 @@ async def test_domains_shut_down_before_the_process_wide_clients_close(
 ) -> None:
     """Plain on_shutdown hooks run after every lifespan manager, so a domain closing its
     background tasks would find Redis already closed; chat's never ran at all."""
-    from eco2.domains.chat import services as chat_services
+    from eco2.domains.chat import deps as chat_deps
 
     calls: list[str] = []
 
@@ -252,5 +252,5 @@ async def test_domains_shut_down_before_the_process_wide_clients_close(
         service = app.state.chat_service
 
     assert calls == ["redis up"]
-    assert chat_services.stop in registry.select(["chat"])[0].shutdown_hooks()
+    assert chat_deps.stop in registry.select(["chat"])[0].shutdown_hooks()
     assert service.hub.closed

@@ -488,24 +488,45 @@ class StreamSlots:
             await self.redis.zrem(self.key(user_id), token)
 
 
-async def sse_response(
-    hub: EventHub,
-    slots: StreamSlots,
-    policy: StreamPolicy,
-    *,
-    job_id: str,
-    user_id: str,
-    since: int | None,
-    deadline: float,
-) -> ServerSentEvent:
-    """The job's events as an SSE response, holding one of the user's stream slots."""
-    token = await slots.take(user_id, deadline)
+@dataclass
+class JobStream:
+    """One client's view of a job, holding one of the user's stream slots until it ends;
+    :func:`sse` turns it into the HTTP response."""
 
-    async def messages() -> AsyncIterator[ServerSentEventMessage]:
+    hub: EventHub
+    slots: StreamSlots
+    policy: StreamPolicy
+    job_id: str
+    user_id: str
+    since: int | None
+    deadline: float
+    token: str
+
+    @classmethod
+    async def open(
+        cls,
+        hub: EventHub,
+        slots: StreamSlots,
+        policy: StreamPolicy,
+        *,
+        job_id: str,
+        user_id: str,
+        since: int | None,
+        deadline: float,
+    ) -> JobStream:
+        token = await slots.take(user_id, deadline)  # 429 before any byte is sent
+        return cls(hub, slots, policy, job_id, user_id, since, deadline, token)
+
+    async def messages(self) -> AsyncIterator[ServerSentEventMessage]:
+        hub, policy = self.hub, self.policy
         try:
             ended = False
             events = hub.stream(
-                job_id, since, deadline, keepalive=policy.keepalive_seconds, replay=policy.replay
+                self.job_id,
+                self.since,
+                self.deadline,
+                keepalive=policy.keepalive_seconds,
+                replay=policy.replay,
             )
             async for event in events:
                 if event is None:
@@ -516,13 +537,15 @@ async def sse_response(
                     data=bytes(event.data).decode(), event=event.name, id=event.seq
                 )
             if not ended and not hub.closed:  # the deadline: say so in the kind's terms
-                name, data = policy.on_deadline(job_id)
+                name, data = policy.on_deadline(self.job_id)
                 yield ServerSentEventMessage(data=msgspec.json.encode(data).decode(), event=name)
         finally:  # also when the client went away and the stream is being cancelled
             with anyio.CancelScope(shield=True):
-                await slots.give_back(user_id, token)
+                await self.slots.give_back(self.user_id, self.token)
 
-    return ServerSentEvent(messages(), retry_duration=SSE_RETRY_MS, headers=SSE_HEADERS)
+
+def sse(stream: JobStream) -> ServerSentEvent:
+    return ServerSentEvent(stream.messages(), retry_duration=SSE_RETRY_MS, headers=SSE_HEADERS)
 
 
 def _keepalive(event: str | None) -> ServerSentEventMessage:

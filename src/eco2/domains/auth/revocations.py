@@ -22,7 +22,6 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from litestar import Litestar
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -143,14 +142,3 @@ async def revoke(runtime: Runtime, entries: Collection[Entry]) -> None:
         for key, until in entries:  # this process refuses the tokens from now on
             runtime.revocations.remember(key, (until - now).total_seconds())
         runtime.revocations.outbox_waiting()
-
-
-async def start(app: Litestar) -> None:
-    relay = Relay(app.state.runtime)
-    relay.start()
-    app.state.revocation_relay = relay
-
-
-async def stop(app: Litestar) -> None:
-    relay: Relay = app.state.revocation_relay
-    await relay.close()

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from eco2.domains.chat import services
+from eco2.domains.chat import deps
 from eco2.domains.chat.deps import Chats, dependencies
 from eco2.domains.chat.schemas import (
     ChatCreated,
@@ -25,7 +25,7 @@ from eco2.domains.chat.schemas import (
 )
 from eco2.platform import idempotency
 from eco2.platform.di import AuthRequest
-from eco2.platform.job_events import last_event_id
+from eco2.platform.job_events import last_event_id, sse
 from eco2.registry import API
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100)]
@@ -90,7 +90,7 @@ async def send_message(
 
 @get("/{job_id:str}/events", summary="Answer events (SSE; resumable with Last-Event-ID)")
 async def events(request: AuthRequest, chats: Chats, job_id: FromPath[str]) -> ServerSentEvent:
-    return await chats.stream(request.user.user_id, job_id, last_event_id(request))
+    return sse(await chats.stream(request.user.user_id, job_id, last_event_id(request)))
 
 
 chat_router = Router(
@@ -110,5 +110,5 @@ chat_router = Router(
 )
 
 route_handlers = [chat_router]
-on_startup = [services.start]
-on_shutdown = [services.stop]
+on_startup = [deps.start]
+on_shutdown = [deps.stop]

@@ -17,9 +17,6 @@ from typing import Any
 
 import msgspec
 import structlog
-from litestar import Litestar
-from litestar.datastructures import State
-from litestar.response import ServerSentEvent
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +49,7 @@ from eco2.domains.chat.schemas import (
     SendMessage,
 )
 from eco2.domains.chat.tools import Toolbox
+from eco2.knowledge import default_retriever
 from eco2.platform import ratelimit
 from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
 from eco2.platform.idempotency import claim_job_id
@@ -59,10 +57,10 @@ from eco2.platform.ids import parse_user_id
 from eco2.platform.job_events import (
     EventHub,
     EventLog,
+    JobStream,
     StaleAttempt,
     StreamPolicy,
     StreamSlots,
-    sse_response,
 )
 from eco2.platform.jobs import Attempt, JobSpec, Payload, RetryLater
 from eco2.platform.runtime import Runtime
@@ -108,10 +106,10 @@ def build_assistant(runtime: Runtime, tools: Toolbox) -> Assistant:
 class ChatService:
     """Process-wide: the assistant, the chat queue, the event log and its streams."""
 
-    def __init__(self, runtime: Runtime, state: State) -> None:
+    def __init__(self, runtime: Runtime, tools: Toolbox) -> None:
         settings = runtime.settings
         self.runtime = runtime
-        self.tools = Toolbox(runtime, state)
+        self.tools = tools
         self.assistant = build_assistant(runtime, self.tools)
         self.events = EventLog(
             runtime.redis, KIND, ttl=settings.chat_events_ttl_seconds, terminal=TERMINAL
@@ -385,14 +383,14 @@ class ChatService:
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def stream(self, user_id: str, job_id: str, since: int | None) -> ServerSentEvent:
+    async def stream(self, user_id: str, job_id: str, since: int | None) -> JobStream:
         try:
             record = await self.events.record(job_id)
         except RedisError as exc:
             raise ServiceUnavailable(code="event_store_unavailable") from exc
         if record is None or record.owner != user_id:
             raise NotFound("답변 작업을 찾을 수 없습니다.", code="chat_job_not_found")
-        return await sse_response(
+        return await JobStream.open(
             self.hub,
             self.slots,
             self.policy,
@@ -401,6 +399,11 @@ class ChatService:
             since=since,
             deadline=record.deadline,
         )
+
+    @classmethod
+    async def start(cls, runtime: Runtime, tools: Toolbox) -> ChatService:
+        await asyncio.to_thread(default_retriever)  # warm the knowledge index once
+        return cls(runtime, tools)
 
     async def close(self) -> None:
         await self.hub.close()
@@ -415,22 +418,6 @@ def _persistence(message: ChatMessage) -> Persistence:
         assistant_message=str(message.id),
         assistant_message_created_at=message.created_at,
     )
-
-
-# --- lifecycle ------------------------------------------------------------------------------
-
-
-async def start(app: Litestar) -> None:
-    from eco2.knowledge import default_retriever
-
-    await asyncio.to_thread(default_retriever)  # warm the knowledge index once
-    app.state.chat_service = ChatService(app.state.runtime, app.state)
-
-
-async def stop(app: Litestar) -> None:
-    """Runs only after ``start`` succeeded (the app's domain lifecycle)."""
-    service: ChatService = app.state.chat_service
-    await service.close()
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from eco2.domains.scan import services
+from eco2.domains.scan import deps
 from eco2.domains.scan.deps import Scans, dependencies
 from eco2.domains.scan.providers.matching import knowledge
 from eco2.domains.scan.schemas import (
@@ -24,7 +24,7 @@ from eco2.domains.scan.schemas import (
 from eco2.platform import idempotency
 from eco2.platform.di import AuthRequest
 from eco2.platform.internal import require_internal_token
-from eco2.platform.job_events import last_event_id
+from eco2.platform.job_events import last_event_id, sse
 from eco2.registry import API
 
 
@@ -49,7 +49,7 @@ async def submit(
 
 @get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")
 async def events(request: AuthRequest, scans: Scans, job_id: FromPath[str]) -> ServerSentEvent:
-    return await scans.stream(request.user.user_id, job_id, last_event_id(request))
+    return sse(await scans.stream(request.user.user_id, job_id, last_event_id(request)))
 
 
 @get(
@@ -108,5 +108,5 @@ scan_router = Router(
 )
 
 route_handlers = [scan_router, internal]
-on_startup = [services.start]
-on_shutdown = [services.stop]
+on_startup = [deps.start]
+on_shutdown = [deps.stop]

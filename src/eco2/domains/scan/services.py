@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import structlog
-from litestar import Litestar
-from litestar.response import ServerSentEvent
 from redis.exceptions import RedisError
 from sqlalchemy import bindparam, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -55,10 +53,10 @@ from eco2.platform.ids import parse_user_id
 from eco2.platform.job_events import (
     EventHub,
     EventLog,
+    JobStream,
     StaleAttempt,
     StreamPolicy,
     StreamSlots,
-    sse_response,
 )
 from eco2.platform.jobs import Attempt, JobSpec, Payload, Periodic, RetryLater
 from eco2.platform.runtime import Runtime
@@ -357,14 +355,14 @@ class ScanService:
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def stream(self, user_id: str, job_id: str, since: int | None) -> ServerSentEvent:
+    async def stream(self, user_id: str, job_id: str, since: int | None) -> JobStream:
         try:
             record = await self.events.record(job_id)
         except RedisError as exc:
             raise ServiceUnavailable(code="event_store_unavailable") from exc
         if record is None or record.owner != user_id:
             raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
-        return await sse_response(
+        return await JobStream.open(
             self.hub,
             self.slots,
             self.policy,
@@ -394,6 +392,18 @@ class ScanService:
         async with self.runtime.sessions() as session:
             return await store.metrics(session, parse_user_id(user_id))
 
+    @classmethod
+    async def start(cls, runtime: Runtime) -> ScanService:
+        """Build the providers once per process and warm the knowledge index."""
+        await asyncio.to_thread(warm_up)
+        service = cls(runtime)
+        warm_vision = getattr(service.pipeline.vision, "warm_up", None)
+        if warm_vision is not None:
+            await asyncio.to_thread(warm_vision)
+        service.inserts.start()
+        service.rewards.start()
+        return service
+
     async def close(self) -> None:
         await self.hub.close()
         await self.inserts.close()
@@ -402,27 +412,6 @@ class ScanService:
         close = getattr(self.pipeline.vision, "close", None)
         if close is not None:
             await close()
-
-
-# --- lifecycle ------------------------------------------------------------------------------
-
-
-async def start(app: Litestar) -> None:
-    """Build the providers once per process and warm the knowledge index."""
-    await asyncio.to_thread(warm_up)
-    service = ScanService(app.state.runtime)
-    warm_vision = getattr(service.pipeline.vision, "warm_up", None)
-    if warm_vision is not None:
-        await asyncio.to_thread(warm_vision)
-    service.inserts.start()
-    service.rewards.start()
-    app.state.scan_service = service
-
-
-async def stop(app: Litestar) -> None:
-    """Runs only after ``start`` succeeded (the app's domain lifecycle)."""
-    service: ScanService = app.state.scan_service
-    await service.close()
 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:

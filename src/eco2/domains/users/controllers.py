@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Litestar, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from eco2.domains.users import erasure, services
+from eco2.domains.users import services
 from eco2.domains.users.erasure import Erasures, ErasureState
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
 from eco2.platform.di import AuthRequest, DbSession
@@ -79,4 +79,10 @@ async def erasure_state(user_id: FromPath[str], erasures: ErasuresDep) -> Erasur
 
 
 route_handlers = [MeController, PluralMeController, record_login, erasure_state]
-on_startup = [erasure.start]
+
+
+async def start_erasures(app: Litestar) -> None:
+    app.state.erasures = Erasures(app.state.runtime)
+
+
+on_startup = [start_erasures]

@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import msgspec
 import structlog
-from litestar import Litestar
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -176,7 +175,3 @@ class Erasures:
             requested_at=erasure.requested_at.isoformat(),
             completed_at=erasure.completed_at.isoformat() if erasure.completed_at else None,
         )
-
-
-async def start(app: Litestar) -> None:
-    app.state.erasures = Erasures(app.state.runtime)
