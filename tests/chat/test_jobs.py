@@ -5,10 +5,9 @@ error only while another attempt follows), idempotent sends."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 from litestar import Litestar
 
 from eco2.domains.chat.assistant import Progress, Reply, Turn
@@ -69,13 +68,6 @@ def script(app: Litestar, *attempts: Attempt) -> Scripted:
     scripted = Scripted(*attempts)
     app.state.chat_service.assistant = scripted
     return scripted
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[LiveApp]:
-    async with live_app(settings) as served:
-        await served.sign_in()
-        yield served
 
 
 async def send(live: LiveApp, text: str = "페트병 어떻게 버려?", **headers: str) -> dict[str, Any]:

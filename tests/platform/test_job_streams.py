@@ -26,13 +26,6 @@ def settings(base_settings: Settings) -> Settings:
     return scan_settings(base_settings, stream_max_per_user=40)
 
 
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[LiveApp]:
-    async with live_app(settings) as served:
-        await served.sign_in()
-        yield served
-
-
 async def redis_calls(settings: Settings, *commands: str) -> int:
     redis = Redis.from_url(settings.redis_url or "")
     try:

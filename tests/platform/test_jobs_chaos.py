@@ -1,7 +1,7 @@
 """Jobs survive their process: ``eco2 serve`` processes on the test PostgreSQL and Redis, a
 fake model that keeps every job busy, and the process running them killed or stopped.
 
-* SIGKILL with 100 scans (or 100 chat answers) in flight, a new process on the same stores:
+* SIGKILL with 100 scans and 100 chat answers in flight, a new process on the same stores:
   every job ends completed, with one stored result, one reward, one answer each, and event
   logs a client can follow (each step once, in order).
 * SIGTERM during a burst: the process stops taking jobs, finishes the running ones within its
@@ -56,9 +56,10 @@ class Cluster:
     log_dir: Path
     stack: contextlib.ExitStack
 
-    async def start(self) -> Eco2Process:
+    async def start(self, *domains: str, command: str = "serve", **extra: str) -> Eco2Process:
+        env = self.env | {f"ECO2_{k.upper()}": v for k, v in extra.items()}
         process = self.stack.enter_context(
-            eco2_serve(port=free_port(), env=self.env, log_dir=self.log_dir)
+            eco2_serve(*domains, port=free_port(), env=env, log_dir=self.log_dir, command=command)
         )
         await process.wait_ready()
         return process
@@ -80,7 +81,7 @@ def cluster(
         vision_provider="openai",
         answer_provider="template",
         chat_provider="openai",
-        jobs_idle_timeout_seconds="1",
+        jobs_idle_timeout_seconds="2",
         log_level="WARNING",
         **extra,
     )
@@ -144,49 +145,82 @@ def assert_followable(log: list[tuple[int, str, Any]]) -> None:
     assert log[-1][1] == "done"
 
 
-async def test_sigkill_with_100_scans_in_flight(
+class Model:
+    """The fake model of both jobs: a slow vision answer for scans, a slowly streamed chat
+    completion for answers; ``fast()`` once the process running them is gone."""
+
+    def __init__(self) -> None:
+        self.delay, self.chunk_delay = 4.0, 0.25
+
+    def fast(self) -> None:
+        self.delay, self.chunk_delay = 0.3, 0.02
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        if "messages" in request:  # a chat completion
+            return Reply(chunks=text_chunks(ANSWER, size=6), chunk_delay=self.chunk_delay)
+        return Reply(body=response_body(vision_output()), delay=self.delay)
+
+
+async def test_sigkill_with_100_scans_and_100_answers_in_flight(
     base_settings: Settings, signing_key_pem: str, tmp_path: Path
 ) -> None:
-    reply = Reply(body=response_body(vision_output()), delay=4.0)
-    with fake_openai(reply) as model, cluster(base_settings, signing_key_pem, tmp_path, model) as c:
+    """Kill -9 the process running 100 scans (waiting on the model) and 100 chat answers
+    (streaming their words), start another on the same PostgreSQL and Redis: every job ends
+    completed with one stored result, one reward, one answer; every event log is followable."""
+    script = Model()
+    with fake_openai() as model, cluster(base_settings, signing_key_pem, tmp_path, model) as c:
+        model.script.responder = script
         first = await c.start()
         async with users(first.url, JOBS) as clients:
-            submitted = await asyncio.gather(
+            scans = await asyncio.gather(
                 *(cl.post("/api/v1/scan", json={"image_url": IMAGE}) for cl in clients)
             )
-            jobs = [r.json()["job_id"] for r in submitted]
-            assert all(r.status_code == 202 for r in submitted)
+            chats = await asyncio.gather(*(cl.post("/api/v1/chat", json={}) for cl in clients))
+            asked = await asyncio.gather(
+                *(
+                    cl.post(
+                        f"/api/v1/chat/{chat.json()['id']}/messages", json={"message": "페트병"}
+                    )
+                    for cl, chat in zip(clients, chats, strict=True)
+                )
+            )
+            assert {r.status_code for r in [*scans, *asked]} == {202}
+            scan_jobs = [r.json()["job_id"] for r in scans]
+            answer_jobs = [r.json()["job_id"] for r in asked]
 
             async def all_in_flight() -> bool:
-                return len(model.script.requests) >= JOBS
+                return len(model.script.requests) >= 2 * JOBS
 
-            await until(all_in_flight, 60, "every scan calling the model")
+            await until(all_in_flight, 90, "every scan and answer calling the model")
+            await asyncio.sleep(1.0)  # a few words of each answer streamed
             kill(first, signal.SIGKILL)
             first.process.wait()
-            model.reply(Reply(body=response_body(vision_output()), delay=0.5))
+            script.fast()
 
             second = await c.start()
             moved_to(clients, second.url)
 
             async def all_done() -> bool:
-                results = await asyncio.gather(
-                    *(
-                        cl.get(f"/api/v1/scan/{j}/result")
-                        for cl, j in zip(clients, jobs, strict=True)
-                    )
+                logs = await asyncio.gather(
+                    *(event_log(base_settings, "scan", j) for j in scan_jobs),
+                    *(event_log(base_settings, "chat", j) for j in answer_jobs),
                 )
-                return all(r.status_code == 200 for r in results)
+                return all(log and log[-1][1] == "done" for log in logs)
 
-            await until(all_done, 120, "every scan finished by the new process")
+            await until(all_done, 180, "every job finished by the new process")
             results = await asyncio.gather(
-                *(cl.get(f"/api/v1/scan/{j}/result") for cl, j in zip(clients, jobs, strict=True))
+                *(
+                    cl.get(f"/api/v1/scan/{j}/result")
+                    for cl, j in zip(clients, scan_jobs, strict=True)
+                )
             )
             ends = await asyncio.gather(
                 *(
                     cl.get(f"/api/v1/scan/{j}/events")
-                    for cl, j in zip(clients[:5], jobs[:5], strict=True)
+                    for cl, j in zip(clients[:5], scan_jobs[:5], strict=True)
                 )
             )
+    # Scans: one stored result and one reward grant each.
     for result in results:
         body = result.json()
         assert body["status"] == "completed", body
@@ -205,77 +239,43 @@ async def test_sigkill_with_100_scans_in_flight(
     )
     assert len(grants) == JOBS
     assert all(n == 1 for _, n, _ in grants)
-    assert {source for _, _, source in grants} == {f"scan:{j}" for j in jobs}
-    for job_id in jobs:
-        assert_followable(await event_log(base_settings, "scan", job_id))
+    assert {source for _, _, source in grants} == {f"scan:{j}" for j in scan_jobs}
     for end in ends:  # a finished job's stream: its end, then it closes
         assert end.text.count("event: done") == 1
         assert "event: vision" not in end.text
-
-
-async def test_sigkill_with_100_chat_answers_in_flight(
-    base_settings: Settings, signing_key_pem: str, tmp_path: Path
-) -> None:
-    slow = Reply(chunks=text_chunks(ANSWER, size=6), chunk_delay=0.25)
-    with fake_openai(slow) as model, cluster(base_settings, signing_key_pem, tmp_path, model) as c:
-        first = await c.start()
-        async with users(first.url, JOBS) as clients:
-            chats = await asyncio.gather(*(cl.post("/api/v1/chat", json={}) for cl in clients))
-            sent = await asyncio.gather(
-                *(
-                    cl.post(
-                        f"/api/v1/chat/{chat.json()['id']}/messages", json={"message": "페트병"}
-                    )
-                    for cl, chat in zip(clients, chats, strict=True)
-                )
-            )
-            jobs = [r.json()["job_id"] for r in sent]
-
-            async def all_asked() -> bool:
-                return len(model.script.requests) >= JOBS
-
-            await until(all_asked, 60, "every answer asking the model")
-            await asyncio.sleep(1.5)  # a few words of each answer streamed
-            kill(first, signal.SIGKILL)
-            first.process.wait()
-            model.reply(Reply(chunks=text_chunks(ANSWER, size=6), chunk_delay=0.02))
-
-            second = await c.start()
-            moved_to(clients, second.url)
-
-            async def all_done() -> bool:
-                logs = await asyncio.gather(*(event_log(base_settings, "chat", j) for j in jobs))
-                return all(log and log[-1][1] == "done" for log in logs)
-
-            await until(all_done, 120, "every answer finished by the new process")
-    ends = [(await event_log(base_settings, "chat", j))[-1][2] for j in jobs]
-    assert [e for e in ends if e["status"] != "completed"] == []
+    # Answers: one stored assistant message each; the text a client shows is the answer.
     answers = await sql(
         base_settings,
         "SELECT count(*), count(DISTINCT session_id) FROM chat.messages WHERE role = 'assistant'",
     )
     assert tuple(answers[0]) == (JOBS, JOBS)
-    for job_id in jobs:
-        log = await event_log(base_settings, "chat", job_id)
-        assert_followable(log)
-        done = log[-1][2]
-        assert done["status"] == "completed"
-        assert done["result"]["persistence"]["assistant_message"] == job_id
-        # What the web client shows: tokens appended, token_recovery replacing the text.
-        text = ""
-        for _, name, data in log:
-            if name == "token":
-                text += data["content"]
-            elif name == "token_recovery":
-                text = data["accumulated"]
-        assert text.strip() == done["result"]["answer"]
+    for kind, jobs in (("scan", scan_jobs), ("chat", answer_jobs)):
+        for job_id in jobs:
+            log = await event_log(base_settings, kind, job_id)
+            assert_followable(log)
+            assert log[-1][2]["status"] == "completed", log[-1]
+            if kind == "chat":
+                done = log[-1][2]
+                assert done["result"]["persistence"]["assistant_message"] == job_id
+                assert client_text(log).strip() == done["result"]["answer"]
+
+
+def client_text(log: list[tuple[int, str, Any]]) -> str:
+    """What the web client shows: tokens appended, ``token_recovery`` replacing the text."""
+    text = ""
+    for _, name, data in log:
+        if name == "token":
+            text += data["content"]
+        elif name == "token_recovery":
+            text = data["accumulated"]
+    return text
 
 
 async def test_sigterm_during_a_burst_loses_nothing_and_duplicates_nothing(
     base_settings: Settings, signing_key_pem: str, tmp_path: Path
 ) -> None:
     """50 scans running and 50 waiting when SIGTERM arrives: the running ones finish within
-    the grace period, the waiting ones are not taken, a new process runs them."""
+    the grace period, the waiting ones are not taken, and ``eco2 worker`` runs them."""
     reply = Reply(body=response_body(vision_output()), delay=3.0)
     with (
         fake_openai(reply) as model,
@@ -308,8 +308,10 @@ async def test_sigterm_during_a_burst_loses_nothing_and_duplicates_nothing(
                 )
             )[0][0]
 
-            second = await c.start()
-            moved_to(clients, second.url)
+            # The rest is run as in the cluster: web pods only queue, a worker runs the jobs
+            # and reaches the other domains (character, for the rewards) over HTTP.
+            web = await c.start(jobs_in_process="false")
+            await c.start("scan", command="worker", service_urls=f"character={web.url}")
 
             async def all_done() -> bool:
                 rows = await sql(

@@ -253,4 +253,4 @@ async def test_domains_shut_down_before_the_process_wide_clients_close(
 
     assert calls == ["redis up"]
     assert chat_deps.stop in registry.select(["chat"])[0].shutdown_hooks()
-    assert service.hub.closed
+    assert service.streams.hub.closed

@@ -3,10 +3,8 @@ client understands (contract §7), idempotent submits, one effect when a job run
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from sqlalchemy.exc import OperationalError
 
@@ -43,13 +41,6 @@ def vision(app: Litestar, **options: Any) -> Counted:
     counted = Counted(service.pipeline.vision, **options)
     object.__setattr__(service.pipeline, "vision", counted)
     return counted
-
-
-@pytest.fixture
-async def live(settings: Settings) -> AsyncIterator[LiveApp]:
-    async with live_app(settings) as served:
-        await served.sign_in()
-        yield served
 
 
 async def submit(live: LiveApp, user_input: str = PAPER, **headers: str) -> dict[str, Any]:

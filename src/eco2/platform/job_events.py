@@ -42,7 +42,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from eco2.platform.errors import ServiceUnavailable, TooManyRequests
+from eco2.platform.errors import AppError, ServiceUnavailable, TooManyRequests
 from eco2.platform.shutdown import Stopping
 
 log = structlog.get_logger(__name__)
@@ -544,13 +544,44 @@ class JobStream:
                 await self.slots.give_back(self.user_id, self.token)
 
 
+@dataclass
+class JobStreams:
+    """One kind's streams: who may open one (the job's owner; anyone else gets the kind's
+    404, ``missing``) and how they look."""
+
+    hub: EventHub
+    slots: StreamSlots
+    policy: StreamPolicy
+    missing: Callable[[], AppError]
+
+    async def open(self, user_id: str, job_id: str, since: int | None) -> JobStream:
+        try:
+            record = await self.hub.log.record(job_id)
+        except RedisError as exc:
+            raise ServiceUnavailable(code="event_store_unavailable") from exc
+        if record is None or record.owner != user_id:
+            raise self.missing()
+        return await JobStream.open(
+            self.hub,
+            self.slots,
+            self.policy,
+            job_id=job_id,
+            user_id=user_id,
+            since=since,
+            deadline=record.deadline,
+        )
+
+    async def close(self) -> None:
+        await self.hub.close()
+
+
 def sse(stream: JobStream) -> ServerSentEvent:
     return ServerSentEvent(stream.messages(), retry_duration=SSE_RETRY_MS, headers=SSE_HEADERS)
 
 
 def _keepalive(event: str | None) -> ServerSentEventMessage:
-    if event is None:
-        return ServerSentEventMessage(comment="keepalive")
+    if event is None:  # a comment only: an empty `data:` line would be a message to a client
+        return ServerSentEventMessage(comment="keepalive", data=None)
     return ServerSentEventMessage(data="{}", event=event)
 
 

@@ -35,7 +35,9 @@ from anyio.abc import TaskStatus
 from coredis.exceptions import RedisError as CoredisError
 from prometheus_client import Counter, Gauge
 from streaq import StreaqError, StreaqRetry, Worker
+from streaq.constants import REDIS_GROUP, REDIS_HEALTH
 from streaq.task import AsyncRegisteredTask
+from streaq.utils import now_ms
 
 from eco2.platform.errors import ServiceUnavailable
 from eco2.settings import Settings
@@ -45,7 +47,8 @@ log = structlog.get_logger(__name__)
 QUEUE_PREFIX = "eco2-"
 """streaq keys a queue's stream ``streaq:<queue>:queues:normal`` (read by KEDA)."""
 STREAM_SUFFIX = ":queues:normal"
-CONSUMER_GROUP = "workers"
+CONSUMER_GROUP = REDIS_GROUP
+RENEWALS_PER_IDLE_TIMEOUT = 3
 DEPTH_REFRESH_SECONDS = 5.0
 TIMEOUT_MARGIN_SECONDS = 5.0  # the engine's own deadline, past the job's
 STOP_MARGIN_SECONDS = 10.0
@@ -68,6 +71,17 @@ def _periodic(spec: Periodic) -> Callable[[], Awaitable[None]]:
         await spec.run()
 
     return run
+
+
+RETRY_SECONDS = 2.0  # the pause before another attempt, after a passing failure
+LIFETIME_MARGIN_SECONDS = 30.0
+
+
+def job_lifetime(settings: Settings, attempt_timeout: float) -> float:
+    """The longest a job can take: every attempt, the pauses between and a dead worker's
+    idle timeout each; a job's SSE streams end by then."""
+    per_attempt = attempt_timeout + settings.jobs_idle_timeout_seconds + RETRY_SECONDS
+    return settings.jobs_max_attempts * per_attempt + LIFETIME_MARGIN_SECONDS
 
 
 def stream_key(queue: str) -> str:
@@ -142,6 +156,24 @@ class _Worker(Worker[None]):
         deadline = anyio.current_time() + self.grace_period
         for running in self._cancel_scopes.values():
             running.deadline = min(running.deadline, deadline)
+
+    async def renew_idle_timeouts(self, scope: anyio.CancelScope) -> None:
+        """Keep the claims of running jobs (and this worker's health key) fresh, as streaq
+        does, but ``RENEWALS_PER_IDLE_TIMEOUT`` times per idle timeout: streaq renews at 90 %
+        of it, so an event loop busy with a burst of jobs for a tenth of the timeout would let
+        another worker take jobs that are still running."""
+        period = self.idle_timeout / 1000 / RENEWALS_PER_IDLE_TIMEOUT
+        health = f"{self.prefix}{REDIS_HEALTH}:{self.id}"
+        with scope:  # ends only after the consumers (the drain) have finished
+            while True:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(health, str(self), px=self.idle_timeout)
+                    pipe.zremrangebyscore(self._results_set, 0, now_ms())
+                    for priority, running in self._running_tasks.items():
+                        if running:
+                            stream = self.stream_key + priority
+                            pipe.xclaim(stream, REDIS_GROUP, self.id, 0, running, justid=True)
+                await anyio.sleep(period)
 
 
 _encode = msgspec.json.Encoder(enc_hook=repr).encode  # a failed task's result is an exception

@@ -58,11 +58,12 @@ from eco2.platform.job_events import (
     EventHub,
     EventLog,
     JobStream,
+    JobStreams,
     StaleAttempt,
     StreamPolicy,
     StreamSlots,
 )
-from eco2.platform.jobs import Attempt, JobSpec, Payload, RetryLater
+from eco2.platform.jobs import RETRY_SECONDS, Attempt, JobSpec, Payload, RetryLater, job_lifetime
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
 
@@ -71,8 +72,6 @@ log = structlog.get_logger(__name__)
 KIND = "chat"
 IMAGE_ONLY_TEXT = "이 이미지 분류해줘"
 FAILED_ANSWER = "답변을 만들지 못했어요. 잠시 후 다시 시도해 주세요."
-RETRY_SECONDS = 2.0
-LIFETIME_MARGIN_SECONDS = 30.0
 
 
 class ChatJob(msgspec.Struct):
@@ -114,13 +113,16 @@ class ChatService:
         self.events = EventLog(
             runtime.redis, KIND, ttl=settings.chat_events_ttl_seconds, terminal=TERMINAL
         )
-        self.hub = EventHub(self.events, runtime.stopping)
-        self.slots = StreamSlots(runtime.redis, settings.stream_max_per_user)
-        self.policy = StreamPolicy(
-            on_deadline=lambda _: ("done", failed("timeout")),
-            keepalive_seconds=settings.chat_keepalive_seconds,
-            keepalive_event="keepalive",
-            replay=collapse_tokens,
+        self.streams = JobStreams(
+            EventHub(self.events, runtime.stopping),
+            StreamSlots(runtime.redis, settings.stream_max_per_user),
+            StreamPolicy(
+                on_deadline=lambda _: ("done", failed("timeout")),
+                keepalive_seconds=settings.chat_keepalive_seconds,
+                keepalive_event="keepalive",
+                replay=collapse_tokens,
+            ),
+            missing=lambda: NotFound("답변 작업을 찾을 수 없습니다.", code="chat_job_not_found"),
         )
         self.queue = runtime.jobs.queue(KIND)
         self.queue.register(
@@ -129,10 +131,7 @@ class ChatService:
 
     @property
     def lifetime(self) -> float:
-        """The longest an answer job can take, every attempt and the pauses between included."""
-        s = self.runtime.settings
-        per_attempt = s.chat_timeout_seconds + s.jobs_idle_timeout_seconds + RETRY_SECONDS
-        return s.jobs_max_attempts * per_attempt + LIFETIME_MARGIN_SECONDS
+        return job_lifetime(self.runtime.settings, self.runtime.settings.chat_timeout_seconds)
 
     # --- input ------------------------------------------------------------------------------
 
@@ -384,21 +383,7 @@ class ChatService:
     # --- reading ----------------------------------------------------------------------------
 
     async def stream(self, user_id: str, job_id: str, since: int | None) -> JobStream:
-        try:
-            record = await self.events.record(job_id)
-        except RedisError as exc:
-            raise ServiceUnavailable(code="event_store_unavailable") from exc
-        if record is None or record.owner != user_id:
-            raise NotFound("답변 작업을 찾을 수 없습니다.", code="chat_job_not_found")
-        return await JobStream.open(
-            self.hub,
-            self.slots,
-            self.policy,
-            job_id=job_id,
-            user_id=user_id,
-            since=since,
-            deadline=record.deadline,
-        )
+        return await self.streams.open(user_id, job_id, since)
 
     @classmethod
     async def start(cls, runtime: Runtime, tools: Toolbox) -> ChatService:
@@ -406,7 +391,7 @@ class ChatService:
         return cls(runtime, tools)
 
     async def close(self) -> None:
-        await self.hub.close()
+        await self.streams.close()
         close = getattr(self.assistant, "close", None)
         if close is not None:
             await close()

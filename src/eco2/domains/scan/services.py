@@ -54,11 +54,20 @@ from eco2.platform.job_events import (
     EventHub,
     EventLog,
     JobStream,
+    JobStreams,
     StaleAttempt,
     StreamPolicy,
     StreamSlots,
 )
-from eco2.platform.jobs import Attempt, JobSpec, Payload, Periodic, RetryLater
+from eco2.platform.jobs import (
+    RETRY_SECONDS,
+    Attempt,
+    JobSpec,
+    Payload,
+    Periodic,
+    RetryLater,
+    job_lifetime,
+)
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
 
@@ -75,8 +84,6 @@ OWNED_CACHE_SIZE = 100_000
 UNFINISHED = ("queued", "running")
 SETTLE_AFTER = timedelta(minutes=1)  # owed rewards older than this are granted by the sweep
 SETTLE_BATCH = 200
-RETRY_SECONDS = 2.0
-LIFETIME_MARGIN_SECONDS = 30.0
 STORE_FAILED = "분석 결과를 저장하지 못했어요. 잠시 후 다시 시도해 주세요."
 
 
@@ -118,9 +125,12 @@ class ScanService:
         self.events = EventLog(
             runtime.redis, KIND, ttl=settings.scan_events_ttl_seconds, terminal=TERMINAL
         )
-        self.hub = EventHub(self.events, runtime.stopping)
-        self.slots = StreamSlots(runtime.redis, settings.stream_max_per_user)
-        self.policy = StreamPolicy(on_deadline=self._deadline_event)
+        self.streams = JobStreams(
+            EventHub(self.events, runtime.stopping),
+            StreamSlots(runtime.redis, settings.stream_max_per_user),
+            StreamPolicy(on_deadline=self._deadline_event),
+            missing=lambda: NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found"),
+        )
         self.inserts = BatchWriter(runtime.sessions, insert(SCANS), durable=owes_reward)
         self.rewards = BatchWriter(
             runtime.sessions,
@@ -143,10 +153,7 @@ class ScanService:
 
     @property
     def lifetime(self) -> float:
-        """The longest a scan job can take, every attempt and the pauses between included."""
-        s = self.runtime.settings
-        per_attempt = s.scan_timeout_seconds + s.jobs_idle_timeout_seconds + RETRY_SECONDS
-        return s.jobs_max_attempts * per_attempt + LIFETIME_MARGIN_SECONDS
+        return job_lifetime(self.runtime.settings, self.runtime.settings.scan_timeout_seconds)
 
     # --- running ----------------------------------------------------------------------------
 
@@ -356,21 +363,7 @@ class ScanService:
     # --- reading ----------------------------------------------------------------------------
 
     async def stream(self, user_id: str, job_id: str, since: int | None) -> JobStream:
-        try:
-            record = await self.events.record(job_id)
-        except RedisError as exc:
-            raise ServiceUnavailable(code="event_store_unavailable") from exc
-        if record is None or record.owner != user_id:
-            raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
-        return await JobStream.open(
-            self.hub,
-            self.slots,
-            self.policy,
-            job_id=job_id,
-            user_id=user_id,
-            since=since,
-            deadline=record.deadline,
-        )
+        return await self.streams.open(user_id, job_id, since)
 
     def _deadline_event(self, job_id: str) -> tuple[str, Any]:
         """A stream that outlived every attempt of its job: the scan has failed."""
@@ -405,7 +398,7 @@ class ScanService:
         return service
 
     async def close(self) -> None:
-        await self.hub.close()
+        await self.streams.close()
         await self.inserts.close()
         await self.rewards.close()
         await self.clients.aclose()
