@@ -21,7 +21,8 @@ sleeps ``--job-seconds``. Three phases:
 
 Each engine is configured as production would need it with a 60 s job timeout, so that a
 dead worker is noticed as early as the engine allows: saq with a 5 s heartbeat (the job
-touches itself every 2 s) and a sweep every 2 s; streaq with a 5 s idle timeout (renewed by
+touches itself every 2 s) and a sweep every 2 s (``saq-defaults``: saq as it comes, a sweep a
+minute and a job stuck once past its timeout); streaq with a 5 s idle timeout (renewed by
 the worker while a task runs); taskiq's stream broker with an idle timeout above the job
 timeout (it does not renew a running message's claim); procrastinate with worker heartbeats
 and a periodic task that retries the stalled jobs of dead workers.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -50,7 +52,7 @@ from _support import cpu_reference, cpu_seconds, percentile
 from eco2.platform.embedded import embedded_services
 
 WORKER_CPU, OTHER_CPU = {0}, {1}
-ENGINES = ("saq", "streaq", "taskiq", "procrastinate")
+ENGINES = ("saq", "saq-defaults", "streaq", "eco2", "taskiq", "procrastinate")
 JOB_TIMEOUT = 60
 GRACE_SECONDS = 10
 RECOVERY_LIMIT = 300.0
@@ -85,7 +87,10 @@ class Engine:
     producer: Callable[[], contextlib.AbstractAsyncContextManager[Enqueue]]
 
 
-def saq_engine(redis_url: str, database_url: str) -> Engine:
+def saq_engine(redis_url: str, database_url: str, queue: str, *, heartbeat: bool = True) -> Engine:
+    """``heartbeat``: jobs touch themselves every 2 s and a sweep every 2 s finds the ones
+    that stopped (a dead worker noticed in seconds); without it, saq's defaults (a sweep a
+    minute, a job is stuck once past its timeout)."""
     from saq import Queue, Worker
 
     recorder = Recorder(redis_url)
@@ -93,38 +98,38 @@ def saq_engine(redis_url: str, database_url: str) -> Engine:
     async def job(ctx: dict[str, Any], *, job_id: str, enqueued_at: float, seconds: float) -> None:
         saq_job = ctx["job"]
 
-        async def heartbeat() -> None:
+        async def beat() -> None:
             while True:
                 await asyncio.sleep(2)
                 await saq_job.update()
 
-        beating = asyncio.create_task(heartbeat())
+        beating = asyncio.create_task(beat()) if heartbeat else None
         try:
             await recorder.run(job_id, enqueued_at, seconds)
         finally:
-            beating.cancel()
+            if beating is not None:
+                beating.cancel()
 
     async def worker(concurrency: int) -> None:
-        queue = Queue.from_url(redis_url, name="bench")
         await Worker(
-            queue,
+            Queue.from_url(redis_url, name=queue),
             functions=[("job", job)],
             concurrency=concurrency,
-            timers={"sweep": 2},
+            timers={"sweep": 2} if heartbeat else None,
             dequeue_timeout=1,
             shutdown_grace_period_s=GRACE_SECONDS,
         ).start()
 
     @contextlib.asynccontextmanager
     async def producer() -> Any:
-        queue = Queue.from_url(redis_url, name="bench")
+        client = Queue.from_url(redis_url, name=queue)
 
         async def enqueue(job_id: str, enqueued_at: float, seconds: float) -> None:
-            await queue.enqueue(
+            await client.enqueue(
                 "job",
                 key=job_id,
                 timeout=JOB_TIMEOUT,
-                heartbeat=5,
+                heartbeat=5 if heartbeat else 0,
                 retries=3,
                 job_id=job_id,
                 enqueued_at=enqueued_at,
@@ -132,12 +137,13 @@ def saq_engine(redis_url: str, database_url: str) -> Engine:
             )
 
         yield enqueue
-        await queue.disconnect()
+        await client.disconnect()
 
     return Engine(worker, producer)
 
 
-def streaq_engine(redis_url: str, database_url: str) -> Engine:
+def streaq_engine(redis_url: str, database_url: str, queue: str) -> Engine:
+    """streaq's own worker, as it comes (msgspec JSON instead of pickle)."""
     import msgspec
     from streaq import Worker
 
@@ -146,11 +152,11 @@ def streaq_engine(redis_url: str, database_url: str) -> Engine:
     def make(concurrency: int = 1, handle_signals: bool = True) -> tuple[Worker[Any], Any]:
         streaq = Worker(
             redis_url=redis_url,
-            queue_name="bench",
+            queue_name=queue,
             concurrency=concurrency,
             idle_timeout=5,
             grace_period=GRACE_SECONDS,
-            serializer=msgspec.json.encode,
+            serializer=msgspec.json.Encoder(enc_hook=repr).encode,
             deserializer=msgspec.json.decode,
             handle_signals=handle_signals,
         )
@@ -180,13 +186,13 @@ def streaq_engine(redis_url: str, database_url: str) -> Engine:
     return Engine(worker, producer)
 
 
-def taskiq_engine(redis_url: str, database_url: str) -> Engine:
+def taskiq_engine(redis_url: str, database_url: str, queue: str) -> Engine:
     from taskiq.api import run_receiver_task
     from taskiq_redis import RedisStreamBroker
 
     recorder = Recorder(redis_url)
     broker = RedisStreamBroker(
-        redis_url, queue_name="bench", idle_timeout=(JOB_TIMEOUT + 10) * 1000, xread_block=1000
+        redis_url, queue_name=queue, idle_timeout=(JOB_TIMEOUT + 10) * 1000, xread_block=1000
     )
 
     @broker.task(task_name="job")
@@ -222,18 +228,20 @@ def taskiq_engine(redis_url: str, database_url: str) -> Engine:
     return Engine(worker, producer)
 
 
-def procrastinate_engine(redis_url: str, database_url: str) -> Engine:
+def procrastinate_engine(redis_url: str, database_url: str, queue: str) -> Engine:
     import procrastinate
 
     recorder = Recorder(redis_url)
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=database_url))
 
-    @app.task(name="job", retry=3, queueing_lock=None)
+    @app.task(name="job", retry=3, queue=queue)
     async def job(job_id: str, enqueued_at: float, seconds: float) -> None:
         await recorder.run(job_id, enqueued_at, seconds)
 
     @app.periodic(cron="*/2 * * * * *")  # every 2 s (seconds field)
-    @app.task(name="retry_stalled", queueing_lock="retry_stalled", pass_context=True)
+    @app.task(
+        name="retry_stalled", queue="periodic", queueing_lock="retry_stalled", pass_context=True
+    )
     async def retry_stalled(context: Any, timestamp: int) -> None:
         for stalled in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=5):
             await app.job_manager.retry_job(stalled)
@@ -241,6 +249,7 @@ def procrastinate_engine(redis_url: str, database_url: str) -> Engine:
     async def worker(concurrency: int) -> None:
         async with app.open_async():
             await app.run_worker_async(
+                queues=[queue, "periodic"],
                 concurrency=concurrency,
                 shutdown_graceful_timeout=GRACE_SECONDS,
                 update_heartbeat_interval=1,
@@ -255,18 +264,72 @@ def procrastinate_engine(redis_url: str, database_url: str) -> Engine:
                 await app.schema_manager.apply_schema_async()
 
             async def enqueue(job_id: str, enqueued_at: float, seconds: float) -> None:
-                await job.defer_async(job_id=job_id, enqueued_at=enqueued_at, seconds=seconds)
+                await job.configure(queue=queue).defer_async(
+                    job_id=job_id, enqueued_at=enqueued_at, seconds=seconds
+                )
 
             yield enqueue
 
     return Engine(worker, producer)
 
 
+def eco2_engine(redis_url: str, database_url: str, queue: str) -> Engine:
+    """streaq as eco2 runs it (``eco2.platform.jobs``): claims renewed three times per idle
+    timeout, attempts limited by us, a drain started by the process."""
+    from eco2.platform.jobs import Attempt, Jobs, JobSpec
+    from eco2.settings import Settings
+
+    recorder = Recorder(redis_url)
+
+    async def run(attempt: Attempt, payload: dict[str, Any]) -> None:
+        await recorder.run(payload["job_id"], payload["enqueued_at"], payload["seconds"])
+
+    spec = JobSpec("job", run, run, timeout=JOB_TIMEOUT)
+
+    def jobs(concurrency: int, work: bool) -> Any:
+        settings = Settings(
+            env="local",
+            redis_url=redis_url,
+            database_url=database_url,
+            jobs_concurrency=concurrency,
+            jobs_idle_timeout_seconds=5,
+            jobs_drain_seconds=GRACE_SECONDS,
+        )
+        made = Jobs(settings, work=work)
+        made.queue(queue).register(spec)
+        return made
+
+    async def worker(concurrency: int) -> None:
+        running = jobs(concurrency, work=True)
+        await running.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await running.stop()
+
+    @contextlib.asynccontextmanager
+    async def producer() -> Any:
+        client = jobs(1, work=False)
+
+        async def enqueue(job_id: str, enqueued_at: float, seconds: float) -> None:
+            payload = {"job_id": job_id, "enqueued_at": enqueued_at, "seconds": seconds}
+            await client.queue(queue).enqueue("job", job_id, payload)
+
+        yield enqueue
+        await client.stop()
+
+    return Engine(worker, producer)
+
+
 FACTORIES = {
     "saq": saq_engine,
+    "saq-defaults": functools.partial(saq_engine, heartbeat=False),
     "streaq": streaq_engine,
     "taskiq": taskiq_engine,
     "procrastinate": procrastinate_engine,
+    "eco2": eco2_engine,
 }
 
 
@@ -281,10 +344,11 @@ class Stores:
 
 
 def spawn_worker(
-    engine: str, stores: Stores, concurrency: int, log: Path
+    engine: str, queue: str, stores: Stores, concurrency: int, log: Path
 ) -> subprocess.Popen[bytes]:
     args = [sys.executable, __file__, "--worker", engine, "--concurrency", str(concurrency)]
-    args += ["--redis-url", stores.redis_url, "--database-url", stores.database_url]
+    args += ["--queue", queue, "--redis-url", stores.redis_url]
+    args += ["--database-url", stores.database_url]
     return subprocess.Popen(
         args,
         stdout=subprocess.DEVNULL,
@@ -319,12 +383,15 @@ async def done_counts(redis: Redis) -> dict[str, int]:
     return counts
 
 
-async def overhead(
-    engine: Engine, stores: Stores, name: str, n: int, seconds: float, log: Path
-) -> None:
+def engine_for(name: str, stores: Stores, queue: str) -> Engine:
+    return FACTORIES[name](stores.redis_url, stores.database_url, queue)
+
+
+async def overhead(stores: Stores, name: str, n: int, seconds: float, log: Path) -> None:
+    engine = engine_for(name, stores, "bench-overhead")
     redis = Redis.from_url(stores.redis_url)
     await reset(redis)
-    worker = spawn_worker(name, stores, n, log)
+    worker = spawn_worker(name, "bench-overhead", stores, n, log)
     try:
         async with engine.producer() as enqueue:
             await enqueue_all(enqueue, 20, 0)  # warm up both sides
@@ -358,11 +425,12 @@ async def overhead(
         await redis.aclose()
 
 
-async def sigkill(engine: Engine, stores: Stores, name: str, log: Path) -> None:
+async def sigkill(stores: Stores, name: str, log: Path) -> None:
+    engine = engine_for(name, stores, "bench-sigkill")
     redis = Redis.from_url(stores.redis_url)
     await reset(redis)
     n = 100
-    first = spawn_worker(name, stores, 1000, log)
+    first = spawn_worker(name, "bench-sigkill", stores, 1000, log)
     second = None
     try:
         async with engine.producer() as enqueue:
@@ -371,7 +439,7 @@ async def sigkill(engine: Engine, stores: Stores, name: str, log: Path) -> None:
             first.kill()
             first.wait()
             killed = time.monotonic()
-            second = spawn_worker(name, stores, 1000, log)
+            second = spawn_worker(name, "bench-sigkill", stores, 1000, log)
             await wait_count(redis, DONE, n, RECOVERY_LIMIT)
             recovered = time.monotonic() - killed
             counts = await done_counts(redis)
@@ -389,11 +457,12 @@ async def sigkill(engine: Engine, stores: Stores, name: str, log: Path) -> None:
         await redis.aclose()
 
 
-async def sigterm(engine: Engine, stores: Stores, name: str, log: Path) -> None:
+async def sigterm(stores: Stores, name: str, log: Path) -> None:
+    engine = engine_for(name, stores, "bench-sigterm")
     redis = Redis.from_url(stores.redis_url)
     await reset(redis)
     n, running = 200, 100
-    first = spawn_worker(name, stores, running, log)
+    first = spawn_worker(name, "bench-sigterm", stores, running, log)
     second = None
     try:
         async with engine.producer() as enqueue:
@@ -404,7 +473,7 @@ async def sigterm(engine: Engine, stores: Stores, name: str, log: Path) -> None:
             first.wait(GRACE_SECONDS + 30)
             drained = time.monotonic() - stopping
             finished_in_grace = await redis.llen(DONE)
-            second = spawn_worker(name, stores, running, log)
+            second = spawn_worker(name, "bench-sigterm", stores, running, log)
             await wait_count(redis, DONE, n, RECOVERY_LIMIT)
             counts = await done_counts(redis)
         lost = sum(1 for i in ids if i not in counts)
@@ -426,18 +495,19 @@ def run(engines: tuple[str, ...], jobs: int, seconds: float) -> None:
     os.sched_setaffinity(0, OTHER_CPU)
     data_dir = Path(tempfile.mkdtemp(prefix="eco2-bench-engines-"))
     with embedded_services(data_dir, postgres=True, valkey=True) as urls:
+        address = urls["redis_url"].split("//", 1)[1].rsplit("/", 1)[0]
+        marks = (str(data_dir).encode(), address.encode())
         pids = {
-            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _under(p, data_dir)
+            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _under(p, marks)
         }
         stores = Stores(urls["redis_url"], urls["database_url"], pids)
         print(f"{jobs} jobs of {seconds} s · worker on CPU 0, stores and producer on CPU 1")
         for name in engines:
             print(f"{name}:")
-            engine = FACTORIES[name](stores.redis_url, stores.database_url)
             log = data_dir / f"{name}.log"
-            asyncio.run(overhead(engine, stores, name, jobs, seconds, log))
-            asyncio.run(sigkill(engine, stores, name, log))
-            asyncio.run(sigterm(engine, stores, name, log))
+            asyncio.run(overhead(stores, name, jobs, seconds, log))
+            asyncio.run(sigkill(stores, name, log))
+            asyncio.run(sigterm(stores, name, log))
             asyncio.run(_flush(stores.redis_url))
         print(f"machine load average {os.getloadavg()[0]:.1f}; {cpu_reference()}")
 
@@ -463,6 +533,7 @@ async def _flush(redis_url: str) -> None:
 @click.option("--job-seconds", default=3.0, show_default=True)
 @click.option("--worker", type=click.Choice(ENGINES), hidden=True)
 @click.option("--concurrency", default=1000, hidden=True)
+@click.option("--queue", default="bench", hidden=True)
 @click.option("--redis-url", hidden=True)
 @click.option("--database-url", hidden=True)
 def main(
@@ -471,11 +542,12 @@ def main(
     job_seconds: float,
     worker: str | None,
     concurrency: int,
+    queue: str,
     redis_url: str,
     database_url: str,
 ) -> None:
     if worker:
-        asyncio.run(FACTORIES[worker](redis_url, database_url).worker(concurrency))
+        asyncio.run(FACTORIES[worker](redis_url, database_url, queue).worker(concurrency))
         return
     run(engines or ENGINES, jobs, job_seconds)
 

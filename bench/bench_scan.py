@@ -16,7 +16,9 @@
 
 ``--jobs`` measures scan jobs instead: each scan is ``POST /api/v1/scan`` (202) and then its SSE
 stream read to the ``done`` event; latency is from the submit to ``done``, and a scan counts as
-complete when ``done`` carries a completed result with an answer.
+complete when ``done`` carries a completed result with an answer. The job queue's share is shown
+apart: from the ``queued`` event to the job's first step (``vision`` started), by their ``ts``;
+the engine's own CPU per job is measured in isolation by ``bench_job_engines.py``.
 
 The load generator speaks raw HTTP/1.1 over uvloop streams so its own cost stays out of the
 measured latency. ``--workers 2`` runs two server processes over both CPUs instead (shared with
@@ -219,6 +221,7 @@ class Result:
     ok: bool
     seconds: float
     detail: str = ""
+    queue_wait: float | None = None  # job mode: the queued event → the job's first step
 
 
 def sign_in(base: str, count: int) -> list[str]:
@@ -278,9 +281,11 @@ async def one_scan(host: str, port: int, cookie: str, limit_s: float) -> Result:
 async def one_job(host: str, port: int, cookie: str, limit_s: float) -> Result:
     """``POST /scan`` then its SSE stream to ``done``; ok when the scan's result is an answer."""
     started = time.perf_counter()
+    stamps: dict[str, float] = {}
 
     def result(ok: bool, detail: str = "") -> Result:
-        return Result(ok, time.perf_counter() - started, detail)
+        wait = stamps["first"] - stamps["queued"] if len(stamps) == 2 else None
+        return Result(ok, time.perf_counter() - started, detail, wait)
 
     try:
         async with asyncio.timeout(limit_s):
@@ -289,6 +294,8 @@ async def one_job(host: str, port: int, cookie: str, limit_s: float) -> Result:
                 return result(False, f"POST {status} {body[:120]!r}")
             stream_url = json.loads(body)["stream_url"]
             async for name, data in sse_events(host, port, stream_url, cookie):
+                if name in (b"queued", b"vision") and len(stamps) < 2:  # the engine's share
+                    stamps["queued" if name == b"queued" else "first"] = json.loads(data)["ts"]
                 if name == b"done":
                     done = json.loads(data)
                     ok = done.get("status") == "completed" and scanned(done.get("result") or {})
@@ -367,6 +374,12 @@ def run(
             used = {name: read() - before[name] for name, read in parts.items()}
             pool = "cold model connection pool" if n == 1 else "warm pool"
             report(f"round {n} ({pool}): {concurrency} concurrent scans", results, delay)
+            waits = [r.queue_wait for r in results if r.queue_wait is not None]
+            if waits:
+                print(
+                    f"  job queue: queued → started p50 {1000 * percentile(waits, 0.5):.0f} ms, "
+                    f"p99 {1000 * percentile(waits, 0.99):.0f} ms ({len(waits)} jobs)"
+                )
             print(
                 "  CPU: "
                 + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in used.items())

@@ -1,11 +1,11 @@
 """Durable background jobs: one queue per job domain on Redis Streams (streaq).
 
-Why streaq, and what it costs: ``docs/decisions/0001-job-engine.md``. In short:
+Why streaq, and what it costs: ``docs/decisions/job-engine.md``. In short:
 
 * **At least once.** A job is a stream entry read by a consumer group; it is acknowledged
-  only when its attempt ends. While an attempt runs, its worker renews the entry's claim every
-  ``0.9 × jobs_idle_timeout_seconds``; when a worker dies (SIGKILL, OOM) the renewals stop and
-  any other worker (or the same one, restarted) claims the entry once it has been idle that
+  only when its attempt ends. While an attempt runs, its worker renews the entry's claim three
+  times per ``jobs_idle_timeout_seconds``; when a worker dies (SIGKILL, OOM) the renewals stop
+  and any other worker (or the same one, restarted) claims the entry once it has been idle that
   long, and runs the job again.
 * **Attempts are counted by the engine**, crashes included. A job gets ``Attempt.number``;
   past ``jobs_max_attempts`` it is not run again but given up (``JobSpec.give_up``), which
@@ -13,10 +13,11 @@ Why streaq, and what it costs: ``docs/decisions/0001-job-engine.md``. In short:
   worker every time cannot loop forever.
 * **Effects are the job's business.** Running twice must have one effect: every job keys its
   writes by the job id (see the scan, chat and erasure jobs).
-* **Graceful drain.** ``Jobs.stop()`` stops taking new jobs, lets the running ones finish for
-  up to ``jobs_drain_seconds`` and hands back the rest at once (another worker may claim them
-  immediately). ``eco2 serve`` runs the workers in-process unless ``ECO2_JOBS_IN_PROCESS`` is
-  false; ``eco2 worker`` runs them alone.
+* **Graceful drain.** ``Jobs.begin_drain()`` (on SIGTERM, see :mod:`.shutdown`) stops taking
+  new jobs, lets the running ones finish for up to ``jobs_drain_seconds`` and hands back the
+  rest at once (another worker may claim them immediately); ``Jobs.stop()`` waits for it.
+  ``eco2 serve`` runs the workers in-process unless ``ECO2_JOBS_IN_PROCESS`` is false;
+  ``eco2 worker`` runs them alone.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ DEPTH_REFRESH_SECONDS = 5.0
 TIMEOUT_MARGIN_SECONDS = 5.0  # the engine's own deadline, past the job's
 STOP_MARGIN_SECONDS = 10.0
 RESTART_SECONDS = 1.0
+RETRY_SECONDS = 2.0  # the pause before another attempt, after a passing failure
+LIFETIME_MARGIN_SECONDS = 30.0
 
 JOBS = Counter(
     "eco2_jobs",
@@ -64,17 +67,6 @@ QUEUE_DEPTH = Gauge(
     "Jobs waiting or running in a queue (the queue's stream length).",
     ["queue"],
 )
-
-
-def _periodic(spec: Periodic) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        await spec.run()
-
-    return run
-
-
-RETRY_SECONDS = 2.0  # the pause before another attempt, after a passing failure
-LIFETIME_MARGIN_SECONDS = 30.0
 
 
 def job_lifetime(settings: Settings, attempt_timeout: float) -> float:
@@ -177,6 +169,13 @@ class _Worker(Worker[None]):
 
 
 _encode = msgspec.json.Encoder(enc_hook=repr).encode  # a failed task's result is an exception
+
+
+def _periodic(spec: Periodic) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await spec.run()
+
+    return run
 
 
 class JobQueue:
