@@ -12,6 +12,7 @@ from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
@@ -25,6 +26,7 @@ from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
 from eco2.platform.identity import authentication_guard, identity_resolver
+from eco2.platform.inputs import InputPolicy, input_policy_middleware
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
@@ -67,7 +69,11 @@ class Eco2Plugin(InitPluginProtocol):
             )
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
         app_config.plugins.append(sqlalchemy_plugin(db_config))
-        app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
+        app_config.middleware[:0] = [
+            request_id_middleware,
+            metrics.middleware,
+            DefineMiddleware(input_policy_middleware, policy=InputPolicy.from_settings(settings)),
+        ]
         app_config.guards.append(authentication_guard(registry.public_path_patterns()))
         app_config.exception_handlers.update(exception_handlers())
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)

@@ -27,6 +27,7 @@ from eco2.domains.chat.schemas import (
     to_builtins,
 )
 from eco2.domains.chat.tools import Toolbox
+from eco2.domains.images.interface import check_image_url
 from eco2.platform import jobs, ratelimit
 from eco2.platform.errors import InvalidInput, ServiceUnavailable
 from eco2.platform.ids import parse_uuid
@@ -88,13 +89,9 @@ class ChatService:
         position: Position | None = None,
         temperature: float = 0.2,
     ) -> Turn:
-        from eco2.domains.images.interface import is_allowed_image_url
-
         text = text.strip()
-        if image_url and not is_allowed_image_url(self.runtime.settings, image_url):
-            raise InvalidInput(
-                "허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field="image_url"
-            )
+        if image_url:
+            check_image_url(self.runtime.settings, image_url)
         if not text and not image_url:
             raise InvalidInput("메시지를 입력해 주세요.", code="empty_message", field="message")
         text = text or IMAGE_ONLY_TEXT

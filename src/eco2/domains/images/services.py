@@ -139,10 +139,17 @@ def _check_grant(storage: LocalStorage, token: str, content_type: str) -> Upload
     return grant
 
 
+def _nonce_key(grant: UploadGrant) -> str:
+    return f"eco2:images:nonce:{grant.nonce}"
+
+
 async def _claim(runtime: Runtime, grant: UploadGrant) -> None:
-    """A signature works once: the first PUT claims its nonce until the URL expires."""
+    """A signature works once: the first complete PUT claims its nonce until the URL expires.
+
+    Claimed only once the whole body is in hand: an interrupted upload leaves the URL usable
+    for the client's retry."""
     ttl = max(int(grant.expires - time.time()) + 60, 60)
-    claimed = await runtime.redis.set(f"eco2:images:nonce:{grant.nonce}", "1", nx=True, ex=ttl)
+    claimed = await runtime.redis.set(_nonce_key(grant), "1", nx=True, ex=ttl)
     if not claimed:
         raise Conflict(
             "이미 사용한 업로드 주소입니다. 다시 발급받아 주세요.", code="upload_url_used"
@@ -172,15 +179,19 @@ async def receive_upload(
     too_large = TooLarge(f"이미지는 {_max_mb(runtime)}까지 올릴 수 있어요.")
     if content_length is not None and content_length > limit:
         raise too_large
-    await _claim(runtime, grant)
     data = await _receive(chunks, limit, too_large)
     if not metadata.matches(grant.content_type, data[: metadata.SNIFF_BYTES]):
         raise InvalidInput(
             f"파일 내용이 {grant.content_type} 형식이 아닙니다.", code="image_type_mismatch"
         )
-    await _write_atomically(
-        storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
-    )
+    await _claim(runtime, grant)
+    try:
+        await _write_atomically(
+            storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
+        )
+    except BaseException:
+        await runtime.redis.delete(_nonce_key(grant))  # not stored: the URL stays usable
+        raise
 
 
 async def _write_atomically(path: Path, data: bytes) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, update
 
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import Reward
+from eco2.domains.images.interface import check_image_url
 from eco2.domains.scan import store
 from eco2.domains.scan.events import EventLog, event_hub
 from eco2.domains.scan.models import Scan
@@ -26,7 +27,6 @@ from eco2.domains.scan.providers.matching import knowledge, warm_up
 from eco2.domains.scan.results import response_for, row_values
 from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
 from eco2.domains.scan.writer import BatchWriter
-from eco2.platform.errors import InvalidInput
 from eco2.platform.ids import parse_uuid
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
@@ -45,16 +45,6 @@ OWNED_CACHE_SIZE = 100_000
 
 def user_uuid(user_id: str) -> uuid.UUID:
     return parse_uuid(user_id, "user_id")
-
-
-def check_image_url(runtime: Runtime, url: str) -> None:
-    """Only photos on our image hosts: anything else could point the server inward (SSRF)."""
-    from eco2.domains.images.interface import is_allowed_image_url
-
-    if not is_allowed_image_url(runtime.settings, url):
-        raise InvalidInput(
-            "허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field="image_url"
-        )
 
 
 class ScanService:
@@ -134,7 +124,7 @@ class ScanService:
 
     async def classify(self, user_id: str, data: ClassifyRequest) -> ScanResponse:
         """Synchronous scan: one short write after the pipeline, nothing held during it."""
-        check_image_url(self.runtime, data.image_url)
+        check_image_url(self.runtime.settings, data.image_url)
         scan_id = uuid.uuid4()
         outcome, response = await self._run(scan_id, user_id, data, Silent())
         values = {**self._row(scan_id, user_id, data, "sync"), **row_values(outcome, response)}
@@ -142,7 +132,7 @@ class ScanService:
         return response
 
     async def submit(self, user_id: str, data: ClassifyRequest) -> JobAccepted:
-        check_image_url(self.runtime, data.image_url)
+        check_image_url(self.runtime.settings, data.image_url)
         scan_id = uuid.uuid4()
         events = EventLog(
             self.runtime.redis, str(scan_id), self.runtime.settings.scan_events_ttl_seconds
