@@ -59,7 +59,7 @@ class Eco2Plugin(InitPluginProtocol):
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("ECO2_DATABASE_URL and ECO2_REDIS_URL must be resolved before boot")
         configure_logging(level=settings.log_level, json=settings.json_logs)
-        db_config = sqlalchemy_config(settings.database_url)
+        db_config = sqlalchemy_config(settings)
         metrics = prometheus_config(app_name="eco2-" + "-".join(d.name for d in self.domains))
 
         app_config.route_handlers.extend([health, ready, MetricsController])
@@ -113,7 +113,7 @@ class Eco2Plugin(InitPluginProtocol):
     async def _runtime(self, app: Litestar) -> AsyncIterator[None]:
         """Process-wide clients, created once and closed on shutdown."""
         settings = self.settings
-        redis = redis_client(settings.redis_url or "")
+        redis = redis_client(settings)
         engine = app.state.db_config.get_engine()
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 import msgspec
 import numpy as np
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
 from eco2.platform.errors import AppError, InvalidInput
 from eco2.settings import Settings
@@ -175,7 +175,7 @@ def paced(receive: Receive, policy: InputPolicy) -> Receive:
     started = time.monotonic()
     received = 0
 
-    async def receive_paced() -> Message:
+    async def receive_paced() -> ReceiveMessage:
         nonlocal received
         deadline = started + policy.grace_seconds + received / policy.min_body_rate
         try:
@@ -211,11 +211,12 @@ def replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already read body over once, then defers to the real one."""
     pending = True
 
-    async def receive_again() -> Message:
+    async def receive_again() -> ReceiveMessage:
         nonlocal pending
         if pending:
             pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
+            whole: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
+            return whole
         return await receive()
 
     return receive_again
