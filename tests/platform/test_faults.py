@@ -109,10 +109,10 @@ async def test_stalled_postgres_fails_fast_with_503_and_recovers(
     await wipe(stall_settings)
 
 
-async def _until_ok(client: Client, path: str, timeout: float = 20.0) -> list[int]:
+async def _until_ok(client: Client, path: str, within: float = 20.0) -> list[int]:
     """Poll ``path`` until it answers 200; every status seen on the way."""
     seen: list[int] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         response = await client.get(path)
         seen.append(response.status_code)

@@ -34,7 +34,8 @@ def assert_client_error(response: Any, status: int | tuple[int, ...], code: str 
     statuses = (status,) if isinstance(status, int) else status
     assert response.status_code in statuses, (response.status_code, response.text)
     error = response.json()["error"]
-    assert error["code"] and error["message"]
+    assert error["code"]
+    assert error["message"]
     if code:
         assert error["code"] == code, error
     return error
@@ -62,7 +63,9 @@ async def test_deeply_nested_json_is_a_400(
     assert_client_error(response, 400, "json_too_deep")
 
 
-async def test_moderately_nested_json_still_reaches_validation(client: Client, user_id: str) -> None:
+async def test_moderately_nested_json_still_reaches_validation(
+    client: Client, user_id: str
+) -> None:
     nested: Any = "x"
     for _ in range(8):
         nested = {"a": nested}

@@ -35,7 +35,8 @@ Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 async def legacy_message(
     request: AuthRequest, chats: Chats, data: JSONBody[LegacyMessage]
 ) -> LegacyAnswer:
-    return await chats.legacy(request.user.user_id, data)
+    async with chats.limit(request.user.user_id):
+        return await chats.legacy(request.user.user_id, data)
 
 
 @get("/", summary="My chats, most recently active first")
@@ -98,7 +99,8 @@ async def delete_chat(
 async def send_message(
     request: AuthRequest, chats: Chats, chat_id: FromPath[str], data: JSONBody[SendMessage]
 ) -> JobAccepted:
-    return await chats.submit(request.user.user_id, chat_id, data)
+    async with chats.limit(request.user.user_id):
+        return await chats.submit(request.user.user_id, chat_id, data)
 
 
 @get("/{job_id:str}/events", summary="Answer events (SSE; resumable with Last-Event-ID)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import structlog
@@ -71,15 +72,16 @@ class ChatService:
 
     # --- input ------------------------------------------------------------------------------
 
-    async def _limit(self, user_id: str) -> None:
+    def limit(self, user_id: str) -> AbstractAsyncContextManager[None]:
+        """One message of the user's rate limit, given back unless the message is accepted."""
         settings = self.runtime.settings
-        await ratelimit.check(
-            self.runtime.redis,
-            f"chat:{user_id}",
-            limit=settings.chat_rate_limit,
-            window=settings.chat_rate_window_seconds,
-            code="chat_rate_limited",
+        rule = ratelimit.Limit(
+            settings.chat_rate_limit,
+            settings.chat_rate_window_seconds,
+            "chat_rate_limited",
+            "메시지를 보낸 횟수가",
         )
+        return ratelimit.limited(self.runtime.redis, f"chat:{user_id}", rule)
 
     def _turn(
         self,
@@ -157,7 +159,6 @@ class ChatService:
 
     async def legacy(self, user_id: str, data: LegacyMessage) -> LegacyAnswer:
         """Contract §3.11: answer now; the chat continues with the returned ``session_id``."""
-        await self._limit(user_id)
         turn = self._turn(user_id, data.message, data.image_url, temperature=data.temperature)
         chat_id, history, _ = await self._open(user_id, data.session_id, turn)
         try:
@@ -169,7 +170,6 @@ class ChatService:
         return LegacyAnswer(session_id=session_id, user_answer=reply.answer)
 
     async def submit(self, user_id: str, chat_id: str, data: SendMessage) -> JobAccepted:
-        await self._limit(user_id)
         turn = self._turn(user_id, data.message, data.image_url, data.user_location)
         key, history, user_message = await self._open(user_id, chat_id, turn)
         job_id = str(uuid.uuid4())

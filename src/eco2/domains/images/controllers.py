@@ -17,6 +17,7 @@ from eco2.domains.images.schemas import (
     UploadedImage,
 )
 from eco2.domains.images.storage import FILES_PATH, UPLOAD_PATH
+from eco2.platform import ratelimit
 from eco2.platform.di import AuthRequest, RuntimeDep
 from eco2.registry import API
 
@@ -41,7 +42,15 @@ async def presign(
     channel: FromPath[str],
     data: JSONBody[PresignRequest],
 ) -> PresignResponse:
-    return await services.presign(runtime, request.user.user_id, channel, data)
+    settings = runtime.settings
+    rule = ratelimit.Limit(
+        settings.image_presign_rate_limit,
+        settings.image_presign_rate_window_seconds,
+        "presign_rate_limited",
+        "이미지 업로드 요청이",
+    )
+    async with ratelimit.limited(runtime.redis, f"presign:{request.user.user_id}", rule):
+        return await services.presign(runtime, request.user.user_id, channel, data)
 
 
 @post(

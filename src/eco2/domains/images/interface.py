@@ -21,8 +21,8 @@ from eco2.domains.images.storage import storage_for
 from eco2.platform.errors import InvalidInput
 from eco2.settings import Settings
 
-_NETLOC = re.compile(r"^(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>\d{1,5}))?$")
-_URL_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space
+_NETLOC = re.compile(r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>\d{1,5}))?")
+_URL_CHARS = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -64,11 +64,14 @@ def is_allowed_image_url(settings: Settings, url: str) -> bool:
     if _origin(prefix) != origin or "?" in url or "#" in url:
         return False
     path, prefix_path = urlsplit(url).path, urlsplit(prefix).path
-    return path.startswith(prefix_path) and KEY_PATTERN.fullmatch(path[len(prefix_path) :]) is not None
+    key = path[len(prefix_path) :] if path.startswith(prefix_path) else ""
+    return KEY_PATTERN.fullmatch(key) is not None
 
 
 def check_image_url(settings: Settings, url: str, field: str = "image_url") -> str:
     """``url`` when scan/chat may fetch it, else a 422 naming ``field``."""
     if not is_allowed_image_url(settings, url):
-        raise InvalidInput("허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field=field)
+        raise InvalidInput(
+            "허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field=field
+        )
     return url

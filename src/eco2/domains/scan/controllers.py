@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from litestar import Response, Router, get, post
@@ -22,6 +23,8 @@ from eco2.domains.scan.schemas import (
     ScanMetrics,
     ScanResponse,
 )
+from eco2.domains.scan.services import ScanService
+from eco2.platform import ratelimit
 from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
 from eco2.platform.internal import require_internal_token
@@ -29,18 +32,32 @@ from eco2.platform.jobs import last_event_id
 from eco2.registry import API
 
 
+def scan_limit(scans: ScanService, user_id: str) -> AbstractAsyncContextManager[None]:
+    """Each scan is a paid model call: one per-user budget for sync scans and jobs."""
+    settings = scans.runtime.settings
+    rule = ratelimit.Limit(
+        settings.scan_rate_limit,
+        settings.scan_rate_window_seconds,
+        "scan_rate_limited",
+        "사진 분석 요청이",
+    )
+    return ratelimit.limited(scans.runtime.redis, f"scan:{user_id}", rule)
+
+
 @post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
 async def classify(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> ScanResponse:
-    return await scans.classify(request.user.user_id, data)
+    async with scan_limit(scans, request.user.user_id):
+        return await scans.classify(request.user.user_id, data)
 
 
 @post("/", status_code=HTTP_202_ACCEPTED, summary="Start a scan; follow it over SSE")
 async def submit(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> JobAccepted:
-    return await scans.submit(request.user.user_id, data)
+    async with scan_limit(scans, request.user.user_id):
+        return await scans.submit(request.user.user_id, data)
 
 
 @get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")
