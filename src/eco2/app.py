@@ -155,7 +155,12 @@ class Eco2Plugin(InitPluginProtocol):
     async def _domain_lifecycle(self, app: Litestar) -> AsyncIterator[None]:
         """Each domain's start-up once the process-wide clients exist, and its shutdown before
         they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited)."""
+        readiness: Readiness = app.state.readiness
+        for domain in self.domains:
+            for name, work in domain.warm_ups().items():
+                readiness.warm(name, work)
         async with AsyncExitStack() as started:
+            started.push_async_callback(readiness.close)
             for domain in self.domains:
                 for hook in domain.startup_hooks():
                     await hook(app)
@@ -169,11 +174,25 @@ def create_app(domains: Sequence[str] | None = None, settings: Settings | None =
     return Litestar(plugins=[Eco2Plugin(settings, registry.select(domains))], debug=False)
 
 
+def preload(domains: Sequence[registry.Domain]) -> None:
+    """Server processes: the domains' warm-ups now, before the event loop runs anything.
+
+    Some of that work holds the GIL for seconds (the Kiwi tokenizer's model load): in a thread
+    it would still stall the loop, and the revocation follower with it."""
+    done: set[str] = set()
+    for domain in domains:
+        for name, work in domain.warm_ups().items():
+            if name not in done:
+                work()
+                done.add(name)
+
+
 def asgi() -> Litestar:
     """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
     import os
 
     names = [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
     app = create_app(names)
+    preload(registry.select(names))
     app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
     return app

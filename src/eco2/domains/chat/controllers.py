@@ -23,6 +23,7 @@ from eco2.domains.chat.schemas import (
     RenameChat,
     SendMessage,
 )
+from eco2.domains.waste.retrieval import default_retriever
 from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
 from eco2.platform.jobs import last_event_id
@@ -128,4 +129,5 @@ chat_router = Router(
 
 route_handlers = [chat_router]
 on_startup = [services.start]
+warm_ups = {"knowledge": default_retriever}
 on_shutdown = [services.stop]

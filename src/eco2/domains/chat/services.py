@@ -29,6 +29,7 @@ from eco2.domains.chat.schemas import (
 )
 from eco2.domains.chat.tools import Toolbox
 from eco2.domains.images.interface import check_image_url
+from eco2.domains.waste.knowledge import load_knowledge
 from eco2.platform import jobs, ratelimit
 from eco2.platform.errors import InvalidInput, ServiceUnavailable
 from eco2.platform.ids import parse_uuid
@@ -216,9 +217,7 @@ class ChatService:
 
 
 async def start(app: Litestar) -> None:
-    from eco2.domains.waste.retrieval import default_retriever
-
-    await asyncio.to_thread(default_retriever)  # warm the knowledge index once
+    await asyncio.to_thread(load_knowledge)  # the index itself warms up in the background
     app.state.chat_service = ChatService(app.state.runtime, app.state)
 
 

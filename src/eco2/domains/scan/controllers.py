@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from eco2.domains.scan import services, store
 from eco2.domains.scan.deps import Scans, dependencies
-from eco2.domains.scan.providers.matching import knowledge
+from eco2.domains.scan.providers.matching import knowledge, warm_up
 from eco2.domains.scan.results import response_from_row
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
@@ -127,4 +127,5 @@ scan_router = Router(
 
 route_handlers = [scan_router, internal]
 on_startup = [services.start]
+warm_ups = {"knowledge": warm_up}
 on_shutdown = [services.stop]

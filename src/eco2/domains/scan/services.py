@@ -23,7 +23,7 @@ from eco2.domains.scan.pipeline import Emitter, Outcome, Pipeline, Silent
 from eco2.domains.scan.providers import Clients, build_answers, build_vision
 from eco2.domains.scan.providers.base import Observation, ScanInput
 from eco2.domains.scan.providers.images import lazy_image
-from eco2.domains.scan.providers.matching import knowledge, warm_up
+from eco2.domains.scan.providers.matching import knowledge
 from eco2.domains.scan.results import response_for, row_values
 from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
 from eco2.domains.scan.writer import BatchWriter
@@ -191,9 +191,9 @@ class ScanService:
 
 
 async def start(app: Litestar) -> None:
-    """Build the providers once per process and warm the knowledge index."""
-    await asyncio.to_thread(warm_up)
-    service = ScanService(app.state.runtime)
+    """Build the providers once per process, off the event loop (the knowledge index warms up
+    in the background: the controllers' ``warm_ups``)."""
+    service = await asyncio.to_thread(ScanService, app.state.runtime)
     warm_vision = getattr(service.pipeline.vision, "warm_up", None)
     if warm_vision is not None:
         await asyncio.to_thread(warm_vision)

@@ -10,7 +10,7 @@ import asyncio
 from typing import Annotated
 
 import msgspec
-from litestar import Litestar, Router, get
+from litestar import Router, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from eco2.domains.waste.knowledge import Item, KnowledgeBase, RulesDoc, load_knowledge
@@ -108,12 +108,8 @@ async def categories() -> list[MajorCategory]:
     ]
 
 
-async def warm_retriever(_: Litestar) -> None:
-    """Build the retriever (embeddings of every alias) before the first search."""
-    await asyncio.to_thread(default_retriever)
-
-
 info_router = Router(f"{API}/info", route_handlers=[items, item, categories], tags=["info"])
 
 route_handlers = [info_router]
-on_startup = [warm_retriever]
+# The retriever (Kiwi, IDF, embeddings of every alias) is built before the first search.
+warm_ups = {"knowledge": default_retriever}
