@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from eco2 import __version__, interop, registry
 from eco2.keys import load_key_ring, token_codec
 from eco2.platform.cache import redis_client
 from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
+from eco2.platform.embedded import read_status
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
@@ -139,7 +140,10 @@ class Eco2Plugin(InitPluginProtocol):
                 revocations=revocations,
             ),
             identity_resolver=resolver,
-            readiness=Readiness({"postgres": database_ready, "redis": redis_ready}),
+            readiness=Readiness(
+                {"postgres": database_ready, "redis": redis_ready},
+                status=_embedded_status(settings),
+            ),
         )
         if revoked is not None:
             revoked.start()
@@ -167,6 +171,14 @@ class Eco2Plugin(InitPluginProtocol):
                 for hook in reversed(domain.shutdown_hooks()):
                     started.push_async_callback(hook, app)
             yield
+
+
+def _embedded_status(settings: Settings) -> Callable[[], dict[str, Any]] | None:
+    """What the supervisor of the embedded stores says (``eco2 serve`` on the embedded
+    default), for ``/ready`` to show while one of them restarts."""
+    if read_status(settings.data_dir) is None:
+        return None
+    return lambda: read_status(settings.data_dir) or {}
 
 
 def create_app(domains: Sequence[str] | None = None, settings: Settings | None = None) -> Litestar:

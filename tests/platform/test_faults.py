@@ -7,16 +7,26 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
 from eco2.migrate import upgrade
-from eco2.platform.embedded import EmbeddedServer, free_port, start_postgres, start_valkey
+from eco2.platform.embedded import (
+    EmbeddedServer,
+    embedded_services,
+    free_port,
+    read_status,
+    start_postgres,
+    start_valkey,
+)
 from eco2.settings import Settings
 from tests.conftest import dev_login, wipe
 from tests.fakes.live import client_for
@@ -170,3 +180,74 @@ async def test_redis_killed_and_restarted_gives_503_meanwhile_and_no_500_after(
             assert (await client.get("/api/v1/auth/kakao")).status_code == 200
         finally:
             restarted.stop()
+
+
+async def test_a_killed_embedded_valkey_is_restarted_on_its_data(
+    base_settings: Settings, tmp_path: Path
+) -> None:
+    """Supervision of the embedded default (item 13): the dead server is reaped, restarted on
+    the same port and data, and ``/ready`` says what is happening meanwhile."""
+    with embedded_services(tmp_path, postgres=False, valkey=True, poll=1.0) as urls:
+        redis = Redis.from_url(urls["redis_url"])
+        await redis.set("kept", "across the restart")
+        await asyncio.sleep(1.2)  # the append-only file is written every second
+        status = read_status(tmp_path)
+        assert status is not None
+        pid = status["valkey"]["pid"]  # type: ignore[index]
+        port = int(urls["redis_url"].rsplit(":", 1)[1].split("/")[0])
+        settings = base_settings.model_copy(
+            update={
+                "redis_url": urls["redis_url"],
+                "data_dir": tmp_path,
+                "redis_socket_timeout_seconds": DEADLINE,
+                "redis_connect_timeout_seconds": DEADLINE,
+            }
+        )
+        async with client_for(settings) as client:
+            os.kill(pid, signal.SIGKILL)
+            # Something else takes the port for a moment: the first restart fails.
+            squatter = await _squat(port)
+            try:
+                embedded = await _until(client, lambda body: body["embedded"]["valkey"]["state"])
+                assert embedded["valkey"]["state"] == "restarting"
+                # reaped, not a zombie
+                assert not await asyncio.to_thread(os.path.exists, f"/proc/{pid}")
+            finally:
+                squatter.close()
+            await _until_ok(client, "/ready", within=30)
+            ready = (await client.get("/ready")).json()
+            assert ready["embedded"]["valkey"]["state"] == "running"
+            assert ready["embedded"]["valkey"]["restarts"] == 1
+            assert ready["embedded"]["valkey"]["pid"] != pid
+        await redis.aclose()
+        redis = Redis.from_url(urls["redis_url"])  # the old connection died with the server
+        assert await redis.get("kept") == b"across the restart"
+        await redis.aclose()
+    assert read_status(tmp_path) is None  # the supervisor is gone with its servers
+
+
+async def _squat(port: int) -> socket.socket:
+    for _ in range(100):
+        squatter = socket.socket()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            squatter.bind(("127.0.0.1", port))
+        except OSError:  # the dying server has not let go yet
+            squatter.close()
+            await asyncio.sleep(0.01)
+            continue
+        squatter.listen()
+        return squatter
+    raise AssertionError("the port never came free")
+
+
+async def _until(client: Client, pick: Any, within: float = 10.0) -> dict[str, Any]:
+    """``/ready``'s embedded section once it is there and ``pick`` finds it not running."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        body = (await client.get("/ready")).json()
+        with contextlib.suppress(KeyError, TypeError):
+            if pick(body) != "running":
+                return dict(body["embedded"])
+        await asyncio.sleep(0.1)
+    raise AssertionError("/ready never showed the restart")
