@@ -4,19 +4,27 @@ and path parameters, cursors that overflow, image URLs with a bad port, non-ASCI
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from eco2.settings import Settings
+from tests.fakes.live import serve_app
+from tests.images.conftest import photo
 
 Client = AsyncTestClient[Litestar]
 IMAGE_HOST = "cdn.eco2.test"
 IMAGE = f"https://{IMAGE_HOST}/scan/photo.png"
+PNG = photo("PNG", gps=False)
 
 
 @pytest.fixture
@@ -198,3 +206,59 @@ async def test_non_ascii_or_huge_upload_tokens_are_refused(client: Client, token
         f"/api/v1/images/uploads/{token}", content=b"x", headers={"content-type": "image/png"}
     )
     assert_client_error(response, (401, 404, 422))
+
+
+# --- slow clients (item 14) ------------------------------------------------------------------
+
+
+async def _trickle(host: str, port: int, head: bytes, every: float) -> tuple[bytes, float]:
+    """Send ``head`` then one body byte per ``every`` seconds until the server answers."""
+    reader, writer = await asyncio.open_connection(host, port)
+    started = time.monotonic()
+    writer.write(head)
+    await writer.drain()
+    answer = asyncio.ensure_future(reader.read(65536))
+    try:
+        while not answer.done() and time.monotonic() - started < 30:
+            with contextlib.suppress(ConnectionError):
+                writer.write(b"x")
+                await writer.drain()
+            await asyncio.wait([answer], timeout=every)
+        return await answer, time.monotonic() - started
+    finally:
+        writer.close()
+
+
+async def test_a_trickled_body_is_cut_off_with_408(settings: Settings) -> None:
+    slow = settings.model_copy(update={"body_grace_seconds": 1.0, "body_min_rate_bytes": 100})
+    with serve_app(slow) as base:
+        host, port = base.removeprefix("http://").split(":")
+        head = (
+            f"POST /api/v1/auth/dev/login HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        ).encode()
+        results = await asyncio.gather(*(_trickle(host, int(port), head, 0.3) for _ in range(20)))
+    for answer, elapsed in results:
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"body_timeout" in answer
+        assert elapsed < 5, elapsed  # not held for as long as the client keeps trickling
+
+
+async def test_a_trickled_upload_is_cut_off_and_its_url_still_works(settings: Settings) -> None:
+    slow = settings.model_copy(update={"body_grace_seconds": 1.0, "body_min_rate_bytes": 100})
+    with serve_app(slow) as base:
+        async with httpx.AsyncClient(base_url=base) as http:
+            await http.post("/api/v1/auth/dev/login", json={"nickname": "느린업로드"})
+            grant = await http.post("/api/v1/images/scan", json={"content_type": "image/png"})
+            upload = urlsplit(grant.json()["upload_url"])
+            host, port = base.removeprefix("http://").split(":")
+            head = (
+                f"PUT {upload.path} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: image/png\r\nContent-Length: {len(PNG)}\r\n\r\n"
+            ).encode() + PNG[:40]
+            answer, _ = await _trickle(host, int(port), head, 0.3)
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+            retry = await http.put(
+                grant.json()["upload_url"], content=PNG, headers={"content-type": "image/png"}
+            )
+            assert retry.status_code == 200, retry.text
