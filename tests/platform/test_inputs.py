@@ -224,7 +224,12 @@ async def _trickle(host: str, port: int, head: bytes, every: float) -> tuple[byt
                 writer.write(b"x")
                 await writer.drain()
             await asyncio.wait([answer], timeout=every)
-        return await answer, time.monotonic() - started
+        response = await answer
+        elapsed = time.monotonic() - started
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            while chunk := await asyncio.wait_for(reader.read(65536), 2):  # headers, then body
+                response += chunk
+        return response, elapsed
     finally:
         writer.close()
 
@@ -262,3 +267,22 @@ async def test_a_trickled_upload_is_cut_off_and_its_url_still_works(settings: Se
                 grant.json()["upload_url"], content=PNG, headers={"content-type": "image/png"}
             )
             assert retry.status_code == 200, retry.text
+
+
+async def test_the_body_deadline_ends_with_the_body(settings: Settings) -> None:
+    """Once the body is in, waiting on ``receive`` (a stream watching for the client to leave)
+    has no deadline: a long answer is not cut off as a slow body."""
+    from eco2.platform.inputs import InputPolicy, paced
+
+    messages: list[Any] = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> Any:
+        if messages:
+            return messages.pop()
+        await asyncio.sleep(0.3)
+        return {"type": "http.disconnect"}
+
+    policy = InputPolicy(max_json_bytes=10, max_json_depth=2, min_body_rate=1, grace_seconds=0.01)
+    wrapped = paced(receive, policy)
+    assert (await wrapped())["type"] == "http.request"
+    assert (await wrapped())["type"] == "http.disconnect"  # 0.3 s later, past the grace

@@ -350,7 +350,7 @@ class Supervisor:
 
     def _write(self) -> None:
         path = status_path(self.data_dir)
-        partial = path.with_suffix(".tmp")
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # processes may share a dir
         partial.write_text(json.dumps({n: asdict(s) for n, s in self.states.items()}))
         partial.replace(path)
 

@@ -64,7 +64,10 @@ def health() -> dict[str, str]:
 async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     readiness: Readiness = request.app.state.readiness
     failed, warming = await readiness.failures(), readiness.warming()
-    extra = {"embedded": readiness.status()} if readiness.status else {}
+    extra: dict[str, Any] = {}
+    if readiness.status:
+        extra["embedded"] = embedded = readiness.status()
+        failed += [name for name, server in embedded.items() if server["state"] != "running"]
     if failed:
         body = {
             "status": "unavailable",

@@ -174,9 +174,12 @@ def paced(receive: Receive, policy: InputPolicy) -> Receive:
     once the grace period has passed (a client trickling bytes is cut off with a 408)."""
     started = time.monotonic()
     received = 0
+    complete = False  # after the body, receive() only waits for a disconnect (SSE): no deadline
 
     async def receive_paced() -> ReceiveMessage:
-        nonlocal received
+        nonlocal received, complete
+        if complete:
+            return await receive()
         deadline = started + policy.grace_seconds + received / policy.min_body_rate
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
@@ -185,6 +188,9 @@ def paced(receive: Receive, policy: InputPolicy) -> Receive:
             raise BodyTimeout() from None
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
+            complete = not message.get("more_body", False)
+        else:
+            complete = True
         return message
 
     return receive_paced
