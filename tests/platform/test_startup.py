@@ -43,7 +43,7 @@ async def main() -> None:
         startup = time.monotonic() - started
         await asyncio.sleep(0.2)
         warming = app.state.readiness.warming()
-        from eco2.domains.waste.retrieval import search
+        from eco2.knowledge import search
         began = time.monotonic()
         await asyncio.to_thread(search, "페트병 버리는 법", 5)
         first_search = time.monotonic() - began

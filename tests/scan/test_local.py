@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.testing import AsyncTestClient
 
 from eco2.domains.scan.providers.local.imagenet import IMAGENET
-from eco2.domains.waste.knowledge import load_knowledge
+from eco2.knowledge import load_knowledge
 from eco2.settings import Settings
 from tests.fakes.live import serve
 from tests.scan.conftest import classify, scan_settings

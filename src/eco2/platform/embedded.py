@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -401,7 +400,3 @@ def embedded_services(
         yield {keys[s.name]: s.url for s in servers}
     finally:
         supervisor.stop()
-
-
-def binaries_available() -> bool:
-    return shutil.which("useradd") is not None or os.geteuid() != 0

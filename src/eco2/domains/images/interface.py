@@ -9,6 +9,8 @@ Only two kinds of URL pass (server-side request forgery stays out):
 
 Parsing is strict: https only (http too in local mode), no surrounding space, no control or
 non-ASCII characters, no userinfo, a numeric port in 1-65535 at most once.
+
+Also: where this app serves its own stored photos (providers send those inline).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from urllib.parse import urlsplit
 
 from eco2.domains.images.services import KEY_PATTERN
-from eco2.domains.images.storage import storage_for
+from eco2.domains.images.storage import FILES_PATH, storage_for
 from eco2.platform.errors import InvalidInput
 from eco2.settings import Settings
 
@@ -49,6 +51,13 @@ def _allowed_hosts(settings: Settings) -> set[tuple[str, int | None]]:
         host, _, port = entry.lower().partition(":")
         hosts.add((host, int(port) if port.isdigit() else None))
     return hosts
+
+
+def local_files_prefix(settings: Settings) -> str | None:
+    """Where this app serves its own stored photos when storage is the local disk."""
+    if settings.image_storage != "local":
+        return None
+    return f"{settings.public_base_url}{FILES_PATH}/"
 
 
 def is_allowed_image_url(settings: Settings, url: str) -> bool:

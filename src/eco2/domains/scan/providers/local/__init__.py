@@ -15,7 +15,7 @@ from typing import Any
 from eco2.domains.scan.providers.base import Observation, ProviderError, ScanInput
 from eco2.domains.scan.providers.evidence import Votes, decide
 from eco2.domains.scan.providers.local.imagenet import IMAGENET, IMPLIED
-from eco2.domains.waste.knowledge import Condition
+from eco2.knowledge import Condition
 
 SIZE, RESIZE = 224, 256
 MAX_PIXELS = 40_000_000

@@ -29,7 +29,7 @@ from eco2.domains.scan.providers.vocabulary import (
     Target,
     _t,
 )
-from eco2.domains.waste.knowledge import Condition
+from eco2.knowledge import Condition
 
 _GROUPS: list[tuple[Target, dict[int, str]]] = [
     (_t(PET, "먹는샘물 페트병"), {898: "water bottle"}),
