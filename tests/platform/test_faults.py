@@ -251,3 +251,19 @@ async def _until(client: Client, pick: Any, within: float = 10.0) -> dict[str, A
                 return dict(body["embedded"])
         await asyncio.sleep(0.1)
     raise AssertionError("/ready never showed the restart")
+
+
+async def test_database_errors_never_carry_the_parameters(base_settings: Settings) -> None:
+    """A failing statement's message (and so the log of a 500) names no user data (item 6)."""
+    from sqlalchemy import text
+
+    from eco2.platform.db import sqlalchemy_config
+
+    engine = sqlalchemy_config(base_settings).get_engine()
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(Exception) as failed:  # noqa: PT011 (any driver error will do)
+                await conn.execute(text("SELECT CAST(:secret AS integer)"), {"secret": "비밀번호"})
+    finally:
+        await engine.dispose()
+    assert "비밀번호" not in str(failed.value)
