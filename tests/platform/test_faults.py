@@ -36,6 +36,26 @@ DEADLINE = 1.0  # every PostgreSQL/Redis deadline in these tests
 UNAVAILABLE = {"database_unavailable", "dependency_timeout", "redis_unavailable"}
 
 
+def with_deadlines(base: Settings, **update: Any) -> Settings:
+    """``base`` with every PostgreSQL/Redis deadline at ``DEADLINE``, plus ``update``."""
+    deadlines = dict.fromkeys(
+        (
+            "db_connect_timeout_seconds",
+            "db_statement_timeout_seconds",
+            "db_pool_timeout_seconds",
+            "redis_connect_timeout_seconds",
+            "redis_socket_timeout_seconds",
+            "redis_pool_timeout_seconds",
+        ),
+        DEADLINE,
+    )
+    return base.model_copy(update=deadlines | update)
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
 @pytest.fixture(scope="module")
 def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     """A PostgreSQL of this module's own: it gets stopped, the shared one must not."""
@@ -49,14 +69,7 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS
 
 @pytest.fixture
 def stall_settings(base_settings: Settings, own_postgres: EmbeddedServer) -> Settings:
-    settings = base_settings.model_copy(
-        update={
-            "database_url": own_postgres.url,
-            "db_connect_timeout_seconds": DEADLINE,
-            "db_statement_timeout_seconds": DEADLINE,
-            "db_pool_timeout_seconds": DEADLINE,
-        }
-    )
+    settings = with_deadlines(base_settings, database_url=own_postgres.url)
     upgrade(settings, "head")
     return settings
 
@@ -145,15 +158,9 @@ async def own_valkey(tmp_path: Path) -> AsyncIterator[EmbeddedServer]:
 async def test_redis_killed_and_restarted_gives_503_meanwhile_and_no_500_after(
     base_settings: Settings, own_valkey: EmbeddedServer, tmp_path: Path
 ) -> None:
-    port = int(own_valkey.url.rsplit(":", 1)[1].split("/")[0])
-    settings = base_settings.model_copy(
-        update={
-            "redis_url": own_valkey.url,
-            "redis_connect_timeout_seconds": DEADLINE,
-            "redis_socket_timeout_seconds": DEADLINE,
-            "redis_pool_timeout_seconds": DEADLINE,
-            "auth_kakao_client_id": "kakao-app",
-        }
+    port = _port(own_valkey.url)
+    settings = with_deadlines(
+        base_settings, redis_url=own_valkey.url, auth_kakao_client_id="kakao-app"
     )
     async with client_for(settings) as client:
         await dev_login(client)
@@ -194,15 +201,8 @@ async def test_a_killed_embedded_valkey_is_restarted_on_its_data(
         status = read_status(tmp_path)
         assert status is not None
         pid = status["valkey"]["pid"]  # type: ignore[index]
-        port = int(urls["redis_url"].rsplit(":", 1)[1].split("/")[0])
-        settings = base_settings.model_copy(
-            update={
-                "redis_url": urls["redis_url"],
-                "data_dir": tmp_path,
-                "redis_socket_timeout_seconds": DEADLINE,
-                "redis_connect_timeout_seconds": DEADLINE,
-            }
-        )
+        port = _port(urls["redis_url"])
+        settings = with_deadlines(base_settings, redis_url=urls["redis_url"], data_dir=tmp_path)
         async with client_for(settings) as client:
             os.kill(pid, signal.SIGKILL)
             # Something else takes the port for a moment: the first restart fails.

@@ -20,22 +20,15 @@ from litestar.testing import AsyncTestClient
 from eco2.settings import Settings
 from tests.fakes.live import serve_app
 from tests.images.conftest import photo
+from tests.scan.conftest import IMAGE, scan_settings
 
 Client = AsyncTestClient[Litestar]
-IMAGE_HOST = "cdn.eco2.test"
-IMAGE = f"https://{IMAGE_HOST}/scan/photo.png"
 PNG = photo("PNG", gps=False)
 
 
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
-    return base_settings.model_copy(
-        update={
-            "image_allowed_hosts": [IMAGE_HOST],
-            "vision_provider": "text",
-            "answer_provider": "template",
-        }
-    )
+    return scan_settings(base_settings)
 
 
 def assert_client_error(response: Any, status: int | tuple[int, ...], code: str | None = None):

@@ -12,24 +12,16 @@ from litestar.testing import AsyncTestClient
 
 from eco2.settings import Settings
 from tests.conftest import dev_login
+from tests.scan.conftest import IMAGE, scan_settings
 
 Client = AsyncTestClient[Litestar]
-IMAGE_HOST = "cdn.eco2.test"
-IMAGE = f"https://{IMAGE_HOST}/scan/photo.png"
 LIMIT = 3
 
 
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
-    return base_settings.model_copy(
-        update={
-            "image_allowed_hosts": [IMAGE_HOST],
-            "vision_provider": "text",
-            "answer_provider": "template",
-            "scan_rate_limit": LIMIT,
-            "image_presign_rate_limit": LIMIT,
-            "chat_rate_limit": LIMIT,
-        }
+    return scan_settings(
+        base_settings, scan_rate_limit=LIMIT, image_presign_rate_limit=LIMIT, chat_rate_limit=LIMIT
     )
 
 
