@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -29,7 +30,7 @@ from eco2.platform.embedded import (
 )
 from eco2.settings import Settings
 from tests.conftest import dev_login, wipe
-from tests.fakes.live import client_for
+from tests.fakes.live import client_for, serve_app
 
 Client = AsyncTestClient[Litestar]
 DEADLINE = 1.0  # every PostgreSQL/Redis deadline in these tests
@@ -105,34 +106,38 @@ def assert_unavailable(response: object) -> None:
 async def test_stalled_postgres_fails_fast_with_503_and_recovers(
     stall_settings: Settings, own_postgres: EmbeddedServer
 ) -> None:
-    async with client_for(stall_settings) as client:
-        await dev_login(client)
-        assert (await client.get("/api/v1/chat")).status_code == 200
-        signal_postgres(own_postgres, signal.SIGSTOP)
-        try:
-            requests = [("GET", "/api/v1/chat", None)] * 3 + [
-                ("POST", "/api/v1/chat", {"title": "멈춤"}),
-                ("GET", "/api/v1/scan/history", None),
-            ]
-            for method, path, body in requests:
+    requests = [("GET", "/api/v1/chat", None)] * 3 + [
+        ("POST", "/api/v1/chat", {"title": "멈춤"}),
+        ("GET", "/api/v1/scan/history", None),
+    ]
+    # A real server and client timeouts: without deadlines each request hangs for as long as
+    # PostgreSQL stalls, and the test fails on the client's timeout instead of hanging too.
+    with serve_app(stall_settings) as api:
+        async with httpx.AsyncClient(base_url=api, timeout=15) as client:
+            signed_in = await client.post("/api/v1/auth/dev/login", json={"nickname": "멈춤"})
+            assert signed_in.status_code == 200
+            assert (await client.get("/api/v1/chat")).status_code == 200
+            signal_postgres(own_postgres, signal.SIGSTOP)
+            try:
                 started = time.monotonic()
-                # without deadlines this hangs for as long as PostgreSQL stalls
-                async with asyncio.timeout(15):
-                    response = await client.request(method, path, json=body)
-                assert_unavailable(response)
+                stalled = await asyncio.gather(
+                    *(client.request(method, path, json=body) for method, path, body in requests)
+                )
                 # at worst a pre-ping and a reconnect, each bounded by the deadline
-                assert time.monotonic() - started < 2 * DEADLINE + 1
-            ready = await client.get("/ready")
-            assert ready.status_code == 503
-            assert "postgres" in ready.json()["error"]["failed"]
-        finally:
-            signal_postgres(own_postgres, signal.SIGCONT)
-        await _until_ok(client, "/api/v1/chat")
-        assert (await client.get("/ready")).status_code == 200
+                assert time.monotonic() - started < 3 * DEADLINE + 1
+                for response in stalled:
+                    assert_unavailable(response)
+                ready = await client.get("/ready")
+                assert ready.status_code == 503
+                assert "postgres" in ready.json()["error"]["failed"]
+            finally:
+                signal_postgres(own_postgres, signal.SIGCONT)
+            await _until_ok(client, "/api/v1/chat")
+            assert (await client.get("/ready")).status_code == 200
     await wipe(stall_settings)
 
 
-async def _until_ok(client: Client, path: str, within: float = 20.0) -> list[int]:
+async def _until_ok(client: httpx.AsyncClient, path: str, within: float = 20.0) -> list[int]:
     """Poll ``path`` until it answers 200; every status seen on the way."""
     seen: list[int] = []
     deadline = time.monotonic() + within
