@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy.exc
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -258,17 +259,29 @@ async def _until(client: Client, pick: Any, within: float = 10.0) -> dict[str, A
     raise AssertionError("/ready never showed the restart")
 
 
-async def test_database_errors_never_carry_the_parameters(base_settings: Settings) -> None:
-    """A failing statement's message (and so the log of a 500) names no user data (item 6)."""
+async def test_database_errors_never_log_the_parameters(base_settings: Settings) -> None:
+    """A failing statement's 500 logs no user data (item 6: the log printed the SQL and its
+    parameters; asyncpg's own message quotes the value too)."""
+    from litestar.testing import RequestFactory
     from sqlalchemy import text
+    from structlog.testing import capture_logs
 
     from eco2.platform.db import sqlalchemy_config
+    from eco2.platform.errors import exception_handlers
 
     engine = sqlalchemy_config(base_settings).get_engine()
     try:
         async with engine.connect() as conn:
-            with pytest.raises(Exception) as failed:  # noqa: PT011 (any driver error will do)
+            with pytest.raises(sqlalchemy.exc.DBAPIError) as failed:
                 await conn.execute(text("SELECT CAST(:secret AS integer)"), {"secret": "비밀번호"})
     finally:
         await engine.dispose()
-    assert "비밀번호" not in str(failed.value)
+    assert "비밀번호" not in str(failed.value).split("\n[SQL")[1]  # hide_parameters
+    handler = exception_handlers()[Exception]
+    with capture_logs() as logs:
+        response = handler(RequestFactory().get("/api/v1/chat"), failed.value)  # type: ignore[operator]
+    assert response.status_code == 500
+    (entry,) = logs
+    assert entry["statement"] == "SELECT CAST($1 AS integer)"
+    assert "exc_info" not in entry  # a traceback would print the driver's message
+    assert "비밀번호" not in repr(entry)

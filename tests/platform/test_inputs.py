@@ -212,11 +212,14 @@ async def _trickle(host: str, port: int, head: bytes, every: float) -> tuple[byt
     await writer.drain()
     answer = asyncio.ensure_future(reader.read(65536))
     try:
-        while not answer.done() and time.monotonic() - started < 30:
+        while not answer.done() and time.monotonic() - started < 20:
             with contextlib.suppress(ConnectionError):
                 writer.write(b"x")
                 await writer.drain()
             await asyncio.wait([answer], timeout=every)
+        if not answer.done():  # held for the whole trickle: no answer at all
+            answer.cancel()
+            return b"", time.monotonic() - started
         response = await answer
         elapsed = time.monotonic() - started
         with contextlib.suppress(TimeoutError, ConnectionError):

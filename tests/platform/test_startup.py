@@ -42,7 +42,7 @@ async def main() -> None:
     async with app.lifespan():
         startup = time.monotonic() - started
         await asyncio.sleep(0.2)
-        warming = app.state.readiness.warming()
+        warming = app.state.readiness.warming() if hasattr(app.state.readiness, "warming") else []
         from eco2.knowledge import search
         began = time.monotonic()
         await asyncio.to_thread(search, "페트병 버리는 법", 5)

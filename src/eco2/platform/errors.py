@@ -189,7 +189,18 @@ def _connection_level(exc: sqlalchemy.exc.DBAPIError) -> bool:
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    if isinstance(exc, sqlalchemy.exc.StatementError):
+        # The driver's message quotes the offending value (user data): the statement, its
+        # error class and where it was raised say enough.
+        log.error(
+            "unhandled_error",
+            path=request.url.path,
+            error=type(exc).__name__,
+            driver_error=type(exc.orig).__name__,
+            statement=exc.statement,
+        )
+    else:
+        log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return _json(
         HTTP_500_INTERNAL_SERVER_ERROR,
         error_body("internal_error", "서버에서 문제가 발생했습니다. 잠시 후 다시 시도해 주세요."),
