@@ -60,6 +60,7 @@ _GROUPS: list[tuple[Target, tuple[str, ...]]] = [
     (_t(PAPER, "신문지", 0.7), ("crossword puzzle",)),
     (_t(METAL, "에어로졸 용기"), ("hair spray",)),
     (_t(METAL, "철캔", 0.6), ("milk can",)),
+    (_t(METAL, "고철", 0.5), ("hook",)),
     (_t(METAL, "냄비·프라이팬"), ("frying pan", "wok", "Dutch oven", "caldron")),
     (
         _t(METAL, "고철", 0.6),
@@ -79,6 +80,7 @@ _GROUPS: list[tuple[Target, tuple[str, ...]]] = [
             "dumbbell",
             "barbell",
             "cleaver",
+            "letter opener",
             "ladle",
         ),
     ),
@@ -174,7 +176,10 @@ _GROUPS: list[tuple[Target, tuple[str, ...]]] = [
     (_t(FURNITURE, "소파·의자"), ("studio couch", "rocking chair", "folding chair")),
     (_t(FURNITURE, "책상·식탁"), ("desk", "dining table")),
     (_t(FURNITURE, "장롱·수납장"), ("bookcase", "chiffonier", "wardrobe", "china cabinet")),
-    (_t(FURNITURE, "장롱·수납장", 0.6), ("chest", "entertainment center", "file", "medicine chest")),
+    (
+        _t(FURNITURE, "장롱·수납장", 0.6),
+        ("chest", "entertainment center", "file", "medicine chest"),
+    ),
     (_t(FURNITURE, "침대·매트리스"), ("four-poster", "crib")),
     (_t(FURNITURE, "침대·매트리스", 0.6), ("cradle", "bassinet")),
     (
@@ -315,7 +320,5 @@ _IMPLIED_BY_NAME = {
     "stopwatch": Condition.BATTERY_INSIDE,
 }
 IMPLIED: dict[int, Condition] = {
-    index: condition
-    for name, condition in _IMPLIED_BY_NAME.items()
-    for index in _indices(name)
+    index: condition for name, condition in _IMPLIED_BY_NAME.items() for index in _indices(name)
 }

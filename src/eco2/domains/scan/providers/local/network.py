@@ -75,14 +75,11 @@ def _relu6(x: Array) -> Array:
     return np.clip(x, 0.0, 6.0, out=x)
 
 
-def _taps(x: Array, kernel: int, stride: int) -> tuple[Array, int, int]:
-    """The padded input and the output size of a "same" convolution."""
+def _windows(x: Array, kernel: int, stride: int) -> Array:
+    """Every k×k input window of a "same" convolution: a view (rows, cols, k, k, channels)."""
     rows, cols = (math.ceil(n / stride) for n in x.shape[:2])
-    return _pad(x, kernel, stride), rows, cols
-
-
-def _window(padded: Array, i: int, j: int, rows: int, cols: int, stride: int) -> Array:
-    return padded[i : i + stride * (rows - 1) + 1 : stride, j : j + stride * (cols - 1) + 1 : stride]
+    windows = sliding_window_view(_pad(x, kernel, stride), (kernel, kernel), axis=(0, 1))
+    return windows[::stride, ::stride][:rows, :cols].transpose(0, 1, 3, 4, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,18 +104,18 @@ class Block:
 
     def _depthwise(self, x: Array) -> Array:
         weight, bias = self.depthwise
-        kernel = weight.shape[0]
-        padded, rows, cols = _taps(x, kernel, self.stride)
-        windows = sliding_window_view(padded, (kernel, kernel), axis=(0, 1))
-        windows = windows[:: self.stride, :: self.stride][:rows, :cols].transpose(0, 1, 3, 4, 2)
-        out: Array = np.einsum("hwijc,ijc->hwc", windows, weight)  # channels innermost: SIMD
+        windows = _windows(x, weight.shape[0], self.stride)
+        # One pass over the windows with channels innermost (vectorised): several times faster
+        # than k² whole-plane multiply-adds, which stream every plane through memory k² times.
+        out: Array = np.einsum("hwijc,ijc->hwc", windows, weight)
         out += bias
         return out
 
 
 def _matmul(x: Array, weight: Array, bias: Array) -> Array:
-    rows, cols, channels = x.shape
-    out = x.reshape(rows * cols, channels) @ weight
+    """A 1×1 convolution (or the stem's gathered patches) as one matrix product."""
+    rows, cols = x.shape[:2]
+    out: Array = x.reshape(rows * cols, -1) @ weight
     out += bias
     return out.reshape(rows, cols, weight.shape[1])
 
@@ -156,10 +153,5 @@ class EfficientNetLite0:
         return logits
 
     def _stem(self, pixels: Array) -> Array:
-        """3×3 stride-2 convolution as one matrix product over the gathered patches."""
-        padded, rows, cols = _taps(pixels, 3, 2)
-        patches = np.concatenate(
-            [_window(padded, i, j, rows, cols, 2) for i in range(3) for j in range(3)], axis=2
-        )
-        out = patches.reshape(rows * cols, -1) @ self.stem + self.stem_bias
-        return out.reshape(rows, cols, STEM)
+        """3×3 stride-2 convolution: one matrix product over the gathered 3×3×3 patches."""
+        return _matmul(_windows(pixels, 3, 2), self.stem, self.stem_bias)
