@@ -19,7 +19,7 @@ COPY src ./src
 RUN pip install --no-deps . && python -m compileall -q /opt/venv
 # Embed the knowledge base once at build time (~20 s) instead of at every pod start.
 ENV ECO2_WASTE_INDEX_DIR=/opt/venv/share/eco2/waste-index
-RUN python -c "from eco2.domains.waste.retrieval import default_retriever; default_retriever()"
+RUN python -c "from eco2.knowledge import default_retriever; default_retriever()"
 
 # --- runtime: no compilers, no pip cache, non-root ---------------------------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime

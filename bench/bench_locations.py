@@ -27,7 +27,7 @@ import asyncpg
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from eco2.domains.location import importer, services
+from eco2.domains.location import datasets, services
 from eco2.migrate import upgrade
 from eco2.platform.db import async_url
 from eco2.settings import Settings
@@ -192,7 +192,7 @@ async def time_queries(url: str, queries: int) -> list[tuple[str, int, float, fl
 
 async def import_rate(url: str) -> dict[str, float]:
     started = time.perf_counter()
-    parsed = importer.parse(importer.bundled_files())
+    parsed = datasets.parse(datasets.bundled_files())
     parse_s = time.perf_counter() - started
     engine = create_async_engine(async_url(url))
     timings = {"rows": float(parsed.rows), "parse_s": parse_s}

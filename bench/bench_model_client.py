@@ -32,7 +32,7 @@ from eco2.domains.scan.providers import prompts
 from eco2.domains.scan.providers.openai import StructuredCall
 from eco2.domains.scan.providers.retry import RetryPolicy
 from eco2.domains.scan.providers.schemas import vision_schema
-from eco2.domains.waste.knowledge import load_knowledge
+from eco2.knowledge import load_knowledge
 from eco2.platform.openai_client import make_client
 
 Call = Callable[[], Awaitable[object]]

@@ -14,10 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from eco2.domains.waste.embedding import load_embedder
-from eco2.domains.waste.evaluation import evaluate, latencies_ms, load_eval
-from eco2.domains.waste.knowledge import load_knowledge
-from eco2.domains.waste.retrieval import Retriever
+from eco2.knowledge import Retriever, load_knowledge
+from eco2.knowledge.embedding import load_embedder
+from eco2.knowledge.evaluation import evaluate, latencies_ms, load_eval
 
 EVAL_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "retrieval_eval.yaml"
 

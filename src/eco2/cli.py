@@ -228,7 +228,7 @@ def data() -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def data_import_locations(files: tuple[Path, ...]) -> None:
     """Import KECO / zero-waste map CSVs (default: the bundled datasets). Idempotent."""
-    from eco2.domains.location.importing import run_import
+    from eco2.domains.location.cli import run_import
 
     with resolved_environment() as settings:
         run_import(settings, list(files), console)

@@ -17,6 +17,7 @@ from litestar.params import FromPath
 
 from eco2 import registry
 from eco2.platform.di import RuntimeDep
+from eco2.platform.ids import parse_user_id
 from eco2.platform.internal import require_internal_token
 from eco2.platform.runtime import Runtime
 
@@ -29,7 +30,7 @@ class Forgotten(msgspec.Struct):
 
 
 def _forget_user(domain: registry.Domain) -> ForgetUser:
-    forget: ForgetUser = import_module(f"eco2.domains.{domain.package}.services").forget_user
+    forget: ForgetUser = import_module(f"eco2.domains.{domain.name}.services").forget_user
     return forget
 
 
@@ -53,6 +54,7 @@ def internal_route_handlers(domains: Sequence[registry.Domain]) -> list[HTTPRout
 
 def _forget_route(domain: registry.Domain) -> HTTPRouteHandler:
     async def forget(user_id: FromPath[str], runtime: RuntimeDep) -> Forgotten:
+        parse_user_id(user_id)  # a malformed id owns nothing anywhere: the same 404 in every domain
         await _forget_user(domain)(runtime, user_id)
         return Forgotten(domain=domain.name, user_id=user_id)
 

@@ -32,6 +32,7 @@ PLATFORM_PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/docs*")
 class Domain:
     """One bounded context.
 
+    ``name`` is also its package, ``eco2.domains.<name>``.
     ``prefixes`` are the external URL prefixes the gateway routes to this domain.
     ``public_paths`` are reachable without a token; a trailing ``*`` means "this prefix".
     ``db_schema`` is the PostgreSQL schema owning the domain's tables (``None``: no tables).
@@ -39,7 +40,6 @@ class Domain:
     """
 
     name: str
-    package: str
     prefixes: tuple[str, ...]
     public_paths: tuple[str, ...] = ()
     db_schema: str | None = None
@@ -64,16 +64,15 @@ class Domain:
         return list(getattr(self._controllers(), "on_shutdown", []))
 
     def models_module(self) -> str:
-        return f"eco2.domains.{self.package}.models"
+        return f"eco2.domains.{self.name}.models"
 
     def _controllers(self) -> ModuleType:
-        return import_module(f"eco2.domains.{self.package}.controllers")
+        return import_module(f"eco2.domains.{self.name}.controllers")
 
 
 DOMAINS: tuple[Domain, ...] = (
     Domain(
         name="auth",
-        package="auth",
         prefixes=(f"{API}/auth",),
         # Where the signed-out go: sign-in, refresh and logout read their own credentials, and
         # an unknown provider is a 404 that says so, not a 401.
@@ -83,14 +82,12 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         name="users",
-        package="users",
         prefixes=(f"{API}/user", f"{API}/users"),
         db_schema="users",
         holds_user_data=True,
     ),
     Domain(
         name="character",
-        package="character",
         prefixes=(
             f"{API}/character",
             f"{API}/user/me/characters",
@@ -100,12 +97,9 @@ DOMAINS: tuple[Domain, ...] = (
         db_schema="character",
         holds_user_data=True,
     ),
-    Domain(
-        name="location", package="location", prefixes=(f"{API}/locations",), db_schema="location"
-    ),
+    Domain(name="location", prefixes=(f"{API}/locations",), db_schema="location"),
     Domain(
         name="images",
-        package="images",
         prefixes=(f"{API}/images",),
         # The local backend's signed PUT carries no cookies (contract §3.9) and the stored
         # files behind ``cdn_url`` must be readable by anyone (browser, vision model).
@@ -114,7 +108,6 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         name="scan",
-        package="scan",
         prefixes=(f"{API}/scan",),
         public_paths=(f"{API}/scan/categories",),
         db_schema="scan",
@@ -122,13 +115,12 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         name="chat",
-        package="chat",
         prefixes=(f"{API}/chat",),
         db_schema="chat",
         holds_user_data=True,
     ),
-    # The knowledge base (package ``waste``): public, identical for everyone, no user data.
-    Domain(name="info", package="waste", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",)),
+    # The knowledge library over HTTP: public, identical for everyone, no user data.
+    Domain(name="info", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",)),
 )
 
 DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)

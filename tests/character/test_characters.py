@@ -176,7 +176,8 @@ async def test_internal_grant(client: Client, settings: Settings, user_id: str) 
     assert again.json()["reward"]["received"] is False
     assert nothing.status_code == 200
     assert nothing.json() == {"reward": None}
-    assert bad_user.status_code == 422
+    assert bad_user.status_code == 404
+    assert bad_user.json()["error"]["code"] == "user_not_found"
     assert await ownerships(settings, user_id, "paper") == 1
 
 

@@ -1,4 +1,4 @@
-"""Helpers: places written straight into ``location.sites`` through the importer's upsert."""
+"""Helpers: places written straight into ``location.sites`` through the import's upsert."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from eco2.domains.location import importer, services
-from eco2.domains.location.importer import ParseResult, SiteRecord
+from eco2.domains.location import datasets, services
+from eco2.domains.location.datasets import ParseResult, SiteRecord
 from eco2.domains.location.models import Site
 from eco2.platform.db import async_url
 from eco2.settings import Settings
@@ -55,8 +55,8 @@ async def load(settings: Settings, records: list[SiteRecord]) -> dict[str, int]:
         return {key: site_id for key, site_id in rows.tuples()}
 
 
-async def load_bundled(settings: Settings) -> importer.ParseResult:
-    parsed = importer.parse(importer.bundled_files())
+async def load_bundled(settings: Settings) -> datasets.ParseResult:
+    parsed = datasets.parse(datasets.bundled_files())
     async with session_for(settings) as session:
         await services.import_parsed(session, parsed)
     return parsed

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from eco2.cli import main
-from eco2.domains.location import importer
-from eco2.domains.location.importing import import_files
+from eco2.domains.location import datasets
+from eco2.domains.location.cli import import_files
 from eco2.domains.location.models import Site
 from eco2.settings import Settings, get_settings
 from tests.location.conftest import session_for
@@ -39,7 +39,7 @@ async def test_import_is_idempotent_and_merges(settings: Settings, tmp_path: Pat
         assert await session.scalar(select(Site).where(Site.source_key == "286")) is None
         ids_before = dict((await session.execute(select(Site.source_key, Site.id))).tuples().all())
     # A newer export of the same dataset: one renamed place is updated in place (same id).
-    (name, data), _ = importer.bundled_files()
+    (name, data), _ = datasets.bundled_files()
     changed = tmp_path / name
     changed.write_bytes(data.replace("고양동 종합복지회관".encode(), "고양동 복지회관".encode(), 1))
     third = await import_files(settings, [changed])
@@ -63,7 +63,7 @@ def test_cli_prints_a_summary(
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     zerowaste = tmp_path / "zerowaste.csv"
-    zerowaste.write_bytes(importer.bundled_files()[1][1])
+    zerowaste.write_bytes(datasets.bundled_files()[1][1])
     try:
         result = CliRunner().invoke(main, ["data", "import-locations", str(zerowaste)])
     finally:

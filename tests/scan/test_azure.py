@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from eco2.domains.scan.providers.vocabulary import LABELS
-from eco2.domains.waste.knowledge import load_knowledge
+from eco2.knowledge import load_knowledge
 from eco2.settings import Settings
 from tests.fakes.models import FakeServer, Reply, azure_body, fake_azure
 from tests.scan.conftest import IMAGE, classify, scan_settings

@@ -27,7 +27,7 @@ from eco2.domains.scan.providers.local import (
     votes,
 )
 from eco2.domains.scan.providers.local.imagenet import _GROUPS, CLASS_NAMES, IMAGENET
-from eco2.domains.waste.knowledge import load_knowledge
+from eco2.knowledge import load_knowledge
 from eco2.settings import Settings
 from tests.fakes.live import serve
 from tests.scan.conftest import classify, scan_settings

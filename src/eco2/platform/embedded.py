@@ -12,7 +12,6 @@ import ctypes
 import importlib.util
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -264,7 +263,3 @@ def embedded_services(data_dir: Path, *, postgres: bool, valkey: bool) -> Iterat
     finally:
         for server in reversed(servers):
             server.stop()
-
-
-def binaries_available() -> bool:
-    return shutil.which("useradd") is not None or os.geteuid() != 0

@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
@@ -310,7 +309,3 @@ async def revoked_in(redis: Redis, identity: Identity) -> bool:
     if not keys:
         return False
     return any(value is not None for value in await redis.mget(keys))
-
-
-def utc_from_timestamp(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)

@@ -13,7 +13,7 @@ from eco2.domains.auth import services
 from eco2.domains.auth.cookies import cleared_cookies, session_cookies
 from eco2.domains.auth.schemas import DevLogin, Envelope, LoginStart, ProviderProfile
 from eco2.domains.auth.services import LoginFailed
-from eco2.domains.users.schemas import clean_nickname
+from eco2.domains.users.interface import clean_nickname
 from eco2.platform.di import RuntimeDep
 from eco2.platform.errors import ServiceUnavailable
 from eco2.platform.identity import bearer_or_cookie

@@ -23,6 +23,7 @@ from eco2.domains.users.interface import users_port
 from eco2.domains.users.schemas import LoginProfile, LoginRecord
 from eco2.platform.db import utcnow
 from eco2.platform.errors import AppError, NotFound, ServiceUnavailable, Unauthorized
+from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
 from eco2.platform.security import (
     Identity,
@@ -223,7 +224,7 @@ async def _link_or_create(
             ),
         )
     )
-    user_id = uuid.UUID(result.user_id)
+    user_id = parse_user_id(result.user_id)
     async with runtime.sessions.begin() as session:
         account = await _linked_user(session, profile)
         if account is None:
@@ -270,7 +271,7 @@ async def open_session(
             RefreshToken(
                 jti=refresh.jti,
                 family_id=family_id,
-                user_id=uuid.UUID(user_id),
+                user_id=parse_user_id(user_id),
                 provider=provider,
                 expires_at=datetime.fromtimestamp(refresh.expires_at, tz=UTC),
             )
@@ -371,7 +372,7 @@ def _verified_or_none(codec: TokenCodec, token: str | None, kind: TokenKind) -> 
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     """Account deletion: end every session of the user, then drop its auth rows."""
-    uid = uuid.UUID(user_id)
+    uid = parse_user_id(user_id)
     async with runtime.sessions.begin() as session:
         families = (
             await session.scalars(

@@ -106,4 +106,3 @@ CATALOG: tuple[CatalogEntry, ...] = (
 )
 
 BY_MIDDLE = {e.middle_category: e for e in CATALOG if e.middle_category}
-BY_CODE = {e.code: e for e in CATALOG}

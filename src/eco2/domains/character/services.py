@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eco2.domains.character.catalog import BY_MIDDLE, CATALOG, MASCOT_CODE
 from eco2.domains.character.models import Character, Ownership
 from eco2.domains.character.schemas import CatalogCharacter, OwnedCharacter, Reward
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
 
 
@@ -62,7 +62,7 @@ async def _own(session: AsyncSession, user_id: str, code: str, source_id: str | 
         insert(Ownership)
         .values(
             id=uuid.uuid4(),
-            user_id=parse_uuid(user_id, "user_id"),
+            user_id=parse_user_id(user_id),
             character_code=code,
             source_id=source_id,
         )
@@ -81,7 +81,7 @@ async def owned(session: AsyncSession, user_id: str) -> list[OwnedCharacter]:
     rows = await session.execute(
         select(Ownership, Character)
         .join(Character, Character.code == Ownership.character_code)
-        .where(Ownership.user_id == parse_uuid(user_id, "user_id"))
+        .where(Ownership.user_id == parse_user_id(user_id))
         .order_by(Ownership.acquired_at.desc(), Character.sort_order.desc())
     )
     return [
@@ -117,6 +117,4 @@ async def grant(
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await session.execute(
-            delete(Ownership).where(Ownership.user_id == parse_uuid(user_id, "user_id"))
-        )
+        await session.execute(delete(Ownership).where(Ownership.user_id == parse_user_id(user_id)))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eco2.domains.waste.retrieval import Hit
+from eco2.knowledge import Hit
 
 Search = Callable[[str, int], list[Hit]]
 

@@ -25,6 +25,7 @@ from eco2.domains.chat.schemas import (
 )
 from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
+from eco2.platform.ids import parse_user_id
 from eco2.platform.jobs import last_event_id
 from eco2.registry import API
 
@@ -45,7 +46,7 @@ async def list_chats(
     limit: Limit = 20,
     cursor: FromQuery[str | None] = None,
 ) -> ChatPage:
-    return await store.chats(db_session, services.user_uuid(request.user.user_id), limit, cursor)
+    return await store.chats(db_session, parse_user_id(request.user.user_id), limit, cursor)
 
 
 @post("/", status_code=HTTP_201_CREATED, summary="Start a chat")
@@ -53,7 +54,7 @@ async def create_chat(
     request: AuthRequest, db_session: DbSession, data: JSONBody[CreateChat | None] = None
 ) -> ChatCreated:
     title = data.title if data else None
-    chat = await store.create(db_session, services.user_uuid(request.user.user_id), title)
+    chat = await store.create(db_session, parse_user_id(request.user.user_id), title)
     return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
 
 
@@ -65,7 +66,7 @@ async def chat_detail(
     limit: Limit = 20,
     cursor: FromQuery[str | None] = None,
 ) -> ChatDetail:
-    chat = await store.owned(db_session, services.user_uuid(request.user.user_id), chat_id)
+    chat = await store.owned(db_session, parse_user_id(request.user.user_id), chat_id)
     return await store.detail(db_session, chat, limit, cursor)
 
 
@@ -76,7 +77,7 @@ async def rename_chat(
     chat_id: FromPath[str],
     data: JSONBody[RenameChat],
 ) -> ChatCreated:
-    chat = await store.owned(db_session, services.user_uuid(request.user.user_id), chat_id)
+    chat = await store.owned(db_session, parse_user_id(request.user.user_id), chat_id)
     await store.rename(db_session, chat, data.title)
     return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
 
@@ -85,7 +86,7 @@ async def rename_chat(
 async def delete_chat(
     request: AuthRequest, db_session: DbSession, chat_id: FromPath[str]
 ) -> Deleted:
-    chat = await store.owned(db_session, services.user_uuid(request.user.user_id), chat_id)
+    chat = await store.owned(db_session, parse_user_id(request.user.user_id), chat_id)
     await store.delete_chat(db_session, chat)
     return Deleted(id=chat_id)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from eco2.domains.chat.schemas import Intent
-from eco2.domains.waste.retrieval import Hit
+from eco2.knowledge import Hit
 
 PLACE_NOUNS = (
     "수거함",

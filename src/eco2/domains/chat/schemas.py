@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -11,7 +11,6 @@ MessageText = Annotated[str, msgspec.Meta(max_length=2000)]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 ImageUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048)]
 Intent = Literal["disposal", "photo", "nearby", "character", "greeting", "off_topic"]
-INTENTS: tuple[str, ...] = ("disposal", "photo", "nearby", "character", "greeting", "off_topic")
 
 
 class LegacyMessage(msgspec.Struct):
@@ -109,7 +108,3 @@ class DoneResult(msgspec.Struct):
 class Deleted(msgspec.Struct):
     id: str
     deleted: bool = True
-
-
-def to_builtins(value: Any) -> Any:
-    return msgspec.to_builtins(value)

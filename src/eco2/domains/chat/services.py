@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Litestar
 from litestar.datastructures import State
@@ -24,12 +25,11 @@ from eco2.domains.chat.schemas import (
     Persistence,
     Position,
     SendMessage,
-    to_builtins,
 )
 from eco2.domains.chat.tools import Toolbox
 from eco2.platform import jobs, ratelimit
 from eco2.platform.errors import InvalidInput, ServiceUnavailable
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
 
@@ -38,10 +38,6 @@ log = structlog.get_logger(__name__)
 KIND = "chat"
 IMAGE_ONLY_TEXT = "이 이미지 분류해줘"
 FAILED_ANSWER = "답변을 만들지 못했어요. 잠시 후 다시 시도해 주세요."
-
-
-def user_uuid(user_id: str) -> uuid.UUID:
-    return parse_uuid(user_id, "user_id")
 
 
 def build_assistant(runtime: Runtime, tools: Toolbox) -> Assistant:
@@ -146,7 +142,7 @@ class ChatService:
         self, user_id: str, chat_id: str | None, turn: Turn
     ) -> tuple[uuid.UUID, History, str]:
         """The chat (new when ``chat_id`` is None), its history, and the stored user message."""
-        owner = user_uuid(user_id)
+        owner = parse_user_id(user_id)
         async with self.runtime.sessions.begin() as session:
             if chat_id is None:
                 chat = await store.create(session, owner, None)
@@ -203,7 +199,7 @@ class ChatService:
             return
         persistence.user_message = user_message
         result = DoneResult(reply.answer, reply.intent, reply.category, persistence)
-        await progress.done(to_builtins(result))
+        await progress.done(msgspec.to_builtins(result))
 
     async def close(self) -> None:
         for task in list(self._jobs):
@@ -219,7 +215,7 @@ class ChatService:
 
 
 async def start(app: Litestar) -> None:
-    from eco2.domains.waste.retrieval import default_retriever
+    from eco2.knowledge import default_retriever
 
     await asyncio.to_thread(default_retriever)  # warm the knowledge index once
     app.state.chat_service = ChatService(app.state.runtime, app.state)
@@ -233,4 +229,4 @@ async def stop(app: Litestar) -> None:
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await store.forget(session, user_uuid(user_id))
+        await store.forget(session, parse_user_id(user_id))

@@ -15,9 +15,7 @@ from eco2.domains.location.interface import location_port
 from eco2.domains.location.schemas import CenterEntry
 from eco2.domains.scan.interface import scan_port
 from eco2.domains.scan.schemas import ScanResponse
-from eco2.domains.waste.knowledge import KnowledgeBase, RulesDoc, load_knowledge
-from eco2.domains.waste.retrieval import Hit, search
-from eco2.domains.waste.schema import Item
+from eco2.knowledge import Hit, Item, KnowledgeBase, RulesDoc, load_knowledge, search
 from eco2.platform.runtime import Runtime
 
 NEARBY_RADIUS_M = 3000

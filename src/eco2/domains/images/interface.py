@@ -1,4 +1,5 @@
-"""What other domains use from images: which image URLs scan and chat may fetch."""
+"""What other domains use from images: which image URLs scan and chat may fetch, and where
+this app serves its own stored photos."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ def allowed_image_hosts(settings: Settings) -> set[str]:
         bases.append(settings.image_s3_endpoint_url)
     hosts |= {urlsplit(b).netloc.lower() for b in bases if b}
     return hosts
+
+
+def local_files_prefix(settings: Settings) -> str | None:
+    """Where this app serves its own stored photos when storage is the local disk."""
+    if settings.image_storage != "local":
+        return None
+    return f"{settings.public_base_url}{FILES_PATH}/"
 
 
 def is_allowed_image_url(settings: Settings, url: str) -> bool:

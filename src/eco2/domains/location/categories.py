@@ -1,8 +1,8 @@
 """Collected items → ``pickup_categories``; memo and name keywords → ``store_category``.
 
-The web client knows nine pickup values (contract §5) and renders anything else as an empty
-label, so lists sent to it keep only ``CLIENT_PICKUP``; the finer ones (battery, vinyl, ...)
-are stored next to their parent, filterable and shown in the detail.
+The web client knows nine pickup values (contract §5; ``eco2.knowledge.PICKUP_CATEGORIES``) and
+renders anything else as an empty label, so lists sent to it keep only those nine; the finer
+ones (battery, vinyl, ...) are stored next to their parent, filterable and shown in the detail.
 """
 
 from __future__ import annotations
@@ -10,19 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-CLIENT_PICKUP = (
-    "clear_pet",
-    "colored_pet",
-    "can",
-    "paper",
-    "plastic",
-    "glass",
-    "textile",
-    "electronics",
-    "general",
-)
+from eco2.knowledge import PICKUP_CATEGORIES, PickupCategory
+
 # Finer categories and the client category each one rolls up to (contract §5 mapping).
-FINER_PICKUP = {
+FINER_PICKUP: dict[str, PickupCategory] = {
     "battery": "electronics",
     "fluorescent": "general",
     "styrofoam": "general",
@@ -30,7 +21,8 @@ FINER_PICKUP = {
     "paper_pack": "paper",
     "metal": "general",
 }
-PICKUP_CATEGORIES = (*CLIENT_PICKUP, *FINER_PICKUP)
+# Every category a site may carry and a filter may name: the client's, then the finer ones.
+SITE_PICKUP: tuple[str, ...] = (*PICKUP_CATEGORIES, *FINER_PICKUP)
 
 STORE_CATEGORIES = (
     "refill_zero",
@@ -116,12 +108,12 @@ def with_parents(categories: Iterable[str]) -> list[str]:
     """Unique categories in canonical order, each finer one joined by its client parent."""
     chosen = set(categories)
     chosen |= {FINER_PICKUP[c] for c in chosen if c in FINER_PICKUP}
-    return [c for c in PICKUP_CATEGORIES if c in chosen]
+    return [c for c in SITE_PICKUP if c in chosen]
 
 
 def client_pickup(categories: Iterable[str]) -> list[str]:
     chosen = set(categories)
-    return [c for c in CLIENT_PICKUP if c in chosen]
+    return [c for c in PICKUP_CATEGORIES if c in chosen]
 
 
 def categories_in_text(text: str) -> list[str]:

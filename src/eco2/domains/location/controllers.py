@@ -49,7 +49,7 @@ async def centers(
             store_category, categories.STORE_CATEGORIES, "store_category"
         ),
         pickup_categories=services.parse_choices(
-            pickup_category, categories.PICKUP_CATEGORIES, "pickup_category"
+            pickup_category, categories.SITE_PICKUP, "pickup_category"
         ),
     )
     return await services.centers(db_session, query)

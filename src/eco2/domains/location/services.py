@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from eco2.domains.location import categories, geo, hours, importer
+from eco2.domains.location import categories, datasets, geo, hours
 from eco2.domains.location.models import Site
 from eco2.domains.location.schemas import (
     CenterDetail,
@@ -43,6 +43,7 @@ from eco2.domains.location.schemas import (
     NearestRequest,
     Suggestion,
 )
+from eco2.knowledge import PICKUP_CATEGORIES
 from eco2.platform.db import utcnow
 from eco2.platform.errors import InvalidInput, NotFound
 from eco2.platform.runtime import Runtime
@@ -150,7 +151,7 @@ async def centers(
 ) -> list[CenterEntry]:
     await session.execute(KNN_PLAN)
     rows = await session.execute(centers_statement(query))
-    return [to_entry(site, distance, now) for site, distance in rows]
+    return [to_center_entry(site, distance, now) for site, distance in rows]
 
 
 async def nearest(session: AsyncSession, request: NearestRequest) -> list[CenterEntry]:
@@ -164,7 +165,7 @@ async def nearest(session: AsyncSession, request: NearestRequest) -> list[Center
             request.store_category, categories.STORE_CATEGORIES, "store_category"
         ),
         pickup_categories=parse_choices(
-            request.pickup_category, categories.PICKUP_CATEGORIES, "pickup_category"
+            request.pickup_category, categories.SITE_PICKUP, "pickup_category"
         ),
     )
     return await centers(session, query)
@@ -194,7 +195,9 @@ def _entry_fields(site: Site, distance_m: float | None, now: datetime | None) ->
     }
 
 
-def to_entry(site: Site, distance_m: float | None, now: datetime | None = None) -> CenterEntry:
+def to_center_entry(
+    site: Site, distance_m: float | None, now: datetime | None = None
+) -> CenterEntry:
     return CenterEntry(**_entry_fields(site, distance_m, now))
 
 
@@ -204,7 +207,7 @@ async def detail(session: AsyncSession, raw_id: str) -> CenterDetail:
     site = await session.get(Site, int(raw_id))
     if site is None:
         raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
-    client = set(categories.CLIENT_PICKUP)
+    client = set(PICKUP_CATEGORIES)
     return CenterDetail(
         **_entry_fields(site, None, None),
         pickup_subcategories=[c for c in site.pickup_categories if c not in client],
@@ -223,7 +226,7 @@ async def detail(session: AsyncSession, raw_id: str) -> CenterDetail:
 
 
 def _terms(q: str) -> list[str]:
-    terms = [importer.squash(t) for t in q.split()]
+    terms = [datasets.squash(t) for t in q.split()]
     return [t for t in terms if t][:8]
 
 
@@ -232,7 +235,7 @@ def _search_statement(q: str, limit: int) -> Select[Any]:
     terms = _terms(q)
     if not terms:
         raise InvalidInput("검색어를 입력해 주세요.", code="empty_query", field="q")
-    needle = importer.squash(q)
+    needle = datasets.squash(q)
     name = func.lower(func.replace(Site.name, " ", ""))
     all_terms = and_(*(Site.search_text.contains(t, autoescape=True) for t in terms))
     relevance = (
@@ -263,12 +266,12 @@ async def search(
     stmt = _search_statement(q, SEARCH_LIMIT if lat is None else SEARCH_LIMIT * 4)
     if lat is None or lon is None:
         rows = await session.execute(stmt)
-        return [to_entry(site, None) for site, _ in rows]
+        return [to_center_entry(site, None) for site, _ in rows]
     origin = _earth(literal(lat, Float), literal(lon, Float))
     distance = func.earth_distance(origin, _site_point())
     rows = await session.execute(stmt.add_columns(distance.label("distance_m")))
     found = sorted(rows, key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))[:SEARCH_LIMIT]
-    return [to_entry(site, d) for site, _, d in found]
+    return [to_center_entry(site, d) for site, _, d in found]
 
 
 async def suggest(session: AsyncSession, q: str) -> list[Suggestion]:
@@ -318,7 +321,7 @@ async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
 
 
 async def import_parsed(
-    session: AsyncSession, parsed: importer.ParseResult, progress: Progress | None = None
+    session: AsyncSession, parsed: datasets.ParseResult, progress: Progress | None = None
 ) -> ImportReport:
     """Upsert on (source, source_key); rows merged into another place are removed."""
     rows = [record.row() for record in parsed.records]
@@ -347,7 +350,7 @@ async def import_parsed(
     )
 
 
-async def _drop_merged(session: AsyncSession, records: list[importer.SiteRecord]) -> None:
+async def _drop_merged(session: AsyncSession, records: list[datasets.SiteRecord]) -> None:
     merged = [(r.source, key) for r in records for key in r.merged_keys]
     if merged:
         await session.execute(delete(Site).where(tuple_(Site.source, Site.source_key).in_(merged)))
@@ -368,5 +371,5 @@ async def import_bundled_on_start(app: Litestar) -> None:
         locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SEED_LOCK})"))
         if not locked or await has_sites(session):
             return
-        report = await import_parsed(session, importer.parse(importer.bundled_files()))
+        report = await import_parsed(session, datasets.parse(datasets.bundled_files()))
     log.info("locations_imported", imported=report.imported, skipped=report.skipped)

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from eco2.domains.scan import services, store
 from eco2.domains.scan.deps import Scans, dependencies
 from eco2.domains.scan.providers.matching import knowledge
-from eco2.domains.scan.results import response_from_row
+from eco2.domains.scan.results import to_scan_response
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
     HistoryPage,
@@ -24,6 +24,7 @@ from eco2.domains.scan.schemas import (
 )
 from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
+from eco2.platform.ids import parse_user_id
 from eco2.platform.internal import require_internal_token
 from eco2.platform.jobs import last_event_id
 from eco2.registry import API
@@ -57,10 +58,10 @@ async def events(request: AuthRequest, scans: Scans, job_id: FromPath[str]) -> S
 async def result(
     request: AuthRequest, scans: Scans, db_session: DbSession, job_id: FromPath[str]
 ) -> Response[ScanResponse]:
-    scan = await store.owned_scan(db_session, services.user_uuid(request.user.user_id), job_id)
+    scan = await store.owned_scan(db_session, parse_user_id(request.user.user_id), job_id)
     if store.abandoned(scan, scans.runtime.settings.scan_timeout_seconds):
         scan.status, scan.error_code = "failed", "scan_abandoned"
-    body = response_from_row(scan)
+    body = to_scan_response(scan)
     running = body.status in ("queued", "running")
     return Response(body, status_code=HTTP_202_ACCEPTED if running else HTTP_200_OK)
 
@@ -80,12 +81,12 @@ async def history(
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     cursor: FromQuery[str | None] = None,
 ) -> HistoryPage:
-    return await store.history(db_session, services.user_uuid(request.user.user_id), limit, cursor)
+    return await store.history(db_session, parse_user_id(request.user.user_id), limit, cursor)
 
 
 @get("/metrics", summary="My scan counters")
 async def metrics(request: AuthRequest, db_session: DbSession) -> ScanMetrics:
-    return await store.metrics(db_session, services.user_uuid(request.user.user_id))
+    return await store.metrics(db_session, parse_user_id(request.user.user_id))
 
 
 @post("/classify", status_code=HTTP_200_OK)

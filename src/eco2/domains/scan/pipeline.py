@@ -27,7 +27,7 @@ from eco2.domains.scan.providers.base import (
     grounding_for,
 )
 from eco2.domains.scan.schemas import Stage, StageStatus
-from eco2.domains.waste.knowledge import KnowledgeBase
+from eco2.knowledge import KnowledgeBase
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -69,10 +69,6 @@ class Outcome:
     reward: Reward | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error_code: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.error_code is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def row_values(outcome: Outcome, response: ScanResponse) -> dict[str, Any]:
     }
 
 
-def response_from_row(scan: Scan) -> ScanResponse:
+def to_scan_response(scan: Scan) -> ScanResponse:
     """Rebuild the response of a stored scan (``GET /scan/{id}/result``)."""
     result = None
     if scan.answer and scan.major_category and scan.middle_category:

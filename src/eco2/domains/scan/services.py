@@ -15,7 +15,6 @@ from sqlalchemy import delete, insert, update
 
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import Reward
-from eco2.domains.scan import store
 from eco2.domains.scan.events import EventLog, event_hub
 from eco2.domains.scan.models import Scan
 from eco2.domains.scan.pipeline import Emitter, Outcome, Pipeline, Silent
@@ -27,7 +26,7 @@ from eco2.domains.scan.results import response_for, row_values
 from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
 from eco2.domains.scan.writer import BatchWriter
 from eco2.platform.errors import InvalidInput
-from eco2.platform.ids import parse_uuid
+from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
 
@@ -41,10 +40,6 @@ SCANS = cast(
 )  # Core statements: the ORM's bulk-insert bookkeeping costs CPU per scan
 OWNED_CACHE_SIZE = 100_000
 """(user, middle category) pairs known to own their character; a repeat grant is a no-op."""
-
-
-def user_uuid(user_id: str) -> uuid.UUID:
-    return parse_uuid(user_id, "user_id")
 
 
 def check_image_url(runtime: Runtime, url: str) -> None:
@@ -124,7 +119,7 @@ class ScanService:
     ) -> dict[str, Any]:
         return {
             "id": scan_id,
-            "user_id": user_uuid(user_id),
+            "user_id": parse_user_id(user_id),
             "mode": mode,
             "image_url": data.image_url,
             "user_input": data.user_input,
@@ -174,7 +169,7 @@ class ScanService:
                 "done",
                 "failed" if outcome.error_code else "completed",
                 progress=100,
-                result=store.to_builtins(response),
+                result=msgspec.to_builtins(response),
             )
         except Exception:
             log.exception("scan_job_crashed", scan_id=str(scan_id))
@@ -219,4 +214,4 @@ async def stop(app: Litestar) -> None:
 
 async def forget_user(runtime: Runtime, user_id: str) -> None:
     async with runtime.sessions.begin() as session:
-        await session.execute(delete(Scan).where(Scan.user_id == user_uuid(user_id)))
+        await session.execute(delete(Scan).where(Scan.user_id == parse_user_id(user_id)))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
-import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,26 +12,20 @@ from eco2.domains.scan.models import Scan
 from eco2.domains.scan.schemas import HistoryPage, ScanMetrics, ScanSummary
 from eco2.platform.db import utcnow
 from eco2.platform.errors import NotFound
+from eco2.platform.ids import parse_id
 from eco2.platform.pagination import newest_first
 
 RECYCLABLE = "재활용폐기물"
 
 
-def to_builtins(value: Any) -> Any:
-    return msgspec.to_builtins(value)
-
-
-def parse_uuid(value: str, field: str = "job_id") -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as exc:
-        raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found", field=field) from exc
+def not_found() -> NotFound:
+    return NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
 
 
 async def owned_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: str) -> Scan:
-    scan = await session.get(Scan, parse_uuid(scan_id))
+    scan = await session.get(Scan, parse_id(scan_id, not_found))
     if scan is None or scan.user_id != user_id:
-        raise NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found")
+        raise not_found()
     return scan
 
 

@@ -18,14 +18,14 @@ class MeController(Controller):
 
     @get("/", summary="My profile")
     async def me(self, request: AuthRequest, db_session: DbSession) -> UserProfile:
-        return services.to_profile(await services.get_user(db_session, request.user.user_id))
+        return services.to_user_profile(await services.get_user(db_session, request.user.user_id))
 
     @patch("/", summary="Update nickname and/or phone number")
     async def update(
         self, request: AuthRequest, db_session: DbSession, data: JSONBody[UserUpdate]
     ) -> UserProfile:
         user = await services.update_user(db_session, request.user.user_id, data.cleaned())
-        return services.to_profile(user)
+        return services.to_user_profile(user)
 
     @delete("/", summary="Delete my account and all its data", status_code=204)
     async def remove(

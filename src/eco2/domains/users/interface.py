@@ -1,10 +1,12 @@
-"""The users port other domains call (auth, at sign-in): in-process or over HTTP."""
+"""What other domains use from users: the port auth calls at sign-in (in-process or over
+HTTP) and the nickname rule auth applies to a local sign-in's name."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from eco2.domains.users import services
+from eco2.domains.users.nicknames import clean_nickname as clean_nickname
 from eco2.domains.users.schemas import LoginRecord, LoginResult
 from eco2.platform.runtime import Runtime
 

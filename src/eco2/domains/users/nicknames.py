@@ -1,8 +1,31 @@
-"""Friendly generated Korean eco nicknames for users whose provider gave none."""
+"""Nicknames: the one rule every nickname follows (chosen by the user, given by a provider,
+typed at the local sign-in), and friendly generated ones for users whose provider gave none."""
 
 from __future__ import annotations
 
 import secrets
+import unicodedata
+
+from eco2.platform.errors import InvalidInput
+
+NICKNAME_MAX = 20
+
+
+def clean_nickname(raw: str) -> str:
+    """NFC, trimmed, 1-20 characters, no control or format characters; else 422."""
+    nickname = unicodedata.normalize("NFC", raw).strip()
+    if not 1 <= len(nickname) <= NICKNAME_MAX:
+        raise InvalidInput(
+            f"닉네임은 1~{NICKNAME_MAX}자로 입력해 주세요.",
+            code="invalid_nickname",
+            field="nickname",
+        )
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in nickname):
+        raise InvalidInput(
+            "닉네임에 사용할 수 없는 문자가 있습니다.", code="invalid_nickname", field="nickname"
+        )
+    return nickname
+
 
 _ADJECTIVES = (
     "초록",

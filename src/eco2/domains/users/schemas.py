@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
+from eco2.domains.users.nicknames import clean_nickname
 from eco2.platform.errors import InvalidInput
 
-NICKNAME_MAX = 20
 _MOBILE = re.compile(r"^01[016789]\d{7,8}$")
 
 
@@ -41,21 +40,6 @@ class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
                 "변경할 항목(nickname, phone_number)이 없습니다.", code="empty_update"
             )
         return changes
-
-
-def clean_nickname(raw: str) -> str:
-    nickname = unicodedata.normalize("NFC", raw).strip()
-    if not 1 <= len(nickname) <= NICKNAME_MAX:
-        raise InvalidInput(
-            f"닉네임은 1~{NICKNAME_MAX}자로 입력해 주세요.",
-            code="invalid_nickname",
-            field="nickname",
-        )
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in nickname):
-        raise InvalidInput(
-            "닉네임에 사용할 수 없는 문자가 있습니다.", code="invalid_nickname", field="nickname"
-        )
-    return nickname
 
 
 def normalise_phone(raw: str | None) -> str | None:

@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2 import interop
 from eco2.domains.users.models import User
-from eco2.domains.users.nicknames import eco_nickname
-from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, clean_nickname
+from eco2.domains.users.nicknames import NICKNAME_MAX, clean_nickname, eco_nickname
+from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile
 from eco2.platform.db import utcnow
-from eco2.platform.errors import InvalidInput, NotFound
+from eco2.platform.errors import InvalidInput
+from eco2.platform.ids import parse_user_id, user_not_found
 from eco2.platform.runtime import Runtime
 
 FALLBACK_USERNAME = "사용자"
 
 
-def parse_user_id(user_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(user_id)
-    except ValueError as exc:
-        raise NotFound("사용자를 찾을 수 없습니다.", code="user_not_found") from exc
-
-
 async def get_user(session: AsyncSession, user_id: str) -> User:
     user = await session.get(User, parse_user_id(user_id))
     if user is None:
-        raise NotFound("사용자를 찾을 수 없습니다.", code="user_not_found")
+        raise user_not_found()
     return user
 
 
-def to_profile(user: User) -> UserProfile:
+def to_user_profile(user: User) -> UserProfile:
     return UserProfile(
         username=user.username or user.nickname or FALLBACK_USERNAME,
         nickname=user.nickname,
@@ -55,7 +47,7 @@ def _display_name(raw: str | None) -> str | None:
     if not raw:
         return None
     try:
-        return clean_nickname(raw[:20])
+        return clean_nickname(raw[:NICKNAME_MAX])
     except InvalidInput:
         return None
 
@@ -63,7 +55,7 @@ def _display_name(raw: str | None) -> str | None:
 async def record_login(session: AsyncSession, record: LoginRecord) -> LoginResult:
     """Touch a known user or create one; ``created`` tells auth to run first-login work."""
     profile = record.profile
-    user = await session.get(User, uuid.UUID(record.user_id)) if record.user_id else None
+    user = await session.get(User, parse_user_id(record.user_id)) if record.user_id else None
     if user is not None:
         user.last_login_at = utcnow()
         user.provider = profile.provider

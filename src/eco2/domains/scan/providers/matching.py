@@ -1,6 +1,6 @@
 """Free text (the user's words, OCR, a caption, a model's item name) → knowledge-base items.
 
-Thin adapter over the waste domain's retrieval (``eco2.domains.waste.retrieval.search``). The
+Thin adapter over the knowledge library's retrieval (``eco2.knowledge.search``). The
 knowledge base ships with the code of every process, so this is an in-process library call,
 not a cross-domain request. Results are cached per text: people photograph the same few
 hundred things, and a model names them with the same words.
@@ -12,8 +12,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from eco2.domains.waste.knowledge import Item, KnowledgeBase, load_knowledge
-from eco2.domains.waste.retrieval import default_retriever, search
+from eco2.knowledge import Item, KnowledgeBase, default_retriever, load_knowledge, search
 
 MIN_SCORE = 0.4
 """Below this the words do not name an item well enough to classify on them alone."""

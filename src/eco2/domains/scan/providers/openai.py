@@ -36,7 +36,7 @@ from eco2.domains.scan.providers.schemas import (
     observation_from,
     vision_schema,
 )
-from eco2.domains.waste.knowledge import KnowledgeBase
+from eco2.knowledge import KnowledgeBase
 
 
 def classify_error(exc: Exception) -> Failure | None:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from eco2.domains.scan.providers.base import Grounding, Observation
-from eco2.domains.waste.knowledge import KnowledgeBase
+from eco2.knowledge import KnowledgeBase
 
 CONDITION_GUIDE = (
     "contents_left: 내용물이 남아 있음; food_contamination: 음식물·기름 오염; "

@@ -9,7 +9,7 @@ import msgspec
 from eco2.domains.scan.providers.base import Answer, Observation, unclassified
 from eco2.domains.scan.providers.matching import find
 from eco2.domains.scan.providers.template import numbered
-from eco2.domains.waste.knowledge import Category, Condition, KnowledgeBase
+from eco2.knowledge import Category, Condition, KnowledgeBase
 
 MAX_ANSWER_STEPS = 6
 CONDITIONS = [c.value for c in Condition]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eco2.domains.scan.providers.base import Answer, Grounding, Observation
-from eco2.domains.waste.knowledge import RulesDoc
+from eco2.knowledge import RulesDoc
 
 MAX_STEPS = 6
 

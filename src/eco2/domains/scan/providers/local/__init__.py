@@ -28,7 +28,7 @@ from eco2.domains.scan.providers.local.imagenet import CLASS_NAMES, IMAGENET, IM
 from eco2.domains.scan.providers.local.network import EfficientNetLite0
 from eco2.domains.scan.providers.local.preprocess import pixels
 from eco2.domains.scan.providers.local.weights import load_state
-from eco2.domains.waste.knowledge import Condition
+from eco2.knowledge import Condition
 
 TOP_K = 5
 ABSTAIN_BELOW = 0.4

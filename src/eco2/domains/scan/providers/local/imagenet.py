@@ -34,7 +34,7 @@ from eco2.domains.scan.providers.vocabulary import (
     Target,
     _t,
 )
-from eco2.domains.waste.knowledge import Condition
+from eco2.knowledge import Condition
 
 CLASS_NAMES: tuple[str, ...] = tuple(
     Path(__file__).with_name("imagenet_classes.txt").read_text("utf-8").splitlines()

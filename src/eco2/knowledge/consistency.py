@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from eco2.domains.waste.schema import Condition, Correction, Item, RulesDoc, Taxonomy
+from eco2.knowledge.schema import Condition, Correction, Item, RulesDoc, Taxonomy
 
 SLUG = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 

@@ -1,4 +1,4 @@
-"""``eco2 data import-locations``: parse, upsert with a progress bar, print a summary."""
+"""The body of `eco2 data import-locations`: parse, upsert with a progress bar, print a summary."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from eco2.domains.location import importer, services
+from eco2.domains.location import datasets, services
 from eco2.domains.location.schemas import ImportReport
 from eco2.platform.db import async_url
 from eco2.settings import Settings
@@ -27,8 +27,8 @@ REASONS = {
 async def import_files(
     settings: Settings, files: list[Path], progress: services.Progress | None = None
 ) -> ImportReport:
-    loaded = importer.load_files(files) if files else importer.bundled_files()
-    parsed = importer.parse(loaded)
+    loaded = datasets.load_files(files) if files else datasets.bundled_files()
+    parsed = datasets.parse(loaded)
     engine = create_async_engine(async_url(settings.database_url or ""))
     try:
         async with async_sessionmaker(engine).begin() as session:

@@ -1,4 +1,4 @@
-"""The waste knowledge base: taxonomy, one rules document per category, searchable items.
+"""The knowledge base: taxonomy, one rules document per category, searchable items.
 
 Everything is read from the YAML files in ``data/`` and validated on load, first against the
 msgspec schema (``schema.py``), then by cross-checks (``consistency.py``). A broken file fails
@@ -14,8 +14,8 @@ from typing import TypeVar
 import msgspec
 import msgspec.yaml
 
-from eco2.domains.waste.consistency import check_knowledge
-from eco2.domains.waste.schema import (
+from eco2.knowledge.consistency import check_knowledge
+from eco2.knowledge.schema import (
     Condition,
     Correction,
     DefaultCorrections,
@@ -24,23 +24,9 @@ from eco2.domains.waste.schema import (
     Major,
     Middle,
     PickupCategory,
-    Rule,
     RulesDoc,
     Taxonomy,
 )
-
-__all__ = [
-    "DATA_DIR",
-    "Category",
-    "Condition",
-    "Correction",
-    "Item",
-    "KnowledgeBase",
-    "KnowledgeError",
-    "Rule",
-    "RulesDoc",
-    "load_knowledge",
-]
 
 DATA_DIR = Path(__file__).parent / "data"
 

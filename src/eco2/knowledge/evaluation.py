@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import msgspec.yaml
 
-from eco2.domains.waste.retrieval import Hit, Retriever, top_categories
+from eco2.knowledge.retrieval import Hit, Retriever, top_categories
 
 
 class Query(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -9,47 +9,16 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-import msgspec
 from litestar import Litestar, Router, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from eco2.domains.waste.knowledge import Item, KnowledgeBase, RulesDoc, load_knowledge
-from eco2.domains.waste.retrieval import default_retriever, search
+from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory, MiddleCategory
+from eco2.knowledge import Item, KnowledgeBase, default_retriever, load_knowledge, search
 from eco2.platform.errors import NotFound
 from eco2.registry import API
 
 
-class ItemResult(msgspec.Struct):
-    id: str
-    name: str
-    major_category: str
-    middle_category: str
-    minor_category: str
-    synonyms: list[str]
-    note: str | None
-    score: float | None = None
-
-
-class ItemDetail(msgspec.Struct):
-    item: ItemResult
-    rules: RulesDoc
-
-
-class MiddleCategory(msgspec.Struct):
-    name: str
-    code: str
-    pickup_category: str | None
-    minor_categories: list[str]
-
-
-class MajorCategory(msgspec.Struct):
-    name: str
-    code: str
-    recyclable: bool
-    middle_categories: list[MiddleCategory]
-
-
-def _result(item: Item, score: float | None = None) -> ItemResult:
+def to_item_result(item: Item, score: float | None = None) -> ItemResult:
     return ItemResult(
         id=item.id,
         name=item.name,
@@ -64,7 +33,7 @@ def _result(item: Item, score: float | None = None) -> ItemResult:
 
 def _browse(kb: KnowledgeBase, middle: str | None, limit: int) -> list[ItemResult]:
     items = [i for i in kb.items() if middle is None or i.middle == middle]
-    return [_result(i) for i in items[:limit]]
+    return [to_item_result(i) for i in items[:limit]]
 
 
 @get("/items", summary="Search items (ranked, best first) or browse them by category")
@@ -79,7 +48,7 @@ async def items(
     ranked = [h for h in hits if h.lexical > 0]
     if middle_category:
         ranked = [h for h in ranked if h.item.middle == middle_category]
-    return [_result(h.item, h.score) for h in ranked[:limit]]
+    return [to_item_result(h.item, h.score) for h in ranked[:limit]]
 
 
 @get("/items/{item_id:str}", summary="One item with its category's disposal rules")
@@ -89,7 +58,7 @@ async def item(item_id: FromPath[str]) -> ItemDetail:
         found = kb.item(item_id)
     except KeyError:
         raise NotFound("해당 품목을 찾을 수 없습니다.", code="item_not_found") from None
-    return ItemDetail(item=_result(found), rules=kb.rules_for(found.major, found.middle))
+    return ItemDetail(item=to_item_result(found), rules=kb.rules_for(found.major, found.middle))
 
 
 @get("/categories", summary="The taxonomy: major → middle → minor")

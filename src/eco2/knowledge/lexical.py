@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from eco2.domains.waste.schema import Item
+from eco2.knowledge.schema import Item
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from eco2.domains.waste.embedding import Embedder, Matrix, embed_passages, load_embedder
-from eco2.domains.waste.knowledge import KnowledgeBase, load_knowledge
-from eco2.domains.waste.lexical import LexicalIndex, Tokenize
-from eco2.domains.waste.schema import Item
+from eco2.knowledge.base import KnowledgeBase, load_knowledge
+from eco2.knowledge.embedding import Embedder, Matrix, embed_passages, load_embedder
+from eco2.knowledge.lexical import LexicalIndex, Tokenize
+from eco2.knowledge.schema import Item
 from eco2.settings import get_settings
 
 __all__ = ["Hit", "Retriever", "default_retriever", "search", "top_categories"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
@@ -18,7 +18,9 @@ PickupCategory = Literal[
     "electronics",
     "general",
 ]
-"""Map filter keys the frontend understands (frontend contract §5)."""
+"""Map filter keys the web client understands (contract §5); the location domain's sites carry
+them, the taxonomy's recyclable middles point to them."""
+PICKUP_CATEGORIES: tuple[PickupCategory, ...] = get_args(PickupCategory)
 
 
 class Rule(StrEnum):

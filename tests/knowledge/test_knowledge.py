@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from eco2.domains.waste.knowledge import (
-    DATA_DIR,
+from eco2.knowledge import (
     Condition,
     KnowledgeBase,
     KnowledgeError,
     Rule,
     load_knowledge,
 )
+from eco2.knowledge.base import DATA_DIR
 
 RECYCLABLE = "재활용폐기물"
 MAJORS = [

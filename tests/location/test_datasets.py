@@ -1,4 +1,4 @@
-"""The CSV importer on the real datasets and on crafted rows (no database)."""
+"""The CSV datasets parsed on the real files and on crafted rows (no database)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from eco2.domains.location import categories, geo, hours, importer
+from eco2.domains.location import categories, datasets, geo, hours
 
 KECO_HEADER = [
     "positnSn",
@@ -57,7 +57,7 @@ def csv_bytes(header: list[str], rows: list[dict[str, str]]) -> bytes:
 
 
 def test_bundled_datasets_counts_and_reasons() -> None:
-    result = importer.parse(importer.bundled_files())
+    result = datasets.parse(datasets.bundled_files())
     assert result.rows == 409 + 351
     reasons = Counter(s.reason for s in result.skipped)
     assert reasons == {
@@ -76,11 +76,11 @@ def test_bundled_datasets_counts_and_reasons() -> None:
     for record in result.records:
         assert geo.in_korea(record.latitude, record.longitude)
         assert record.store_category in categories.STORE_CATEGORIES
-        assert set(record.pickup_categories) <= set(categories.PICKUP_CATEGORIES)
+        assert set(record.pickup_categories) <= set(categories.SITE_PICKUP)
 
 
 def test_merged_duplicates_fold_their_items() -> None:
-    records = {r.source_key: r for r in importer.parse(importer.bundled_files()).records}
+    records = {r.source_key: r for r in datasets.parse(datasets.bundled_files()).records}
     merged = records["285"]
     assert merged.merged_keys == ["286"]
     assert merged.collection_items == ["투명pet", "알루미늄 캔"]
@@ -89,7 +89,7 @@ def test_merged_duplicates_fold_their_items() -> None:
 
 
 def test_keco_row_is_normalised() -> None:
-    records = {r.source_key: r for r in importer.parse(importer.bundled_files()).records}
+    records = {r.source_key: r for r in datasets.parse(datasets.bundled_files()).records}
     first = records["1"]
     assert first.name == "고양동 종합복지회관"
     assert first.road_address == "고양시 덕양구 혜음로 19-11"
@@ -103,7 +103,7 @@ def test_keco_row_is_normalised() -> None:
 
 
 def test_zerowaste_rows_use_kakao_coordinates_when_wgs84_is_missing() -> None:
-    records = {r.source_key: r for r in importer.parse(importer.bundled_files()).records}
+    records = {r.source_key: r for r in datasets.parse(datasets.bundled_files()).records}
     fridge = records["780218107"]
     assert (fridge.latitude, fridge.longitude) == (37.53138753, 127.1325739)
     assert fridge.place_url == "https://place.map.kakao.com/1317010384"
@@ -132,7 +132,7 @@ def test_placeholders_mean_empty_and_rows_without_coordinates_are_reported() -> 
         {"seq": "3", "favoriteType": "PLACE", "memo": "", "display1": "좌표없는 가게",
          "display2": "", "x": "", "y": "", "lon": "", "lat": "", "key": ""},
     ]  # fmt: skip
-    result = importer.parse([("z.csv", csv_bytes(header, rows))])
+    result = datasets.parse([("z.csv", csv_bytes(header, rows))])
     (record,) = result.records
     assert record.memo is None
     assert record.road_address is None
@@ -148,11 +148,11 @@ def test_other_csvs_in_the_same_format_and_cp949_are_accepted() -> None:
     row.update(positnSn="9001", positnNm="새 회수기", positnPstnLat="37.5", positnPstnLot="127.0",
                clctItemCn="폐건전지\n형광등", rprsTelnoCn="02-123-4567")  # fmt: skip
     data = csv_bytes(KECO_HEADER, [row]).decode().encode("cp949")
-    (record,) = importer.parse([("new.csv", data)]).records
+    (record,) = datasets.parse([("new.csv", data)]).records
     assert record.pickup_categories == ["electronics", "general", "battery", "fluorescent"]
     assert record.phone == "02-123-4567"
     with pytest.raises(ValueError, match="CSV"):
-        importer.parse([("x.csv", b"a,b\n1,2\n")])
+        datasets.parse([("x.csv", b"a,b\n1,2\n")])
 
 
 @pytest.mark.parametrize(
@@ -194,10 +194,10 @@ def test_today_is_computed_in_seoul_with_public_holidays() -> None:
 
 
 def test_phones_are_normalised() -> None:
-    assert importer.extract_phones(
+    assert datasets.extract_phones(
         ["031-8075-2706~2708\n고양시청", "850-6921(자원순환과)", "수퍼빈(1600-6217)"]
     ) == ["031-8075-2706", "1600-6217", "031-850-6921"]
-    assert importer.extract_phones(["02 123 4567", "010.1234.5678"]) == [
+    assert datasets.extract_phones(["02 123 4567", "010.1234.5678"]) == [
         "02-123-4567",
         "010-1234-5678",
     ]

@@ -1,0 +1,43 @@
+"""The knowledge base of Korean household waste and its offline retrieval: a library.
+
+Not a domain: it holds no user data and has no port. Every process ships the same validated
+files, so scan, chat and the ``info`` domain call it in-process. They import it only from this
+module (an import contract); the submodules are private.
+
+- ``load_knowledge()`` -> ``KnowledgeBase``: taxonomy, rules per category, items,
+  situation-tag corrections (validated YAML in ``data/``).
+- ``search(text, limit)`` -> ``list[Hit]``: hybrid lexical + embedding ranking.
+- ``PICKUP_CATEGORIES``: the map filter keys the web client knows, which the taxonomy's
+  middles point to.
+"""
+
+from eco2.knowledge.base import Category, KnowledgeBase, KnowledgeError, load_knowledge
+from eco2.knowledge.retrieval import Hit, Retriever, default_retriever, search, top_categories
+from eco2.knowledge.schema import (
+    PICKUP_CATEGORIES,
+    Condition,
+    Correction,
+    Item,
+    PickupCategory,
+    Rule,
+    RulesDoc,
+)
+
+__all__ = [
+    "PICKUP_CATEGORIES",
+    "Category",
+    "Condition",
+    "Correction",
+    "Hit",
+    "Item",
+    "KnowledgeBase",
+    "KnowledgeError",
+    "PickupCategory",
+    "Retriever",
+    "Rule",
+    "RulesDoc",
+    "default_retriever",
+    "load_knowledge",
+    "search",
+    "top_categories",
+]
