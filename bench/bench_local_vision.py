@@ -3,8 +3,9 @@ photos obtainable offline, and the time per photo on one core.
 
 Usage: python bench/bench_local_vision.py [--core N] [--rounds R] [--cache DIR] [-v]
 
-The photos come from two Debian packages the script downloads (``apt-get download``) and
-unpacks into ``--cache``; the labels are ``bench/data/local_vision_photos.yaml``. The process
+The photos come from two Debian packages the script downloads (``apt-get download``: Debian's
+apt with package lists, ``apt-get update`` once) and unpacks into ``--cache`` (205 MB of
+``.deb``); the labels are ``bench/data/local_vision_photos.yaml``. The process
 pins itself to one core (as ``taskset -c N`` would) before timing. Prints, side by side in one
 run: the category table at the shipped threshold, a threshold sweep, and latencies (model load;
 decode + classify per labelled photo; a 12-megapixel phone JPEG; the network alone in numpy
@@ -22,6 +23,7 @@ import sys
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,7 +188,7 @@ def report_accuracy(verdicts: list[Verdict], threshold: float, verbose: bool) ->
 # --- latency ----------------------------------------------------------------------------------
 
 
-def timed(work, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(work: Callable[[], object], repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()

@@ -115,6 +115,15 @@ def test_a_view_past_its_storage_is_refused(
         read_state(raw)
 
 
+def test_a_tensor_must_be_built_from_a_storage() -> None:
+    ordered_dict = _global("collections", "OrderedDict") + b")R"
+    args = _tuple(_str("not a storage"), _int(0), _tuple(), _tuple(), b"\x89", ordered_dict)
+    rebuild = _global("torch._utils", "_rebuild_tensor_v2") + args + b"R"
+    body = b"\x80\x02" + ordered_dict + b"(" + _str("w") + rebuild + b"u."
+    with pytest.raises(WeightsError, match="malformed"):
+        read_state(_header() + body)
+
+
 def test_truncated_or_foreign_files_are_refused() -> None:
     raw = legacy_checkpoint({"w": (np.zeros(4, dtype=np.float32), 0, (4,), (1,))})
     with pytest.raises(WeightsError, match="truncated"):

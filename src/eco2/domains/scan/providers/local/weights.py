@@ -46,10 +46,16 @@ class _Tensor:
     stride: tuple[int, ...]
 
 
-def _rebuild_tensor(
-    storage: _Storage, offset: int, shape: tuple[int, ...], stride: tuple[int, ...], *_: Any
-) -> _Tensor:
-    return _Tensor(storage, offset, tuple(shape), tuple(stride))
+def _ints(values: Any) -> tuple[int, ...]:
+    if not isinstance(values, tuple) or not all(type(v) is int for v in values):
+        raise WeightsError("malformed tensor")
+    return values
+
+
+def _rebuild_tensor(storage: Any, offset: Any, shape: Any, stride: Any, *_: Any) -> _Tensor:
+    if not isinstance(storage, _Storage) or type(offset) is not int:
+        raise WeightsError("malformed tensor")
+    return _Tensor(storage, offset, _ints(shape), _ints(stride))
 
 
 class _StateUnpickler(pickle.Unpickler):
@@ -93,7 +99,16 @@ def read_state(raw: bytes) -> dict[str, np.ndarray]:
             raise WeightsError("not a legacy little-endian PyTorch checkpoint")
         state = _StateUnpickler(stream).load()
         keys = _StateUnpickler(stream).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, TypeError) as exc:
+    except WeightsError:
+        raise
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        LookupError,
+    ) as exc:
         raise WeightsError(f"unreadable checkpoint: {exc}") from exc
     if not isinstance(state, dict) or not all(isinstance(v, _Tensor) for v in state.values()):
         raise WeightsError("the checkpoint is not a state dict of tensors")
