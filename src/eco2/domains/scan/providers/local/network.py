@@ -2,10 +2,10 @@
 
 The weights are the published ones (:mod:`.weights`); batch norms are folded into the
 convolutions once at load. Activations are height × width × channels, so every 1×1
-convolution is one matrix product (BLAS) and a depthwise convolution is k² strided
-multiply-adds over whole planes. Padding is TensorFlow's "same", as in the TPU implementation
-the weights come from. One call classifies one image; the network itself is immutable and
-shared by threads.
+convolution is one matrix product (BLAS) and a depthwise convolution one ``einsum`` over a
+strided view of its k×k windows, channels innermost. Padding is TensorFlow's "same", as in
+the TPU implementation the weights come from. One call classifies one image; the network is
+immutable and shared by threads.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def block_layout() -> list[tuple[int, int, int, int, int]]:
     return blocks
 
 
-def _folded(state: State, conv: str, bn: str) -> tuple[Array, Array]:
+def folded(state: State, conv: str, bn: str) -> tuple[Array, Array]:
     """Convolution weight (out, in, kh, kw) scaled by its batch norm, and the bias it leaves."""
     scale = state[f"{bn}.weight"] / np.sqrt(state[f"{bn}.running_var"] + BN_EPS)
     bias = state[f"{bn}.bias"] - state[f"{bn}.running_mean"] * scale
@@ -52,22 +52,22 @@ def _folded(state: State, conv: str, bn: str) -> tuple[Array, Array]:
 
 
 def _pointwise(state: State, conv: str, bn: str) -> tuple[Array, Array]:
-    weight, bias = _folded(state, conv, bn)
+    weight, bias = folded(state, conv, bn)
     return np.ascontiguousarray(weight[:, :, 0, 0].T), bias
 
 
 def _depthwise(state: State, conv: str, bn: str) -> tuple[Array, Array]:
-    weight, bias = _folded(state, conv, bn)
+    weight, bias = folded(state, conv, bn)
     return np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0)), bias  # (kh, kw, channels)
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 
 
 def _pad(x: Array, kernel: int, stride: int) -> Array:
-    rows, cols = (_same_padding(n, kernel, stride) for n in x.shape[:2])
+    rows, cols = (same_padding(n, kernel, stride) for n in x.shape[:2])
     return np.pad(x, (rows, cols, (0, 0)))
 
 
@@ -124,7 +124,7 @@ class EfficientNetLite0:
     """``network(pixels)`` → the 1,000 ImageNet logits of one normalised 224×224×3 image."""
 
     def __init__(self, state: State) -> None:
-        stem, self.stem_bias = _folded(state, "_conv_stem", "_bn0")
+        stem, self.stem_bias = folded(state, "_conv_stem", "_bn0")
         self.stem = np.ascontiguousarray(stem.transpose(2, 3, 1, 0).reshape(-1, STEM))
         self.blocks = [
             Block(
