@@ -83,11 +83,11 @@ class Cluster:
             }
         )
 
-    def processes(self) -> dict[str, Eco2Process]:
-        return dict(self._running)
-
     def close(self) -> None:
+        """Stop every process; nothing of theirs may outlive them (their server workers)."""
         self._stack.close()
+        orphans = [name for name, process in self._running.items() if process.alive()]
+        assert orphans == [], f"left running: {orphans}"
 
 
 @contextlib.contextmanager
