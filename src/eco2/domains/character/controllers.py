@@ -14,7 +14,7 @@ from eco2.domains.character.schemas import (
     OwnedCharacter,
 )
 from eco2.platform.di import AuthRequest
-from eco2.platform.internal import require_internal_token
+from eco2.platform.internal import internal_router
 from eco2.registry import API
 
 
@@ -53,12 +53,8 @@ async def internal_owned(user_id: FromPath[str], characters: Characters) -> list
     return await characters.owned(user_id)
 
 
-internal = Router(
-    "/internal/character",
-    route_handlers=[grant, mascot, internal_catalog, internal_owned],
-    dependencies=dependencies,
-    guards=[require_internal_token],
-    include_in_schema=False,
+internal = internal_router(
+    "character", [grant, mascot, internal_catalog, internal_owned], dependencies
 )
 
 public = Router(

@@ -17,7 +17,7 @@ from eco2.domains.location.schemas import (
     Suggestion,
 )
 from eco2.platform.errors import InvalidInput
-from eco2.platform.internal import require_internal_token
+from eco2.platform.internal import internal_router
 from eco2.registry import API
 
 Lat = Annotated[float, QueryParameter(ge=-90, le=90, description="위도 (WGS84)")]
@@ -83,13 +83,7 @@ async def nearest(data: JSONBody[NearestRequest], locations: Locations) -> Neare
     return NearestResult(sites=await locations.nearest(data))
 
 
-internal = Router(
-    "/internal/location",
-    route_handlers=[nearest],
-    dependencies=dependencies,
-    guards=[require_internal_token],
-    include_in_schema=False,
-)
+internal = internal_router("location", [nearest], dependencies)
 
 public = Router(
     f"{API}/locations",

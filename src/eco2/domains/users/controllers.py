@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Router, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody
 
 from eco2.domains.users.deps import Users, dependencies
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
 from eco2.platform.di import AuthRequest
-from eco2.platform.internal import require_internal_token
+from eco2.platform.internal import internal_router
 from eco2.registry import API
 
 
@@ -42,12 +42,6 @@ async def record_login(data: JSONBody[LoginRecord], users: Users) -> LoginResult
     return await users.record_login(data)
 
 
-internal = Router(
-    "/internal/users",
-    route_handlers=[record_login],
-    dependencies=dependencies,
-    guards=[require_internal_token],
-    include_in_schema=False,
-)
+internal = internal_router("users", [record_login], dependencies)
 
 route_handlers = [MeController, PluralMeController, internal]
