@@ -158,7 +158,12 @@ class Eco2Plugin(InitPluginProtocol):
     @asynccontextmanager
     async def _domain_lifecycle(self, app: Litestar) -> AsyncIterator[None]:
         """Each domain's start-up once the process-wide clients exist, and its shutdown before
-        they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited)."""
+        they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited).
+
+        A domain's ``lifecycle`` builds its service, which is registered on the runtime (for
+        its handlers and its port's in-process side) until the domain stops. Its ``warm_ups``
+        run in threads meanwhile; ``/ready`` waits for them."""
+        runtime: Runtime = app.state.runtime
         readiness: Readiness = app.state.readiness
         for domain in self.domains:
             for name, work in domain.warm_ups().items():
@@ -166,6 +171,11 @@ class Eco2Plugin(InitPluginProtocol):
         async with AsyncExitStack() as started:
             started.push_async_callback(readiness.close)
             for domain in self.domains:
+                lifecycle = domain.lifecycle()
+                if lifecycle is not None:
+                    service = await started.enter_async_context(lifecycle(runtime))
+                    runtime.services[domain.name] = service
+                    started.callback(runtime.services.pop, domain.name, None)
                 for hook in domain.startup_hooks():
                     await hook(app)
                 for hook in reversed(domain.shutdown_hooks()):

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from litestar import Litestar
 from sqlalchemy import (
     ARRAY,
     Float,
@@ -146,17 +145,17 @@ KNN_PLAN = text(
 )
 
 
-async def centers(
+async def find_centers(
     session: AsyncSession, query: CenterQuery, now: datetime | None = None
 ) -> list[CenterEntry]:
+    """The map query in ``session`` (the service's unit of work; the bench times it alone)."""
     await session.execute(KNN_PLAN)
     rows = await session.execute(centers_statement(query))
     return [to_center_entry(site, distance, now) for site, distance in rows]
 
 
-async def nearest(session: AsyncSession, request: NearestRequest) -> list[CenterEntry]:
-    """The port other domains call: closest places, optionally taking one kind of item."""
-    query = CenterQuery(
+def nearest_query(request: NearestRequest) -> CenterQuery:
+    return CenterQuery(
         lat=request.latitude,
         lon=request.longitude,
         radius_m=min(request.radius_m, MAX_RADIUS_M),
@@ -168,7 +167,6 @@ async def nearest(session: AsyncSession, request: NearestRequest) -> list[Center
             request.pickup_category, categories.SITE_PICKUP, "pickup_category"
         ),
     )
-    return await centers(session, query)
 
 
 def _entry_fields(site: Site, distance_m: float | None, now: datetime | None) -> dict[str, Any]:
@@ -201,12 +199,7 @@ def to_center_entry(
     return CenterEntry(**_entry_fields(site, distance_m, now))
 
 
-async def detail(session: AsyncSession, raw_id: str) -> CenterDetail:
-    if not raw_id.isdigit() or len(raw_id) > 18:
-        raise InvalidInput("장소 ID는 숫자여야 합니다.", code="invalid_id", field="id")
-    site = await session.get(Site, int(raw_id))
-    if site is None:
-        raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
+def to_center_detail(site: Site) -> CenterDetail:
     client = set(PICKUP_CATEGORIES)
     return CenterDetail(
         **_entry_fields(site, None, None),
@@ -253,39 +246,6 @@ def _search_statement(q: str, limit: int) -> Select[Any]:
         .order_by(relevance.desc(), Site.id)
         .limit(limit)
     )
-
-
-async def search(
-    session: AsyncSession,
-    q: str,
-    lat: float | None = None,
-    lon: float | None = None,
-    radius_m: int = SEARCH_RADIUS_M,
-) -> list[CenterEntry]:
-    """Best matches first; with a position, matches within ``radius_m`` come before the rest."""
-    stmt = _search_statement(q, SEARCH_LIMIT if lat is None else SEARCH_LIMIT * 4)
-    if lat is None or lon is None:
-        rows = await session.execute(stmt)
-        return [to_center_entry(site, None) for site, _ in rows]
-    origin = _earth(literal(lat, Float), literal(lon, Float))
-    distance = func.earth_distance(origin, _site_point())
-    rows = await session.execute(stmt.add_columns(distance.label("distance_m")))
-    found = sorted(rows, key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))[:SEARCH_LIMIT]
-    return [to_center_entry(site, d) for site, _, d in found]
-
-
-async def suggest(session: AsyncSession, q: str) -> list[Suggestion]:
-    rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
-    return [
-        Suggestion(
-            place_name=site.name,
-            address=site.road_address or site.lot_address,
-            latitude=site.latitude,
-            longitude=site.longitude,
-            place_url=site.place_url,
-        )
-        for site, _ in rows
-    ]
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -360,16 +320,73 @@ async def has_sites(session: AsyncSession) -> bool:
     return bool(await session.scalar(select(exists().where(Site.id.isnot(None)))))
 
 
-async def import_bundled_on_start(app: Litestar) -> None:
-    """First start of the embedded default: load the bundled datasets into an empty table."""
-    runtime: Runtime = app.state.runtime
-    if not runtime.settings.imports_locations_on_start:
-        return
-    async with runtime.sessions.begin() as session:
-        if await has_sites(session):
+# --- the service ----------------------------------------------------------------------------
+
+
+class LocationService:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def centers(self, query: CenterQuery) -> list[CenterEntry]:
+        async with self._runtime.sessions() as session:
+            return await find_centers(session, query)
+
+    async def nearest(self, request: NearestRequest) -> list[CenterEntry]:
+        """The port other domains call: closest places, optionally taking one kind of item."""
+        return await self.centers(nearest_query(request))
+
+    async def detail(self, raw_id: str) -> CenterDetail:
+        if not raw_id.isdigit() or len(raw_id) > 18:
+            raise InvalidInput("장소 ID는 숫자여야 합니다.", code="invalid_id", field="id")
+        async with self._runtime.sessions() as session:
+            site = await session.get(Site, int(raw_id))
+            if site is None:
+                raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
+            return to_center_detail(site)
+
+    async def search(
+        self,
+        q: str,
+        lat: float | None = None,
+        lon: float | None = None,
+        radius_m: int = SEARCH_RADIUS_M,
+    ) -> list[CenterEntry]:
+        """Best matches first; with a position, matches within ``radius_m`` come before the
+        rest."""
+        stmt = _search_statement(q, SEARCH_LIMIT if lat is None else SEARCH_LIMIT * 4)
+        async with self._runtime.sessions() as session:
+            if lat is None or lon is None:
+                rows = await session.execute(stmt)
+                return [to_center_entry(site, None) for site, _ in rows]
+            origin = _earth(literal(lat, Float), literal(lon, Float))
+            distance = func.earth_distance(origin, _site_point())
+            ranked = await session.execute(stmt.add_columns(distance.label("distance_m")))
+            found = sorted(ranked, key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))
+            return [to_center_entry(site, d) for site, _, d in found[:SEARCH_LIMIT]]
+
+    async def suggest(self, q: str) -> list[Suggestion]:
+        async with self._runtime.sessions() as session:
+            rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
+            return [
+                Suggestion(
+                    place_name=site.name,
+                    address=site.road_address or site.lot_address,
+                    latitude=site.latitude,
+                    longitude=site.longitude,
+                    place_url=site.place_url,
+                )
+                for site, _ in rows
+            ]
+
+    async def import_bundled_if_empty(self) -> None:
+        """First start of the embedded default: the bundled datasets into an empty table."""
+        if not self._runtime.settings.imports_locations_on_start:
             return
-        locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SEED_LOCK})"))
-        if not locked or await has_sites(session):
-            return
-        report = await import_parsed(session, datasets.parse(datasets.bundled_files()))
-    log.info("locations_imported", imported=report.imported, skipped=report.skipped)
+        async with self._runtime.sessions.begin() as session:
+            if await has_sites(session):
+                return
+            locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SEED_LOCK})"))
+            if not locked or await has_sites(session):
+                return
+            report = await import_parsed(session, datasets.parse(datasets.bundled_files()))
+        log.info("locations_imported", imported=report.imported, skipped=report.skipped)
