@@ -150,9 +150,9 @@ async def test_an_interrupted_upload_does_not_use_up_the_url(client: Client, use
         raise ConnectionResetError("client went away")
 
     async def interrupted(runtime: Runtime) -> None:
+        images = runtime.services["images"]
+        assert isinstance(images, services.ImageService)
         with pytest.raises(ConnectionResetError):
-            images = runtime.services["images"]
-            assert isinstance(images, services.ImageService)
             await images.receive_upload(token, "image/png", len(PNG_BYTES), dropped())
 
     await with_runtime(client, interrupted)
