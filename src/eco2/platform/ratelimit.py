@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -27,6 +27,13 @@ class Limit:
     window: int
     code: str
     what: str
+
+
+def per_user(
+    redis: Redis, scope: str, user_id: str, limit: int, window: int, what: str
+) -> AbstractAsyncContextManager[None]:
+    """:func:`limited` on the user's own budget for ``scope`` (429 ``<scope>_rate_limited``)."""
+    return limited(redis, f"{scope}:{user_id}", Limit(limit, window, f"{scope}_rate_limited", what))
 
 
 @asynccontextmanager

@@ -71,14 +71,13 @@ class ChatService:
 
     def limit(self, user_id: str) -> AbstractAsyncContextManager[None]:
         """One message of the user's rate limit, given back unless the message is accepted."""
-        settings = self.runtime.settings
-        rule = ratelimit.Limit(
-            settings.chat_rate_limit,
-            settings.chat_rate_window_seconds,
-            "chat_rate_limited",
-            "메시지를 보낸 횟수가",
+        limit, window = (
+            self.runtime.settings.chat_rate_limit,
+            self.runtime.settings.chat_rate_window_seconds,
         )
-        return ratelimit.limited(self.runtime.redis, f"chat:{user_id}", rule)
+        return ratelimit.per_user(
+            self.runtime.redis, "chat", user_id, limit, window, "메시지를 보낸 횟수가"
+        )
 
     def _turn(
         self,

@@ -181,14 +181,12 @@ class ImageService:
     async def presign(self, user_id: str, channel: str, request: PresignRequest) -> PresignResponse:
         """An upload URL; each costs a Redis key for a day: limited per user (only accepted
         presigns count)."""
-        settings = self._runtime.settings
-        rule = ratelimit.Limit(
+        settings, redis = self._runtime.settings, self._runtime.redis
+        limit, window = (
             settings.image_presign_rate_limit,
             settings.image_presign_rate_window_seconds,
-            "presign_rate_limited",
-            "이미지 업로드 요청이",
         )
-        async with ratelimit.limited(self._runtime.redis, f"presign:{user_id}", rule):
+        async with ratelimit.per_user(redis, "presign", user_id, limit, window, "업로드 요청이"):
             return await self._presign(user_id, channel, request)
 
     async def _presign(

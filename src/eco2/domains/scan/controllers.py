@@ -35,14 +35,13 @@ from eco2.registry import API
 
 def scan_limit(scans: ScanService, user_id: str) -> AbstractAsyncContextManager[None]:
     """Each scan is a paid model call: one per-user budget for sync scans and jobs."""
-    settings = scans.runtime.settings
-    rule = ratelimit.Limit(
-        settings.scan_rate_limit,
-        settings.scan_rate_window_seconds,
-        "scan_rate_limited",
-        "사진 분석 요청이",
+    limit, window = (
+        scans.runtime.settings.scan_rate_limit,
+        scans.runtime.settings.scan_rate_window_seconds,
     )
-    return ratelimit.limited(scans.runtime.redis, f"scan:{user_id}", rule)
+    return ratelimit.per_user(
+        scans.runtime.redis, "scan", user_id, limit, window, "사진 분석 요청이"
+    )
 
 
 @post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
