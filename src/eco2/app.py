@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
@@ -21,10 +22,12 @@ from eco2 import __version__, interop, registry
 from eco2.keys import load_key_ring, token_codec
 from eco2.platform.cache import redis_client
 from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
+from eco2.platform.embedded import read_status
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
 from eco2.platform.identity import authentication_guard, identity_resolver
+from eco2.platform.inputs import InputPolicy, input_policy_middleware
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
@@ -57,7 +60,7 @@ class Eco2Plugin(InitPluginProtocol):
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("ECO2_DATABASE_URL and ECO2_REDIS_URL must be resolved before boot")
         configure_logging(level=settings.log_level, json=settings.json_logs)
-        db_config = sqlalchemy_config(settings.database_url)
+        db_config = sqlalchemy_config(settings)
         metrics = prometheus_config(app_name="eco2-" + "-".join(d.name for d in self.domains))
 
         app_config.route_handlers.extend([health, ready, MetricsController])
@@ -67,7 +70,11 @@ class Eco2Plugin(InitPluginProtocol):
             )
         app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
         app_config.plugins.append(sqlalchemy_plugin(db_config))
-        app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
+        app_config.middleware[:0] = [
+            request_id_middleware,
+            metrics.middleware,
+            DefineMiddleware(input_policy_middleware, policy=InputPolicy.from_settings(settings)),
+        ]
         app_config.guards.append(authentication_guard(registry.public_path_patterns()))
         app_config.exception_handlers.update(exception_handlers())
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
@@ -107,7 +114,7 @@ class Eco2Plugin(InitPluginProtocol):
     async def _runtime(self, app: Litestar) -> AsyncIterator[None]:
         """Process-wide clients, created once and closed on shutdown."""
         settings = self.settings
-        redis = redis_client(settings.redis_url or "")
+        redis = redis_client(settings)
         engine = app.state.db_config.get_engine()
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)
@@ -133,7 +140,10 @@ class Eco2Plugin(InitPluginProtocol):
                 revocations=revocations,
             ),
             identity_resolver=resolver,
-            readiness=Readiness({"postgres": database_ready, "redis": redis_ready}),
+            readiness=Readiness(
+                {"postgres": database_ready, "redis": redis_ready},
+                status=_embedded_status(settings),
+            ),
         )
         if revoked is not None:
             revoked.start()
@@ -151,9 +161,15 @@ class Eco2Plugin(InitPluginProtocol):
         they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited).
 
         A domain's ``lifecycle`` builds its service, which is registered on the runtime (for
-        its handlers and its port's in-process side) until the domain stops."""
+        its handlers and its port's in-process side) until the domain stops. Its ``warm_ups``
+        run in threads meanwhile; ``/ready`` waits for them."""
         runtime: Runtime = app.state.runtime
+        readiness: Readiness = app.state.readiness
+        for domain in self.domains:
+            for name, work in domain.warm_ups().items():
+                readiness.warm(name, work)
         async with AsyncExitStack() as started:
+            started.push_async_callback(readiness.close)
             for domain in self.domains:
                 lifecycle = domain.lifecycle()
                 if lifecycle is not None:
@@ -167,9 +183,30 @@ class Eco2Plugin(InitPluginProtocol):
             yield
 
 
+def _embedded_status(settings: Settings) -> Callable[[], dict[str, Any]] | None:
+    """What the supervisor of the embedded stores says (``eco2 serve`` on the embedded
+    default), for ``/ready`` to show while one of them restarts."""
+    if read_status(settings.data_dir) is None:
+        return None
+    return lambda: read_status(settings.data_dir) or {}
+
+
 def create_app(domains: Sequence[str] | None = None, settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     return Litestar(plugins=[Eco2Plugin(settings, registry.select(domains))], debug=False)
+
+
+def preload(domains: Sequence[registry.Domain]) -> None:
+    """Server processes: the domains' warm-ups now, before the event loop runs anything.
+
+    Some of that work holds the GIL for seconds (the Kiwi tokenizer's model load): in a thread
+    it would still stall the loop, and the revocation follower with it."""
+    done: set[str] = set()
+    for domain in domains:
+        for name, work in domain.warm_ups().items():
+            if name not in done:
+                work()
+                done.add(name)
 
 
 def asgi() -> Litestar:
@@ -178,5 +215,6 @@ def asgi() -> Litestar:
 
     names = [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
     app = create_app(names)
+    preload(registry.select(names))
     app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
     return app

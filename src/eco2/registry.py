@@ -75,6 +75,11 @@ class Domain:
         process-wide clients close."""
         return list(getattr(self._controllers(), "on_shutdown", []))
 
+    def warm_ups(self) -> dict[str, Callable[[], object]]:
+        """Slow, blocking start-up work by name (loading the knowledge index): run in threads
+        while ``/ready`` waits, or before the event loop starts in server processes."""
+        return dict(getattr(self._controllers(), "warm_ups", {}))
+
     def models_module(self) -> str:
         return f"eco2.domains.{self.name}.models"
 

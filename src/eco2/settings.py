@@ -94,6 +94,21 @@ class Settings(BaseSettings):
     auth_naver_token_url: str = OAUTH_DEFAULT_URLS["naver"][1]
     auth_naver_userinfo_url: str = OAUTH_DEFAULT_URLS["naver"][2]
 
+    # Edge input policy (every request) and slow clients
+    json_max_bytes: int = Field(default=1024 * 1024, gt=0)
+    json_max_depth: int = Field(default=32, ge=2, le=1000)
+    body_min_rate_bytes: int = Field(default=1024, gt=0)  # per second, after the grace
+    body_grace_seconds: float = Field(default=10.0, gt=0)
+
+    # Deadlines on the stores: a stalled PostgreSQL or Redis fails a request fast (503)
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=3.0, gt=0)
+    redis_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    redis_socket_timeout_seconds: float = Field(default=2.0, gt=0)
+    redis_pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    redis_health_check_seconds: int = Field(default=10, ge=0)
+
     # Locations: import the bundled datasets at start when the table is empty (default: local)
     location_import_on_start: bool | None = None
 
@@ -105,6 +120,8 @@ class Settings(BaseSettings):
     image_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     image_upload_ttl_seconds: int = Field(default=600, gt=0, le=7 * 24 * 3600)
     image_allowed_hosts: CommaList = Field(default_factory=list)
+    image_presign_rate_limit: int = Field(default=30, ge=1)  # presigns per user per window
+    image_presign_rate_window_seconds: int = Field(default=60, gt=0)
 
     # Scan: vision `auto` (best offline provider installed: local, else text) | openai | azure |
     # local | text; answers `template` (offline) | openai. OPENAI_API_KEY / OPENAI_BASE_URL are
@@ -127,6 +144,8 @@ class Settings(BaseSettings):
     scan_timeout_seconds: float = Field(default=90.0, gt=0)
     scan_image_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
     scan_events_ttl_seconds: int = Field(default=3600, gt=0)
+    scan_rate_limit: int = Field(default=30, ge=1)  # scans (sync and job) per user per window
+    scan_rate_window_seconds: int = Field(default=60, gt=0)
 
     # Chat: answers `offline` (intent rules, knowledge retrieval, Korean templates) | `openai`
     # (chat completions with tool calling and token streaming; OPENAI_* as for scan).

@@ -23,6 +23,7 @@ from eco2.domains.chat.schemas import (
     RenameChat,
     SendMessage,
 )
+from eco2.knowledge import default_retriever
 from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
 from eco2.platform.ids import parse_user_id
@@ -36,7 +37,8 @@ Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 async def legacy_message(
     request: AuthRequest, chats: Chats, data: JSONBody[LegacyMessage]
 ) -> LegacyAnswer:
-    return await chats.legacy(request.user.user_id, data)
+    async with chats.limit(request.user.user_id):
+        return await chats.legacy(request.user.user_id, data)
 
 
 @get("/", summary="My chats, most recently active first")
@@ -99,7 +101,8 @@ async def delete_chat(
 async def send_message(
     request: AuthRequest, chats: Chats, chat_id: FromPath[str], data: JSONBody[SendMessage]
 ) -> JobAccepted:
-    return await chats.submit(request.user.user_id, chat_id, data)
+    async with chats.limit(request.user.user_id):
+        return await chats.submit(request.user.user_id, chat_id, data)
 
 
 @get("/{job_id:str}/events", summary="Answer events (SSE; resumable with Last-Event-ID)")
@@ -127,4 +130,5 @@ chat_router = Router(
 
 route_handlers = [chat_router]
 on_startup = [services.start]
+warm_ups = {"knowledge": default_retriever}
 on_shutdown = [services.stop]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import msgspec
@@ -27,6 +28,8 @@ from eco2.domains.chat.schemas import (
     SendMessage,
 )
 from eco2.domains.chat.tools import Toolbox
+from eco2.domains.images.interface import check_image_url
+from eco2.knowledge import load_knowledge
 from eco2.platform import jobs, ratelimit
 from eco2.platform.errors import InvalidInput, ServiceUnavailable
 from eco2.platform.ids import parse_user_id
@@ -66,14 +69,14 @@ class ChatService:
 
     # --- input ------------------------------------------------------------------------------
 
-    async def _limit(self, user_id: str) -> None:
-        settings = self.runtime.settings
-        await ratelimit.check(
-            self.runtime.redis,
-            f"chat:{user_id}",
-            limit=settings.chat_rate_limit,
-            window=settings.chat_rate_window_seconds,
-            code="chat_rate_limited",
+    def limit(self, user_id: str) -> AbstractAsyncContextManager[None]:
+        """One message of the user's rate limit, given back unless the message is accepted."""
+        limit, window = (
+            self.runtime.settings.chat_rate_limit,
+            self.runtime.settings.chat_rate_window_seconds,
+        )
+        return ratelimit.per_user(
+            self.runtime.redis, "chat", user_id, limit, window, "메시지를 보낸 횟수가"
         )
 
     def _turn(
@@ -84,13 +87,9 @@ class ChatService:
         position: Position | None = None,
         temperature: float = 0.2,
     ) -> Turn:
-        from eco2.domains.images.interface import is_allowed_image_url
-
         text = text.strip()
-        if image_url and not is_allowed_image_url(self.runtime.settings, image_url):
-            raise InvalidInput(
-                "허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field="image_url"
-            )
+        if image_url:
+            check_image_url(self.runtime.settings, image_url)
         if not text and not image_url:
             raise InvalidInput("메시지를 입력해 주세요.", code="empty_message", field="message")
         text = text or IMAGE_ONLY_TEXT
@@ -156,7 +155,6 @@ class ChatService:
 
     async def legacy(self, user_id: str, data: LegacyMessage) -> LegacyAnswer:
         """Contract §3.11: answer now; the chat continues with the returned ``session_id``."""
-        await self._limit(user_id)
         turn = self._turn(user_id, data.message, data.image_url, temperature=data.temperature)
         chat_id, history, _ = await self._open(user_id, data.session_id, turn)
         try:
@@ -168,7 +166,6 @@ class ChatService:
         return LegacyAnswer(session_id=session_id, user_answer=reply.answer)
 
     async def submit(self, user_id: str, chat_id: str, data: SendMessage) -> JobAccepted:
-        await self._limit(user_id)
         turn = self._turn(user_id, data.message, data.image_url, data.user_location)
         key, history, user_message = await self._open(user_id, chat_id, turn)
         job_id = str(uuid.uuid4())
@@ -215,9 +212,7 @@ class ChatService:
 
 
 async def start(app: Litestar) -> None:
-    from eco2.knowledge import default_retriever
-
-    await asyncio.to_thread(default_retriever)  # warm the knowledge index once
+    await asyncio.to_thread(load_knowledge)  # the index itself warms up in the background
     app.state.chat_service = ChatService(app.state.runtime, app.state)
 
 

@@ -21,6 +21,7 @@ from eco2.domains.images.schemas import (
     UploadSession,
 )
 from eco2.domains.images.storage import LocalStorage, UploadGrant, storage_for
+from eco2.platform import ratelimit
 from eco2.platform.errors import AppError, Conflict, InvalidInput, NotFound, Unauthorized
 from eco2.platform.runtime import Runtime
 
@@ -120,10 +121,17 @@ def _check_grant(storage: LocalStorage, token: str, content_type: str) -> Upload
     return grant
 
 
+def _nonce_key(grant: UploadGrant) -> str:
+    return f"eco2:images:nonce:{grant.nonce}"
+
+
 async def _claim(runtime: Runtime, grant: UploadGrant) -> None:
-    """A signature works once: the first PUT claims its nonce until the URL expires."""
+    """A signature works once: the first complete PUT claims its nonce until the URL expires.
+
+    Claimed only once the whole body is in hand: an interrupted upload leaves the URL usable
+    for the client's retry."""
     ttl = max(int(grant.expires - time.time()) + 60, 60)
-    claimed = await runtime.redis.set(f"eco2:images:nonce:{grant.nonce}", "1", nx=True, ex=ttl)
+    claimed = await runtime.redis.set(_nonce_key(grant), "1", nx=True, ex=ttl)
     if not claimed:
         raise Conflict(
             "이미 사용한 업로드 주소입니다. 다시 발급받아 주세요.", code="upload_url_used"
@@ -171,6 +179,19 @@ class ImageService:
         self._runtime = runtime
 
     async def presign(self, user_id: str, channel: str, request: PresignRequest) -> PresignResponse:
+        """An upload URL; each costs a Redis key for a day: limited per user (only accepted
+        presigns count)."""
+        settings, redis = self._runtime.settings, self._runtime.redis
+        limit, window = (
+            settings.image_presign_rate_limit,
+            settings.image_presign_rate_window_seconds,
+        )
+        async with ratelimit.per_user(redis, "presign", user_id, limit, window, "업로드 요청이"):
+            return await self._presign(user_id, channel, request)
+
+    async def _presign(
+        self, user_id: str, channel: str, request: PresignRequest
+    ) -> PresignResponse:
         content_type = normalise_content_type(request.content_type)
         key = new_key(check_channel(channel), user_id, content_type)
         storage = storage_for(self._runtime.settings)
@@ -202,15 +223,19 @@ class ImageService:
         too_large = TooLarge(f"이미지는 {_max_mb(self._runtime)}까지 올릴 수 있어요.")
         if content_length is not None and content_length > limit:
             raise too_large
-        await _claim(self._runtime, grant)
         data = await _receive(chunks, limit, too_large)
         if not metadata.matches(grant.content_type, data[: metadata.SNIFF_BYTES]):
             raise InvalidInput(
                 f"파일 내용이 {grant.content_type} 형식이 아닙니다.", code="image_type_mismatch"
             )
-        await _write_atomically(
-            storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
-        )
+        await _claim(self._runtime, grant)
+        try:
+            await _write_atomically(
+                storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
+            )
+        except BaseException:
+            await self._runtime.redis.delete(_nonce_key(grant))  # not stored: URL stays usable
+            raise
 
     def local_file(self, key: str) -> tuple[Path, str]:
         """(path, content type) of a stored file; anything else is a 404."""

@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from eco2.domains.info.deps import Info, dependencies
 from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory
+from eco2.knowledge import default_retriever
 from eco2.registry import API
 
 
@@ -44,3 +45,5 @@ public = Router(
 )
 
 route_handlers = [public]
+# The retriever (Kiwi, IDF, embeddings of every alias) is built before the first search.
+warm_ups = {"knowledge": default_retriever}

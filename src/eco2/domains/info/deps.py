@@ -1,8 +1,9 @@
-"""The info service: built (and the retriever warmed) when the domain starts, handed to
-handlers as ``info: Info``."""
+"""The info service: built when the domain starts (the retriever warms up in the background,
+the controllers' ``warm_ups``), handed to handlers as ``info: Info``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeAlias
@@ -19,9 +20,7 @@ Info: TypeAlias = NamedDependency[InfoService]
 
 @asynccontextmanager
 async def lifecycle(_: Runtime) -> AsyncIterator[InfoService]:
-    service = InfoService(load_knowledge())
-    await service.warm_up()
-    yield service
+    yield InfoService(await asyncio.to_thread(load_knowledge))
 
 
 dependencies = {"info": service_dependency("info", InfoService)}

@@ -5,17 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory, MiddleCategory
-from eco2.knowledge import Item, KnowledgeBase, default_retriever, search
+from eco2.knowledge import Item, KnowledgeBase, search
 from eco2.platform.errors import NotFound
 
 
 class InfoService:
     def __init__(self, kb: KnowledgeBase) -> None:
         self._kb = kb
-
-    async def warm_up(self) -> None:
-        """Build the retriever (embeddings of every alias) before the first search."""
-        await asyncio.to_thread(default_retriever)
 
     async def items(
         self, q: str | None, middle_category: str | None, limit: int

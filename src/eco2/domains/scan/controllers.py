@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from litestar import Response, Router, get, post
@@ -11,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from eco2.domains.scan import services, store
 from eco2.domains.scan.deps import Scans, dependencies
-from eco2.domains.scan.providers.matching import knowledge
+from eco2.domains.scan.providers.matching import knowledge, warm_up
 from eco2.domains.scan.results import to_scan_response
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
@@ -22,6 +23,8 @@ from eco2.domains.scan.schemas import (
     ScanMetrics,
     ScanResponse,
 )
+from eco2.domains.scan.services import ScanService
+from eco2.platform import ratelimit
 from eco2.platform.di import AuthRequest, DbSession
 from eco2.platform.errors import NotFound
 from eco2.platform.ids import parse_user_id
@@ -30,18 +33,31 @@ from eco2.platform.jobs import last_event_id
 from eco2.registry import API
 
 
+def scan_limit(scans: ScanService, user_id: str) -> AbstractAsyncContextManager[None]:
+    """Each scan is a paid model call: one per-user budget for sync scans and jobs."""
+    limit, window = (
+        scans.runtime.settings.scan_rate_limit,
+        scans.runtime.settings.scan_rate_window_seconds,
+    )
+    return ratelimit.per_user(
+        scans.runtime.redis, "scan", user_id, limit, window, "사진 분석 요청이"
+    )
+
+
 @post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
 async def classify(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> ScanResponse:
-    return await scans.classify(request.user.user_id, data)
+    async with scan_limit(scans, request.user.user_id):
+        return await scans.classify(request.user.user_id, data)
 
 
 @post("/", status_code=HTTP_202_ACCEPTED, summary="Start a scan; follow it over SSE")
 async def submit(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> JobAccepted:
-    return await scans.submit(request.user.user_id, data)
+    async with scan_limit(scans, request.user.user_id):
+        return await scans.submit(request.user.user_id, data)
 
 
 @get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")
@@ -111,4 +127,5 @@ scan_router = Router(
 
 route_handlers = [scan_router, internal]
 on_startup = [services.start]
+warm_ups = {"knowledge": warm_up}
 on_shutdown = [services.stop]

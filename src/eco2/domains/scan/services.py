@@ -15,17 +15,17 @@ from sqlalchemy import delete, insert, update
 
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import Reward
+from eco2.domains.images.interface import check_image_url
 from eco2.domains.scan.events import EventLog, event_hub
 from eco2.domains.scan.models import Scan
 from eco2.domains.scan.pipeline import Emitter, Outcome, Pipeline, Silent
 from eco2.domains.scan.providers import Clients, build_answers, build_vision
 from eco2.domains.scan.providers.base import Observation, ScanInput
 from eco2.domains.scan.providers.images import lazy_image
-from eco2.domains.scan.providers.matching import knowledge, warm_up
+from eco2.domains.scan.providers.matching import knowledge
 from eco2.domains.scan.results import response_for, row_values
 from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
 from eco2.domains.scan.writer import BatchWriter
-from eco2.platform.errors import InvalidInput
 from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
 from eco2.registry import API
@@ -40,16 +40,6 @@ SCANS = cast(
 )  # Core statements: the ORM's bulk-insert bookkeeping costs CPU per scan
 OWNED_CACHE_SIZE = 100_000
 """(user, middle category) pairs known to own their character; a repeat grant is a no-op."""
-
-
-def check_image_url(runtime: Runtime, url: str) -> None:
-    """Only photos on our image hosts: anything else could point the server inward (SSRF)."""
-    from eco2.domains.images.interface import is_allowed_image_url
-
-    if not is_allowed_image_url(runtime.settings, url):
-        raise InvalidInput(
-            "허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field="image_url"
-        )
 
 
 class ScanService:
@@ -129,7 +119,7 @@ class ScanService:
 
     async def classify(self, user_id: str, data: ClassifyRequest) -> ScanResponse:
         """Synchronous scan: one short write after the pipeline, nothing held during it."""
-        check_image_url(self.runtime, data.image_url)
+        check_image_url(self.runtime.settings, data.image_url)
         scan_id = uuid.uuid4()
         outcome, response = await self._run(scan_id, user_id, data, Silent())
         values = {**self._row(scan_id, user_id, data, "sync"), **row_values(outcome, response)}
@@ -137,7 +127,7 @@ class ScanService:
         return response
 
     async def submit(self, user_id: str, data: ClassifyRequest) -> JobAccepted:
-        check_image_url(self.runtime, data.image_url)
+        check_image_url(self.runtime.settings, data.image_url)
         scan_id = uuid.uuid4()
         events = EventLog(
             self.runtime.redis, str(scan_id), self.runtime.settings.scan_events_ttl_seconds
@@ -196,9 +186,9 @@ class ScanService:
 
 
 async def start(app: Litestar) -> None:
-    """Build the providers once per process and warm the knowledge index."""
-    await asyncio.to_thread(warm_up)
-    service = ScanService(app.state.runtime)
+    """Build the providers once per process, off the event loop (the knowledge index warms up
+    in the background: the controllers' ``warm_ups``)."""
+    service = await asyncio.to_thread(ScanService, app.state.runtime)
     warm_vision = getattr(service.pipeline.vision, "warm_up", None)
     if warm_vision is not None:
         await asyncio.to_thread(warm_vision)
