@@ -36,6 +36,17 @@ def _local_secret(settings: Settings, name: str) -> str:
     return path.read_text().strip()
 
 
+LOOPBACK_OR_ANY = ("127.0.0.1", "0.0.0.0", "localhost", "::1", "::")  # noqa: S104
+
+
+def default_public_base_url(host: str, port: int) -> None:
+    """Unless ECO2_PUBLIC_BASE_URL says otherwise, the API is reached where it listens: upload
+    and OAuth callback URLs follow ``--port`` (a wildcard or loopback host is ``localhost``)."""
+    shown = "localhost" if host in LOOPBACK_OR_ANY else f"[{host}]" if ":" in host else host
+    os.environ.setdefault("ECO2_PUBLIC_BASE_URL", f"http://{shown}:{port}")
+    get_settings.cache_clear()
+
+
 @contextmanager
 def resolved_environment() -> Iterator[Settings]:
     """Start embedded PostgreSQL/Valkey for what is not configured and export their URLs.
@@ -85,12 +96,13 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
+    default_public_base_url(host, port)
     with resolved_environment() as settings:
         os.environ["ECO2_DOMAINS"] = ",".join(domains)
-        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
         console.print(
             f"[bold green]Eco²[/] serving {', '.join(domains) or 'all domains'} "
-            f"({settings.env}) at http://{shown}:{port}  ·  API docs: http://{shown}:{port}/docs"
+            f"({settings.env}) on {host}:{port}  ·  {settings.public_base_url}  ·  "
+            f"API docs: {settings.public_base_url}/docs"
         )
         Server(
             "eco2.app:asgi",

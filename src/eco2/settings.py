@@ -61,7 +61,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./.eco2")
     waste_index_dir: Path | None = None
     public_base_url: str = "http://localhost:8000"
-    cors_origins: CommaList = Field(default_factory=lambda: ["http://localhost:5173"])
+    # The web client's dev server (vite) runs on 5173, over https with a self-signed certificate.
+    cors_origins: CommaList = Field(
+        default_factory=lambda: ["http://localhost:5173", "https://localhost:5173"]
+    )
     cookie_domain: str | None = None
     cookie_secure: bool | None = None
     log_level: str = "INFO"
