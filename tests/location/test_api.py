@@ -29,8 +29,10 @@ def ring() -> list:
         site("k1", north_of(LAT, 300), LON, name="삼백미터 회수기"),
         site("k2", north_of(LAT, 50), LON, name="오십미터 회수기", phone="02-120-0000",
              road_address="서울 중구 세종대로 110", pickup_categories=["clear_pet", "battery",
-             "electronics"], hours=hours.weekly({d: "상시" for d in hours.WEEKDAYS}, [])),
-        site("k3", north_of(LAT, 1500), LON, name="천오백미터 회수기"),
+             "electronics"], hours=hours.weekly({d: "상시" for d in hours.WEEKDAYS}, []),
+             collection_items=["투명페트병", "폐건전지", "투명페트병"]),
+        site("k3", north_of(LAT, 1500), LON, name="천오백미터 회수기", collection_items=["", " "],
+             introduction="  ", phone="", phones=[""]),
         site("z1", north_of(LAT, 3900), LON, source="zerowaste", name="알맹상점 리필스테이션",
              store_category="refill_zero", pickup_categories=[], memo="리필 세제"),
         site("z2", north_of(LAT, 30_000), LON, source="zerowaste", name="지구카페",
@@ -162,6 +164,12 @@ async def test_detail(client: Client, user_id: str, settings: Settings) -> None:
     assert body["hours"]["mon"]["ranges"] == [["00:00", "24:00"]]
     for key in ("lot_address", "store_category", "collection_items", "introduction", "phone"):
         assert key in body
+    # The sheet prints collection_items as text and heads every non-null field (contract §7).
+    assert body["collection_items"] == "투명페트병, 폐건전지"
+    bare = (await client.get(f"/api/v1/locations/centers/{ids['k3']}")).json()
+    for key in ("collection_items", "introduction", "phone", "lot_address", "memo", "phones"):
+        assert bare[key] is None, key
+    assert bare["pickup_categories"] == ["clear_pet", "can"]  # the client calls .length on it
     missing = await client.get("/api/v1/locations/centers/999999")
     assert missing.status_code == 404
     bad = await client.get("/api/v1/locations/centers/abc")

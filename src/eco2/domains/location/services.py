@@ -171,23 +171,28 @@ async def nearest(session: AsyncSession, request: NearestRequest) -> list[Center
     return await centers(session, query)
 
 
+def shown(text: str | None) -> str | None:
+    """A text the client may print, or None: a blank one would show an empty row."""
+    return text.strip() or None if text else None
+
+
 def _entry_fields(site: Site, distance_m: float | None, now: datetime | None) -> dict[str, Any]:
     today = hours.today(site.hours, now)
     return {
         "id": site.id,
         "name": site.name,
         "source": site.source,
-        "road_address": site.road_address,
-        "lot_address": site.lot_address,
+        "road_address": shown(site.road_address),
+        "lot_address": shown(site.lot_address),
         "latitude": site.latitude,
         "longitude": site.longitude,
         "distance_km": round(distance_m / 1000, 3) if distance_m is not None else None,
         "distance_text": geo.distance_text(distance_m) if distance_m is not None else None,
         "store_category": site.store_category,
         "pickup_categories": categories.client_pickup(site.pickup_categories),
-        "phone": site.phone,
-        "place_url": site.place_url,
-        "kakao_place_id": site.kakao_place_id,
+        "phone": shown(site.phone),
+        "place_url": shown(site.place_url),
+        "kakao_place_id": shown(site.kakao_place_id),
         "is_open": today.is_open,
         "is_holiday": today.is_holiday,
         "start_time": today.start_time,
@@ -208,17 +213,18 @@ async def detail(session: AsyncSession, raw_id: str) -> CenterDetail:
     if site is None:
         raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
     client = set(PICKUP_CATEGORIES)
+    items = [text for text in map(shown, site.collection_items) if text]
     return CenterDetail(
         **_entry_fields(site, None, None),
-        pickup_subcategories=[c for c in site.pickup_categories if c not in client],
-        collection_items=list(site.collection_items),
-        introduction=site.introduction,
-        memo=site.memo,
-        location_note=site.location_note,
-        region=site.region,
-        phones=list(site.phones),
-        homepage=site.homepage,
-        hours={k: DayHours(**v) for k, v in (site.hours or {}).items()},
+        pickup_subcategories=[c for c in site.pickup_categories if c not in client] or None,
+        collection_items=", ".join(dict.fromkeys(items)) or None,
+        introduction=shown(site.introduction),
+        memo=shown(site.memo),
+        location_note=shown(site.location_note),
+        region=shown(site.region),
+        phones=[p for p in map(shown, site.phones) if p] or None,
+        homepage=shown(site.homepage),
+        hours={k: DayHours(**v) for k, v in site.hours.items()} if site.hours else None,
     )
 
 
