@@ -246,6 +246,37 @@ def data_import_locations(files: tuple[Path, ...]) -> None:
         run_import(settings, list(files), console)
 
 
+@data.command("import-news")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--category",
+    type=click.Choice(["environment", "energy", "ai"]),
+    default=None,
+    help="The category of every article (required for RSS/Atom; JSON articles carry theirs).",
+)
+def data_import_news(file: Path, category: str | None) -> None:
+    """Load saved news into the Info feed: an RSS/Atom file or JSON articles. Idempotent."""
+    from eco2.domains.info.cli import run_import
+    from eco2.domains.info.feeds import CATEGORIES, FeedError
+
+    chosen = next((c for c in CATEGORIES if c == category), None)
+    with resolved_environment() as settings:
+        try:
+            run_import(settings, file, chosen, console)
+        except FeedError as exc:
+            console.print(f"[red]{file}: {exc}[/]")
+            sys.exit(1)
+
+
+@data.command("collect-news")
+def data_collect_news() -> None:
+    """Collect the news now from the configured feeds (and Naver, with credentials)."""
+    from eco2.domains.info.cli import run_collect
+
+    with resolved_environment() as settings:
+        run_collect(settings, console)
+
+
 # --- keys -----------------------------------------------------------------------------------
 
 

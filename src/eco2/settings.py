@@ -100,6 +100,36 @@ class Settings(BaseSettings):
     # Locations: import the bundled datasets at start when the table is empty (default: local)
     location_import_on_start: bool | None = None
 
+    # Info: the news feed (contract §7), collected from RSS/Atom feeds per category and, with
+    # credentials, the Naver News Search API. An unreachable source is logged and skipped.
+    news_feeds_environment: CommaList = Field(
+        default_factory=lambda: ["https://www.korea.kr/rss/dept_mcee.xml"]  # 기후에너지환경부
+    )
+    news_feeds_energy: CommaList = Field(
+        default_factory=lambda: [
+            "https://www.energy-news.co.kr/rss/allArticle.xml",  # 에너지신문
+            "https://www.electimes.com/rss/allArticle.xml",  # 전기신문
+        ]
+    )
+    news_feeds_ai: CommaList = Field(
+        default_factory=lambda: [
+            "https://www.aitimes.com/rss/allArticle.xml",  # AI타임스
+            "https://www.korea.kr/rss/dept_msit.xml",  # 과학기술정보통신부
+        ]
+    )
+    news_naver_client_id: str | None = None
+    news_naver_client_secret: str | None = None
+    news_naver_url: str = "https://openapi.naver.com/v1/search/news.json"
+    news_naver_queries: CommaList = Field(
+        default_factory=lambda: ["environment=분리배출 재활용", "energy=재생에너지", "ai=인공지능"]
+    )
+    news_collect_interval_seconds: int = Field(default=1800, ge=0)  # 0: no schedule
+    news_retention_days: int = Field(default=30, ge=1)
+    news_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    news_max_feed_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    news_page_lookups_per_run: int = Field(default=30, ge=0)  # og:image fetches per run
+    news_fetch_private_hosts: bool = False
+
     # Images: `local` (files under the data dir, served by this app) or `s3` (+ AWS_* env)
     image_storage: Literal["local", "s3"] = "local"
     image_s3_bucket: str | None = None
@@ -164,7 +194,15 @@ class Settings(BaseSettings):
         return values
 
     @field_validator(
-        "cors_origins", "auth_redirect_uris", "service_urls", "image_allowed_hosts", mode="before"
+        "cors_origins",
+        "auth_redirect_uris",
+        "service_urls",
+        "image_allowed_hosts",
+        "news_feeds_environment",
+        "news_feeds_energy",
+        "news_feeds_ai",
+        "news_naver_queries",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -186,6 +224,29 @@ class Settings(BaseSettings):
             if "=" not in entry:
                 raise ValueError(f"ECO2_SERVICE_URLS entry {entry!r} is not name=url")
         return self
+
+    @model_validator(mode="after")
+    def _naver_queries_are_pairs(self) -> Settings:
+        for entry in self.news_naver_queries:
+            category, _, query = entry.partition("=")
+            if category.strip() not in ("environment", "energy", "ai") or not query.strip():
+                raise ValueError(f"ECO2_NEWS_NAVER_QUERIES entry {entry!r} is not category=query")
+        return self
+
+    def news_feeds(self) -> list[tuple[str, str]]:
+        """(category, feed URL) pairs, in category order."""
+        return [
+            (category, url)
+            for category in ("environment", "energy", "ai")
+            for url in getattr(self, f"news_feeds_{category}")
+        ]
+
+    def naver_queries(self) -> list[tuple[str, str]]:
+        """(category, query) pairs when Naver credentials are set, else none."""
+        if not (self.news_naver_client_id and self.news_naver_client_secret):
+            return []
+        pairs = [entry.partition("=") for entry in self.news_naver_queries]
+        return [(category.strip(), query.strip()) for category, _, query in pairs]
 
     @property
     def secure_cookies(self) -> bool:

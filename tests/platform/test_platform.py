@@ -234,7 +234,8 @@ def _serve_with_port(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Setti
         assert result.exit_code == 0, result.output
     finally:
         get_settings.cache_clear()
-    assert isinstance(seen["settings"], Settings) and isinstance(seen["port"], int)
+    assert isinstance(seen["settings"], Settings)
+    assert isinstance(seen["port"], int)
     return seen["settings"], seen["port"]
 
 

@@ -1,7 +1,8 @@
-"""``/api/v1/info``: item search and the taxonomy, straight from the knowledge base.
+"""``/api/v1/info``: item search and the taxonomy, straight from the knowledge base, and the
+news feed of the Info tab.
 
-Public (registry): the knowledge is the same for everyone and holds no user data, so the
-info tab works before sign-in and the gateway skips authorization for it.
+Public (registry): both are the same for everyone and hold no user data, so the info tab
+works before sign-in and the gateway skips authorization for it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from typing import Annotated
 from litestar import Litestar, Router, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory, MiddleCategory
+from eco2.domains.info.deps import News, dependencies, start_news, stop_news
+from eco2.domains.info.news import parse_category
+from eco2.domains.info.schemas import (
+    ItemDetail,
+    ItemResult,
+    MajorCategory,
+    MiddleCategory,
+    NewsPage,
+)
 from eco2.knowledge import Item, KnowledgeBase, default_retriever, load_knowledge, search
 from eco2.platform.errors import NotFound
 from eco2.registry import API
@@ -77,12 +86,30 @@ async def categories() -> list[MajorCategory]:
     ]
 
 
+@get("/news", summary="The news feed, newest first (cursor pages)")
+async def news(
+    news: News,
+    category: Annotated[
+        str | None, QueryParameter(max_length=20, description="environment | energy | ai")
+    ] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+    cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+) -> NewsPage:
+    return await news.page(parse_category(category), limit, cursor)
+
+
 async def warm_retriever(_: Litestar) -> None:
     """Build the retriever (embeddings of every alias) before the first search."""
     await asyncio.to_thread(default_retriever)
 
 
-info_router = Router(f"{API}/info", route_handlers=[items, item, categories], tags=["info"])
+info_router = Router(
+    f"{API}/info",
+    route_handlers=[items, item, categories, news],
+    dependencies=dependencies,
+    tags=["info"],
+)
 
 route_handlers = [info_router]
-on_startup = [warm_retriever]
+on_startup = [warm_retriever, start_news]
+on_shutdown = [stop_news]
