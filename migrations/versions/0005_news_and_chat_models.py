@@ -1,4 +1,5 @@
-"""Info: the news feed (articles, the collector's per-source state); chat: which model answered.
+"""Info: the news feed (articles, the collector's per-source state); chat: which model answered;
+location: the location note ("판교역 3번출구") becomes searchable.
 
 Revision ID: 0005_news_and_chat_models
 Revises: 0004_chat
@@ -66,6 +67,11 @@ def upgrade() -> None:
     )
     op.add_column(
         "messages", sa.Column("model", sa.String(length=64), nullable=True), schema="chat"
+    )
+    # As datasets.SiteRecord.search_text now builds it (the next import rewrites the same).
+    op.execute(
+        "UPDATE location.sites SET search_text = search_text || "
+        "lower(regexp_replace(location_note, '\\s+', '', 'g')) WHERE location_note IS NOT NULL"
     )
 
 

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
 
     # Locations: import the bundled datasets at start when the table is empty (default: local)
     location_import_on_start: bool | None = None
+    # Kakao Local (keyword and address search) in place search and autocomplete, with a key
+    kakao_rest_api_key: str | None = None
+    kakao_local_url: str = "https://dapi.kakao.com"
+    kakao_timeout_seconds: float = Field(default=3.0, gt=0)
+    kakao_cache_seconds: int = Field(default=600, ge=1)
 
     # Info: the news feed (contract §7), collected from RSS/Atom feeds per category and, with
     # credentials, the Naver News Search API. An unreachable source is logged and skipped.

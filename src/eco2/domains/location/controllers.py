@@ -15,7 +15,7 @@ from eco2.domains.location.schemas import (
     NearestResult,
     Suggestion,
 )
-from eco2.platform.di import DbSession
+from eco2.platform.di import DbSession, RuntimeDep
 from eco2.platform.errors import InvalidInput
 from eco2.platform.internal import require_internal_token
 from eco2.registry import API
@@ -60,9 +60,13 @@ async def center_detail(db_session: DbSession, site_id: FromPath[str]) -> Center
     return await services.detail(db_session, site_id)
 
 
-@get(f"{API}/locations/search", tags=["location"], summary="Search by name, address or item")
+@get(
+    f"{API}/locations/search",
+    tags=["location"],
+    summary="Search by name, address or item (and Kakao Local with a key)",
+)
 async def search(
-    db_session: DbSession,
+    runtime: RuntimeDep,
     q: Query,
     lat: Annotated[float | None, QueryParameter(ge=-90, le=90)] = None,
     lon: Annotated[float | None, QueryParameter(ge=-180, le=180)] = None,
@@ -74,12 +78,12 @@ async def search(
             "위도와 경도는 함께 보내 주세요.", code="missing_coordinate", field=missing
         )
     radius_m = services.clamp_radius(radius) if radius is not None else services.SEARCH_RADIUS_M
-    return await services.search(db_session, q, lat, lon, radius_m)
+    return await services.search(runtime, q, lat, lon, radius_m)
 
 
 @get(f"{API}/locations/suggest", tags=["location"], summary="Autocomplete for the search box")
-async def suggest(db_session: DbSession, q: Query) -> list[Suggestion]:
-    return await services.suggest(db_session, q)
+async def suggest(runtime: RuntimeDep, q: Query) -> list[Suggestion]:
+    return await services.suggest(runtime, q)
 
 
 @post("/nearest", status_code=200)

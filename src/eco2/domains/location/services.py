@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -33,7 +34,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from eco2.domains.location import categories, datasets, geo, hours
+from eco2.domains.location import categories, datasets, geo, hours, kakao
+from eco2.domains.location.kakao import KakaoLocal, search_kakao
 from eco2.domains.location.models import Site
 from eco2.domains.location.schemas import (
     CenterDetail,
@@ -236,11 +238,15 @@ def _terms(q: str) -> list[str]:
     return [t for t in terms if t][:8]
 
 
+def _check_query(q: str) -> None:
+    if not _terms(q):
+        raise InvalidInput("검색어를 입력해 주세요.", code="empty_query", field="q")
+
+
 def _search_statement(q: str, limit: int) -> Select[Any]:
     """Every term (spaces ignored, NFC, lower case) in name/address/items; or a close name."""
+    _check_query(q)
     terms = _terms(q)
-    if not terms:
-        raise InvalidInput("검색어를 입력해 주세요.", code="empty_query", field="q")
     needle = datasets.squash(q)
     name = func.lower(func.replace(Site.name, " ", ""))
     all_terms = and_(*(Site.search_text.contains(t, autoescape=True) for t in terms))
@@ -261,37 +267,70 @@ def _search_statement(q: str, limit: int) -> Select[Any]:
     )
 
 
+async def find_sites(
+    session: AsyncSession, q: str, origin: tuple[float, float] | None, radius_m: int
+) -> list[CenterEntry]:
+    """Our places matching ``q``: best matches first; with a position, those within
+    ``radius_m``, closest first."""
+    stmt = _search_statement(q, SEARCH_LIMIT if origin is None else SEARCH_LIMIT * 4)
+    if origin is None:
+        rows = await session.execute(stmt)
+        return [to_center_entry(site, None) for site, _ in rows]
+    point = _earth(literal(origin[0], Float), literal(origin[1], Float))
+    distance = func.earth_distance(point, _site_point())
+    rows = await session.execute(
+        stmt.add_columns(distance.label("distance_m")).where(distance <= radius_m)
+    )
+    found = sorted(rows, key=lambda r: (r[2], -r[1]))[:SEARCH_LIMIT]
+    return [to_center_entry(site, d) for site, _, d in found]
+
+
+def kakao_local(runtime: Runtime) -> KakaoLocal | None:
+    settings = runtime.settings
+    return (
+        KakaoLocal(settings, runtime.http, runtime.redis) if settings.kakao_rest_api_key else None
+    )
+
+
 async def search(
-    session: AsyncSession,
+    runtime: Runtime,
     q: str,
     lat: float | None = None,
     lon: float | None = None,
     radius_m: int = SEARCH_RADIUS_M,
 ) -> list[CenterEntry]:
-    """Best matches first; with a position, matches within ``radius_m`` come before the rest."""
-    stmt = _search_statement(q, SEARCH_LIMIT if lat is None else SEARCH_LIMIT * 4)
-    if lat is None or lon is None:
-        rows = await session.execute(stmt)
-        return [to_center_entry(site, None) for site, _ in rows]
-    origin = _earth(literal(lat, Float), literal(lon, Float))
-    distance = func.earth_distance(origin, _site_point())
-    rows = await session.execute(stmt.add_columns(distance.label("distance_m")))
-    found = sorted(rows, key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))[:SEARCH_LIMIT]
-    return [to_center_entry(site, d) for site, _, d in found]
+    """Ours and, with a Kakao key, Kakao Local's (keyword and address search) merged: without
+    a position ours first, country-wide; with one, everything within ``radius_m``, closest
+    first. Kakao failing or slow leaves ours."""
+    _check_query(q)
+    origin = (lat, lon) if lat is not None and lon is not None else None
+
+    async def ours() -> list[CenterEntry]:
+        async with runtime.sessions() as session:
+            return await find_sites(session, q, origin, radius_m)
+
+    found, (places, addresses) = await asyncio.gather(
+        ours(), search_kakao(kakao_local(runtime), q, origin, radius_m)
+    )
+    theirs = [*kakao.place_entries(places, origin), *kakao.address_entries(addresses, origin)]
+    return kakao.merge_entries(found, theirs, origin, radius_m, SEARCH_LIMIT)
 
 
-async def suggest(session: AsyncSession, q: str) -> list[Suggestion]:
-    rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
-    return [
-        Suggestion(
-            place_name=site.name,
-            address=site.road_address or site.lot_address,
-            latitude=site.latitude,
-            longitude=site.longitude,
-            place_url=site.place_url,
-        )
-        for site, _ in rows
-    ]
+async def suggest(runtime: Runtime, q: str) -> list[Suggestion]:
+    """Autocomplete: our matching places first, then Kakao's places and addresses."""
+    _check_query(q)
+
+    async def ours() -> list[CenterEntry]:
+        async with runtime.sessions() as session:
+            rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
+            return [to_center_entry(site, None) for site, _ in rows]
+
+    found, (places, addresses) = await asyncio.gather(
+        ours(), search_kakao(kakao_local(runtime), q, None, SEARCH_RADIUS_M)
+    )
+    theirs = [*kakao.place_entries(places, None), *kakao.address_entries(addresses, None)]
+    merged = kakao.merge_entries(found, theirs, None, SEARCH_RADIUS_M, SUGGEST_LIMIT + 5)
+    return kakao.suggestions(merged)
 
 
 # --- import ---------------------------------------------------------------------------------
