@@ -5,11 +5,12 @@ List-valued settings are comma-separated. ``get_settings()`` reads the environme
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -31,6 +32,23 @@ OAUTH_DEFAULT_URLS: dict[str, tuple[str, str, str]] = {
         "https://openapi.naver.com/v1/nid/me",
     ),
 }
+
+
+class ChatModelSettings(BaseModel):
+    """One chat model the client may pick (``ECO2_CHAT_MODELS``): an OpenAI-compatible
+    endpoint (``None``: ``OPENAI_BASE_URL``), the environment variable holding its key
+    (``None``: ``OPENAI_API_KEY``) and the model id sent to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+    def api_key(self, settings: Settings) -> str | None:
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or None
+        return settings.openai_api_key
 
 
 class OAuthProviderSettings(BaseModel):
@@ -176,6 +194,9 @@ class Settings(BaseSettings):
     chat_timeout_seconds: float = Field(default=60.0, gt=0)
     chat_events_ttl_seconds: int = Field(default=3600, gt=0)
     chat_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # The models a message may pick (contract §7: gpt-5.2, gemini-3-flash-preview), as JSON:
+    # {"name": {"model": id, "base_url": url, "api_key_env": VAR}}; others get the default.
+    chat_models: dict[str, ChatModelSettings] = Field(default_factory=dict)
 
     # Service-to-service calls between split pods
     internal_token: str | None = None
