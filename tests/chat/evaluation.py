@@ -67,7 +67,5 @@ class Score:
             rows.append(f"| {name} | {cases} | {hits} | {hits / cases:.3f} |")
         for name, (hits, cases) in sorted(self.by_split.items()):
             rows.append(f"| all ({name}) | {cases} | {hits} | {hits / cases:.3f} |")
-        rows.append(
-            f"| all | {self.intents} | {self.intent_hits} | {self.intent_accuracy:.3f} |"
-        )
+        rows.append(f"| all | {self.intents} | {self.intent_hits} | {self.intent_accuracy:.3f} |")
         return "\n".join(rows)

@@ -80,7 +80,10 @@ def as_named(item: Item, asked: str) -> str:
     ("페트병은 어떻게 버려요?" → 페트병, not the knowledge base's 생수병), else its name."""
     compact = _squash(asked)
     named = [alias for alias in (item.name, *item.synonyms) if _squash(alias) in compact]
-    return max(named, key=len) if named else item.name
+    if not named:
+        return item.name
+    # The longest; spelt as the question spells it; the item's own name on a tie.
+    return max(named, key=lambda a: (len(_squash(a)), a in asked, a == item.name))
 
 
 def category_of(major: str, middle: str) -> str:
