@@ -413,3 +413,15 @@ def test_saved_json_must_name_its_fields() -> None:
     row = {"title": "x", "url": "https://e.org/", "category": "ai", "published_at": "어제"}
     with pytest.raises(FeedError, match="ISO 8601"):
         parse_saved(json.dumps([row]).encode(), None, NOW)
+
+
+def test_pages_in_older_korean_encodings_and_broken_markup() -> None:
+    from eco2.domains.info.feeds import page_meta, plain_text
+
+    head = '<head><meta property="og:site_name" content="환경일보"><meta property="og:image" '
+    page = (head + 'content="/a.jpg"></head>').encode("cp949")
+    assert page_meta(page, "https://e.org/n/1").site_name == "환경일보"  # no charset declared
+    meta = page_meta(page, "https://e.org/n/1", "euc-kr")
+    assert (meta.site_name, meta.image) == ("환경일보", "https://e.org/a.jpg")
+    assert page_meta(b"<html><![if x]><!DOCTYPE <<<", "https://e.org/").image is None
+    assert plain_text("<p>앞</p><![if !supportLists]>뒤 &amp; 끝", 200).startswith("앞")

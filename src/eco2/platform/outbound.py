@@ -41,6 +41,16 @@ class Fetched:
         kind: str = self.headers.get("content-type", "")
         return kind.split(";")[0].strip().lower()
 
+    @property
+    def charset(self) -> str | None:
+        """The ``charset`` the Content-Type declares, if any."""
+        kind: str = self.headers.get("content-type", "")
+        for param in kind.split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip('"').lower()
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:

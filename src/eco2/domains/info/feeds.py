@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import html
 import json
 import re
@@ -69,9 +70,11 @@ class _Text(HTMLParser):
 
 
 def _read_html(markup: str) -> _Text:
+    """Text and pictures of untrusted HTML; what was read before a parse error is kept."""
     parser = _Text()
-    parser.feed(markup)
-    parser.close()
+    with contextlib.suppress(AssertionError, ValueError):
+        parser.feed(markup)
+        parser.close()
     return parser
 
 
@@ -320,14 +323,24 @@ class _Meta(HTMLParser):
             self.done = True
 
 
-def page_meta(body: bytes, url: str) -> PageMeta:
+def _decode(body: bytes, charset: str | None) -> str:
+    """A page's text: its declared charset, else UTF-8, else CP949 (older Korean sites)."""
+    for encoding in (charset, "utf-8", "cp949"):
+        if encoding:
+            with contextlib.suppress(LookupError, UnicodeDecodeError):
+                return body.decode(encoding)
+    return body.decode("utf-8", errors="replace")
+
+
+def page_meta(body: bytes, url: str, charset: str | None = None) -> PageMeta:
     """The picture and site name a page advertises for link previews."""
     parser = _Meta()
-    text = body.decode("utf-8", errors="replace")
-    for start in range(0, len(text), 8192):
-        parser.feed(text[start : start + 8192])
-        if parser.done:
-            break
+    text = _decode(body, charset)
+    with contextlib.suppress(AssertionError, ValueError):  # untrusted markup: keep what was read
+        for start in range(0, len(text), 8192):
+            parser.feed(text[start : start + 8192])
+            if parser.done:
+                break
     found = parser.found
     image = found.get("og:image") or found.get("og:image:url") or found.get("twitter:image")
     site = _title(found.get("og:site_name", "")) or None

@@ -349,7 +349,7 @@ class NewsService:
             return draft
         if page.content_type not in ("text/html", "application/xhtml+xml"):
             return draft
-        meta = page_meta(page.body, page.url)
+        meta = page_meta(page.body, page.url, page.charset)
         name = meta.site_name if draft.source == "naver" and meta.site_name else draft.source_name
         return replace(draft, thumbnail_url=meta.image, source_name=name)
 
