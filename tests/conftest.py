@@ -20,6 +20,7 @@ from eco2.migrate import upgrade
 from eco2.platform.db import async_url
 from eco2.platform.security import generate_private_key
 from eco2.settings import Settings
+from tests.fakes.split import Cluster, cluster_for
 from tests.servers import test_servers
 
 # The knowledge index takes ~20 s to embed; keep it across test runs on this machine.
@@ -94,6 +95,20 @@ async def wipe(settings: Settings) -> None:
     redis = Redis.from_url(settings.redis_url or "")
     await redis.flushdb()
     await redis.aclose()
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    base_settings: Settings, signing_key_pem: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Domains as ``eco2 serve --domain X`` processes, started on first use (tests/fakes/split.py);
+    photos on the scan tests' image host are accepted there too."""
+    from tests.scan.conftest import IMAGE_HOST
+
+    settings = base_settings.model_copy(update={"image_allowed_hosts": [IMAGE_HOST]})
+    work_dir = tmp_path_factory.mktemp("cluster")
+    with cluster_for(settings, signing_key_pem, INTERNAL_TOKEN, work_dir) as started:
+        yield started
 
 
 @pytest.fixture

@@ -148,9 +148,18 @@ class Eco2Plugin(InitPluginProtocol):
     @asynccontextmanager
     async def _domain_lifecycle(self, app: Litestar) -> AsyncIterator[None]:
         """Each domain's start-up once the process-wide clients exist, and its shutdown before
-        they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited)."""
+        they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited).
+
+        A domain's ``lifecycle`` builds its service, which is registered on the runtime (for
+        its handlers and its port's in-process side) until the domain stops."""
+        runtime: Runtime = app.state.runtime
         async with AsyncExitStack() as started:
             for domain in self.domains:
+                lifecycle = domain.lifecycle()
+                if lifecycle is not None:
+                    service = await started.enter_async_context(lifecycle(runtime))
+                    runtime.services[domain.name] = service
+                    started.callback(runtime.services.pop, domain.name, None)
                 for hook in domain.startup_hooks():
                     await hook(app)
                 for hook in reversed(domain.shutdown_hooks()):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import import_module
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 from litestar import delete
@@ -21,7 +21,12 @@ from eco2.platform.ids import parse_user_id
 from eco2.platform.internal import require_internal_token
 from eco2.platform.runtime import Runtime
 
-ForgetUser = Callable[[Runtime, str], Awaitable[None]]
+
+@runtime_checkable
+class ForgetsUsers(Protocol):
+    """What the service of a domain that holds user data offers for an account deletion."""
+
+    async def forget_user(self, user_id: str) -> None: ...
 
 
 class Forgotten(msgspec.Struct):
@@ -29,9 +34,17 @@ class Forgotten(msgspec.Struct):
     user_id: str
 
 
-def _forget_user(domain: registry.Domain) -> ForgetUser:
-    forget: ForgetUser = import_module(f"eco2.domains.{domain.name}.services").forget_user
-    return forget
+async def _forget_locally(runtime: Runtime, domain: registry.Domain, user_id: str) -> None:
+    service = runtime.services.get(domain.name)
+    if isinstance(service, ForgetsUsers):
+        await service.forget_user(user_id)
+        return
+    # auth, scan and chat, until they adopt the service shape (issues 11 and 12): a module
+    # function of their services taking the runtime.
+    forget: Callable[[Runtime, str], Awaitable[None]] = import_module(
+        f"eco2.domains.{domain.name}.services"
+    ).forget_user
+    await forget(runtime, user_id)
 
 
 async def erase_user(runtime: RuntimeDep, user_id: str) -> None:
@@ -40,7 +53,7 @@ async def erase_user(runtime: RuntimeDep, user_id: str) -> None:
         if not domain.holds_user_data:
             continue
         if runtime.serves(domain.name):
-            await _forget_user(domain)(runtime, user_id)
+            await _forget_locally(runtime, domain, user_id)
         else:
             await runtime.internal_client(domain.name).call(
                 "DELETE", f"/users/{user_id}", into=Forgotten
@@ -55,7 +68,7 @@ def internal_route_handlers(domains: Sequence[registry.Domain]) -> list[HTTPRout
 def _forget_route(domain: registry.Domain) -> HTTPRouteHandler:
     async def forget(user_id: FromPath[str], runtime: RuntimeDep) -> Forgotten:
         parse_user_id(user_id)  # a malformed id owns nothing anywhere: the same 404 in every domain
-        await _forget_user(domain)(runtime, user_id)
+        await _forget_locally(runtime, domain, user_id)
         return Forgotten(domain=domain.name, user_id=user_id)
 
     handler: Any = delete(

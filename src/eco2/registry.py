@@ -10,16 +10,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from contextlib import AbstractAsyncContextManager
     from types import ModuleType
 
     from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
+    from eco2.platform.runtime import Runtime
+
     DomainHook = Callable[[Litestar], Awaitable[None]]
+    Lifecycle = Callable[[Runtime], AbstractAsyncContextManager[object]]
 
 API = "/api/v1"
 OAUTH_PROVIDERS = ("kakao", "google", "naver")
@@ -53,14 +58,21 @@ class Domain:
     def route_handlers(self) -> list[ControllerRouterHandler]:
         return list(self._controllers().route_handlers)
 
+    def lifecycle(self) -> Lifecycle | None:
+        """``deps.lifecycle``: builds the domain's service once the process-wide clients exist
+        (and does its idempotent start-up work: seeding a catalog, a first data import), yields
+        it, and closes it after the requests, before those clients close."""
+        lifecycle: Lifecycle | None = getattr(self._deps(), "lifecycle", None)
+        return lifecycle
+
     def startup_hooks(self) -> list[DomainHook]:
-        """Idempotent start-up work (seeding a catalog, a first data import); runs once the
-        process-wide clients exist."""
+        """Start-up hooks taking the app: ``on_startup`` in the controllers of the domains that
+        do not have a ``lifecycle`` yet (scan, chat)."""
         return list(getattr(self._controllers(), "on_startup", []))
 
     def shutdown_hooks(self) -> list[DomainHook]:
-        """Closing what start-up opened (clients, background tasks); runs after the requests
-        and before the process-wide clients close."""
+        """Their ``on_shutdown`` counterparts; run after the requests and before the
+        process-wide clients close."""
         return list(getattr(self._controllers(), "on_shutdown", []))
 
     def models_module(self) -> str:
@@ -68,6 +80,10 @@ class Domain:
 
     def _controllers(self) -> ModuleType:
         return import_module(f"eco2.domains.{self.name}.controllers")
+
+    def _deps(self) -> ModuleType | None:
+        module = f"eco2.domains.{self.name}.deps"
+        return import_module(module) if find_spec(module) is not None else None
 
 
 DOMAINS: tuple[Domain, ...] = (

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,11 +17,13 @@ from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from eco2.cli import main
 from eco2.domains.info.feeds import Draft, parse_feed, parse_saved, web_url
-from eco2.domains.info.news import NewsService, keywords
+from eco2.domains.info.news import keywords
+from eco2.domains.info.services import InfoService
+from eco2.knowledge import load_knowledge
 from eco2.platform.db import async_url, session_factory
 from eco2.settings import Settings, get_settings
 from tests.conftest import data_path
@@ -49,14 +52,33 @@ def news_settings(base: Settings, web: FakeNews, **overrides: object) -> Setting
     return base.model_copy(update={**values, **overrides})
 
 
+@dataclass
+class Parts:
+    """What an InfoService is built from, on the test's loop."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    redis: Redis
+
+    def service(self, settings: Settings, *, redis: bool = True) -> InfoService:
+        return InfoService(
+            load_knowledge(), settings, self.sessions, self.http, self.redis if redis else None
+        )
+
+
 @pytest.fixture
-async def service(settings: Settings) -> AsyncIterator[NewsService]:
+async def parts(settings: Settings) -> AsyncIterator[Parts]:
     engine = create_async_engine(async_url(settings.database_url or ""))
     redis = Redis.from_url(settings.redis_url or "")
     async with httpx.AsyncClient() as http:
-        yield NewsService(settings, session_factory(engine), http, redis)
+        yield Parts(session_factory(engine), http, redis)
     await redis.aclose()
     await engine.dispose()
+
+
+@pytest.fixture
+def service(parts: Parts, settings: Settings) -> InfoService:
+    return parts.service(settings)
 
 
 @pytest.fixture
@@ -65,7 +87,7 @@ def settings(base_settings: Settings, web: FakeNews) -> Settings:
 
 
 async def test_collects_feeds_into_the_contract_shape(
-    service: NewsService, client: Client, web: FakeNews
+    service: InfoService, client: Client, web: FakeNews
 ) -> None:
     report = await service.collect_news()
     assert report.failed == []
@@ -106,7 +128,7 @@ async def test_collects_feeds_into_the_contract_shape(
 
 
 async def test_a_second_run_adds_nothing_and_asks_with_the_etag(
-    service: NewsService, web: FakeNews
+    service: InfoService, web: FakeNews
 ) -> None:
     first = await service.collect_news()
     before = web.hits["304:environment.xml"]
@@ -118,7 +140,7 @@ async def test_a_second_run_adds_nothing_and_asks_with_the_etag(
     assert sum(n for key, n in web.hits.items() if key.startswith("page:")) == pages
 
 
-async def test_pages_by_cursor_and_category(service: NewsService, client: Client) -> None:
+async def test_pages_by_cursor_and_category(service: InfoService, client: Client) -> None:
     await service.collect_news()
     seen: list[str] = []
     cursor = None
@@ -166,7 +188,7 @@ async def test_the_feed_is_public(settings: Settings) -> None:
 
 
 async def test_unreachable_or_broken_sources_fail_soft(
-    base_settings: Settings, web: FakeNews, settings: Settings
+    base_settings: Settings, web: FakeNews, parts: Parts
 ) -> None:
     with closed_port_url() as closed:
         broken = news_settings(
@@ -176,10 +198,7 @@ async def test_unreachable_or_broken_sources_fail_soft(
             news_feeds_energy=["http://no-such-host.invalid/rss.xml"],
             news_feeds_ai=[web.feed_url("ai.atom")],
         )
-        engine = create_async_engine(async_url(settings.database_url or ""))
-        async with httpx.AsyncClient() as http:
-            report = await NewsService(broken, session_factory(engine), http).collect_news()
-        await engine.dispose()
+        report = await parts.service(broken).collect_news()
     codes = sorted(failure.rsplit(": ", 1)[1] for failure in report.failed)
     assert codes == ["connection_failed", "dns_failed", "not_a_feed"]
     assert report.added == 3  # the working feed still counts
@@ -189,9 +208,7 @@ async def test_unreachable_or_broken_sources_fail_soft(
     assert body["meta"]["total_cached"] == 0
 
 
-async def test_naver_news_search(
-    base_settings: Settings, web: FakeNews, settings: Settings
-) -> None:
+async def test_naver_news_search(base_settings: Settings, web: FakeNews, parts: Parts) -> None:
     naver = news_settings(
         base_settings,
         web,
@@ -202,10 +219,7 @@ async def test_naver_news_search(
         news_naver_url=f"{web.url}/v1/search/news.json",
         news_naver_queries=["environment=분리배출"],
     )
-    engine = create_async_engine(async_url(settings.database_url or ""))
-    async with httpx.AsyncClient() as http:
-        report = await NewsService(naver, session_factory(engine), http).collect_news()
-    await engine.dispose()
+    report = await parts.service(naver).collect_news()
     assert report.failed == []
     assert report.added == 2
     assert web.naver_queries[-1] == {
@@ -229,14 +243,13 @@ async def test_naver_news_search(
     assert second["source_name"] == "에너지신문"
     # Wrong credentials: Naver's 401, logged and skipped.
     wrong = naver.model_copy(update={"news_naver_client_secret": "nope"})
-    engine = create_async_engine(async_url(settings.database_url or ""))
-    async with httpx.AsyncClient() as http:
-        refused = await NewsService(wrong, session_factory(engine), http).collect_news()
-    await engine.dispose()
+    refused = await parts.service(wrong).collect_news()
     assert [f.rsplit(": ", 1)[1] for f in refused.failed] == ["http_status"]
 
 
-async def test_old_articles_are_pruned(service: NewsService, settings: Settings) -> None:
+async def test_old_articles_are_pruned(
+    service: InfoService, parts: Parts, settings: Settings
+) -> None:
     old = Draft(
         url="https://example.org/old",
         title="오래된 기사",
@@ -246,30 +259,21 @@ async def test_old_articles_are_pruned(service: NewsService, settings: Settings)
         source_name="예전 신문",
         published_at=datetime.now(UTC) - timedelta(days=40),
     )
-    assert await service.import_articles([old]) == 1
-    short = NewsService(
-        settings.model_copy(update={"news_retention_days": 30}),
-        service.sessions,
-        service.http,
-    )
+    assert await service.import_news([old]) == 1
+    short = parts.service(settings.model_copy(update={"news_retention_days": 30}))
     report = await short.collect_news()
     assert report.pruned == 7  # the old one and the saved feeds' January 2026 articles
 
 
 async def test_the_schedule_collects_once_across_processes(
-    service: NewsService, settings: Settings
+    parts: Parts, settings: Settings
 ) -> None:
-    scheduled = NewsService(
-        settings.model_copy(update={"news_collect_interval_seconds": 600}),
-        service.sessions,
-        service.http,
-        service.redis,
-    )
-    other = NewsService(scheduled.settings, service.sessions, service.http, service.redis)
+    every = settings.model_copy(update={"news_collect_interval_seconds": 600})
+    scheduled, other = parts.service(every), parts.service(every)
     first, second = await asyncio.gather(scheduled.collect_if_due(), other.collect_if_due())
     assert [r is not None for r in (first, second)].count(True) == 1  # one took the lease
     assert await scheduled.collect_if_due() is None  # not due again for 10 minutes
-    page = await scheduled.page(None, 10, None)
+    page = await scheduled.news(None, 10, None)
     assert 590 <= page.meta.cache_expires_in <= 600
 
 
@@ -347,12 +351,12 @@ def test_import_and_collect_commands(
     assert "page.html: not_a_feed" in collected.output
 
 
-async def test_imported_articles_are_served(service: NewsService, client: Client) -> None:
+async def test_imported_articles_are_served(service: InfoService, client: Client) -> None:
     body = (
         data_path("news/environment.xml").read_text().replace("{base}", "https://news.example.org")
     )
     drafts = parse_saved(body.encode(), "environment", NOW)
-    assert await service.import_articles(drafts) == 4
+    assert await service.import_news(drafts) == 4
     articles = (await client.get("/api/v1/info/news")).json()["articles"]
     assert [a["source"] for a in articles] == ["import"] * 4
     assert all(a["keywords"] for a in articles)

@@ -96,25 +96,6 @@ def _max_mb(runtime: Runtime) -> str:
     return f"{runtime.settings.image_max_bytes / 1024 / 1024:g}MB"
 
 
-async def presign(
-    runtime: Runtime, user_id: str, channel: str, request: PresignRequest
-) -> PresignResponse:
-    content_type = normalise_content_type(request.content_type)
-    key = new_key(check_channel(channel), user_id, content_type)
-    storage = storage_for(runtime.settings)
-    expires_in = runtime.settings.image_upload_ttl_seconds
-    upload_url = await storage.upload_url(key, content_type, expires_in)
-    session = UploadSession(user_id, channel, content_type, int(time.time()) + expires_in)
-    await runtime.redis.set(_session_key(key), msgspec.json.encode(session), ex=SESSION_TTL_SECONDS)
-    return PresignResponse(
-        key=key,
-        upload_url=upload_url,
-        cdn_url=storage.public_url(key),
-        expires_in=expires_in,
-        required_headers={"Content-Type": content_type},
-    )
-
-
 # --- local signed PUT -----------------------------------------------------------------------
 
 
@@ -158,31 +139,6 @@ async def _receive(chunks: AsyncIterator[bytes], limit: int, too_large: TooLarge
     return bytes(received)
 
 
-async def receive_upload(
-    runtime: Runtime,
-    token: str,
-    content_type: str,
-    content_length: int | None,
-    chunks: AsyncIterator[bytes],
-) -> None:
-    """Checks the signature, type and size while streaming; stores without GPS metadata."""
-    storage = _local(runtime)
-    grant = _check_grant(storage, token, content_type)
-    limit = runtime.settings.image_max_bytes
-    too_large = TooLarge(f"이미지는 {_max_mb(runtime)}까지 올릴 수 있어요.")
-    if content_length is not None and content_length > limit:
-        raise too_large
-    await _claim(runtime, grant)
-    data = await _receive(chunks, limit, too_large)
-    if not metadata.matches(grant.content_type, data[: metadata.SNIFF_BYTES]):
-        raise InvalidInput(
-            f"파일 내용이 {grant.content_type} 형식이 아닙니다.", code="image_type_mismatch"
-        )
-    await _write_atomically(
-        storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
-    )
-
-
 async def _write_atomically(path: Path, data: bytes) -> None:
     await anyio.Path(path.parent).mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
@@ -192,15 +148,6 @@ async def _write_atomically(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             await anyio.Path(partial).unlink()
-
-
-def local_file(runtime: Runtime, key: str) -> tuple[Path, str]:
-    """(path, content type) of a stored file; anything else is a 404."""
-    match = KEY_PATTERN.match(key)
-    storage = _local(runtime)
-    if match is None or not storage.path(key).is_file():
-        raise NotFound("이미지를 찾을 수 없습니다.", code="image_not_found")
-    return storage.path(key), metadata.EXTENSION_TYPES[key.rsplit(".", 1)[1]]
 
 
 # --- callback -------------------------------------------------------------------------------
@@ -217,32 +164,87 @@ async def _own_session(runtime: Runtime, user_id: str, channel: str, key: str) -
     return session
 
 
-async def confirm(runtime: Runtime, user_id: str, channel: str, key: str) -> UploadedImage:
-    """Verify an upload really happened: exists, within the size limit, the declared type."""
-    session = await _own_session(runtime, user_id, check_channel(channel), key)
-    storage = storage_for(runtime.settings)
-    stored = await storage.stat(key)
-    if stored is None:
-        if session.expires_at < time.time():
-            raise Gone()
-        raise NotFound("아직 업로드된 파일이 없습니다.", code="upload_missing")
-    if stored.size > runtime.settings.image_max_bytes:
-        await storage.delete(key)
-        raise TooLarge(f"이미지는 {_max_mb(runtime)}까지 올릴 수 있어요.")
-    if not metadata.matches(session.content_type, stored.head):
-        await storage.delete(key)
-        raise InvalidInput(
-            f"파일 내용이 {session.content_type} 형식이 아닙니다.", code="image_type_mismatch"
+class ImageService:
+    """Upload URLs, the local signed PUT and its files, the optional callback, erasure."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def presign(self, user_id: str, channel: str, request: PresignRequest) -> PresignResponse:
+        content_type = normalise_content_type(request.content_type)
+        key = new_key(check_channel(channel), user_id, content_type)
+        storage = storage_for(self._runtime.settings)
+        expires_in = self._runtime.settings.image_upload_ttl_seconds
+        upload_url = await storage.upload_url(key, content_type, expires_in)
+        session = UploadSession(user_id, channel, content_type, int(time.time()) + expires_in)
+        await self._runtime.redis.set(
+            _session_key(key), msgspec.json.encode(session), ex=SESSION_TTL_SECONDS
         )
-    return UploadedImage(
-        key=key,
-        cdn_url=storage.public_url(key),
-        content_type=session.content_type,
-        size=stored.size,
-    )
+        return PresignResponse(
+            key=key,
+            upload_url=upload_url,
+            cdn_url=storage.public_url(key),
+            expires_in=expires_in,
+            required_headers={"Content-Type": content_type},
+        )
 
+    async def receive_upload(
+        self,
+        token: str,
+        content_type: str,
+        content_length: int | None,
+        chunks: AsyncIterator[bytes],
+    ) -> None:
+        """Checks the signature, type and size while streaming; stores without GPS metadata."""
+        storage = _local(self._runtime)
+        grant = _check_grant(storage, token, content_type)
+        limit = self._runtime.settings.image_max_bytes
+        too_large = TooLarge(f"이미지는 {_max_mb(self._runtime)}까지 올릴 수 있어요.")
+        if content_length is not None and content_length > limit:
+            raise too_large
+        await _claim(self._runtime, grant)
+        data = await _receive(chunks, limit, too_large)
+        if not metadata.matches(grant.content_type, data[: metadata.SNIFF_BYTES]):
+            raise InvalidInput(
+                f"파일 내용이 {grant.content_type} 형식이 아닙니다.", code="image_type_mismatch"
+            )
+        await _write_atomically(
+            storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
+        )
 
-async def forget_user(runtime: Runtime, user_id: str) -> None:
-    storage = storage_for(runtime.settings)
-    for channel in CHANNELS:
-        await storage.delete_prefix(f"{channel}/{owner_segment(user_id)}/")
+    def local_file(self, key: str) -> tuple[Path, str]:
+        """(path, content type) of a stored file; anything else is a 404."""
+        match = KEY_PATTERN.match(key)
+        storage = _local(self._runtime)
+        if match is None or not storage.path(key).is_file():
+            raise NotFound("이미지를 찾을 수 없습니다.", code="image_not_found")
+        return storage.path(key), metadata.EXTENSION_TYPES[key.rsplit(".", 1)[1]]
+
+    async def confirm(self, user_id: str, channel: str, key: str) -> UploadedImage:
+        """Verify an upload really happened: exists, within the size limit, the declared type."""
+        session = await _own_session(self._runtime, user_id, check_channel(channel), key)
+        storage = storage_for(self._runtime.settings)
+        stored = await storage.stat(key)
+        if stored is None:
+            if session.expires_at < time.time():
+                raise Gone()
+            raise NotFound("아직 업로드된 파일이 없습니다.", code="upload_missing")
+        if stored.size > self._runtime.settings.image_max_bytes:
+            await storage.delete(key)
+            raise TooLarge(f"이미지는 {_max_mb(self._runtime)}까지 올릴 수 있어요.")
+        if not metadata.matches(session.content_type, stored.head):
+            await storage.delete(key)
+            raise InvalidInput(
+                f"파일 내용이 {session.content_type} 형식이 아닙니다.", code="image_type_mismatch"
+            )
+        return UploadedImage(
+            key=key,
+            cdn_url=storage.public_url(key),
+            content_type=session.content_type,
+            size=stored.size,
+        )
+
+    async def forget_user(self, user_id: str) -> None:
+        storage = storage_for(self._runtime.settings)
+        for channel in CHANNELS:
+            await storage.delete_prefix(f"{channel}/{owner_segment(user_id)}/")

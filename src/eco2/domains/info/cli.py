@@ -12,30 +12,32 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from eco2.domains.info.feeds import Category, Draft, parse_saved
-from eco2.domains.info.news import CollectReport, NewsService
+from eco2.domains.info.news import CollectReport
+from eco2.domains.info.services import InfoService
+from eco2.knowledge import load_knowledge
 from eco2.platform.db import async_url, session_factory, utcnow
 from eco2.settings import Settings
 
 
 @asynccontextmanager
-async def news_service(settings: Settings) -> AsyncIterator[NewsService]:
+async def info_service(settings: Settings) -> AsyncIterator[InfoService]:
     """The service on its own clients (no Redis: a command runs now, not on the schedule)."""
     engine = create_async_engine(async_url(settings.database_url or ""))
     try:
         async with httpx.AsyncClient(timeout=settings.news_fetch_timeout_seconds) as http:
-            yield NewsService(settings, session_factory(engine), http)
+            yield InfoService(load_knowledge(), settings, session_factory(engine), http)
     finally:
         await engine.dispose()
 
 
 async def import_drafts(settings: Settings, drafts: list[Draft]) -> int:
     """How many of ``drafts`` were new to the feed."""
-    async with news_service(settings) as service:
-        return await service.import_articles(drafts)
+    async with info_service(settings) as service:
+        return await service.import_news(drafts)
 
 
 async def collect(settings: Settings) -> CollectReport:
-    async with news_service(settings) as service:
+    async with info_service(settings) as service:
         return await service.collect_news()
 
 

@@ -1,41 +1,40 @@
-"""The news service as a dependency (``news: News``) and its start and stop: built once the
-process-wide clients exist, collecting on its schedule until the domain stops."""
+"""The info service: built (the retriever warmed, the news collected on its schedule) when the
+domain starts, handed to handlers as ``info: Info``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TypeAlias
 
-from litestar import Litestar
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 
-from eco2.domains.info.news import NewsService, run_on_schedule
+from eco2.domains.info.services import InfoService
+from eco2.knowledge import load_knowledge
+from eco2.platform.di import service_dependency
 from eco2.platform.runtime import Runtime
 
-News: TypeAlias = NamedDependency[NewsService]
+Info: TypeAlias = NamedDependency[InfoService]
 
 
-def provide_news(state: State) -> NewsService:
-    service: NewsService = state.news_service
-    return service
+@asynccontextmanager
+async def lifecycle(runtime: Runtime) -> AsyncIterator[InfoService]:
+    service = InfoService(
+        load_knowledge(), runtime.settings, runtime.sessions, runtime.http, runtime.redis
+    )
+    await service.warm_up()
+    schedule = (
+        asyncio.create_task(service.collect_on_schedule()) if service.collects_on_schedule else None
+    )
+    try:
+        yield service
+    finally:
+        if schedule is not None:
+            schedule.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await schedule
 
 
-async def start_news(app: Litestar) -> None:
-    runtime: Runtime = app.state.runtime
-    service = NewsService(runtime.settings, runtime.sessions, runtime.http, runtime.redis)
-    app.state.news_service = service
-    if service.interval and service.sources():
-        app.state.news_schedule = asyncio.create_task(run_on_schedule(service))
-
-
-async def stop_news(app: Litestar) -> None:
-    task: asyncio.Task[None] | None = getattr(app.state, "news_schedule", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-dependencies = {"news": Provide(provide_news, sync_to_thread=False)}
+dependencies = {"info": service_dependency("info", InfoService)}

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from litestar import Litestar
 from sqlalchemy import (
     ARRAY,
     Float,
@@ -148,17 +147,17 @@ KNN_PLAN = text(
 )
 
 
-async def centers(
+async def find_centers(
     session: AsyncSession, query: CenterQuery, now: datetime | None = None
 ) -> list[CenterEntry]:
+    """The map query in ``session`` (the service's unit of work; the bench times it alone)."""
     await session.execute(KNN_PLAN)
     rows = await session.execute(centers_statement(query))
     return [to_center_entry(site, distance, now) for site, distance in rows]
 
 
-async def nearest(session: AsyncSession, request: NearestRequest) -> list[CenterEntry]:
-    """The port other domains call: closest places, optionally taking one kind of item."""
-    query = CenterQuery(
+def nearest_query(request: NearestRequest) -> CenterQuery:
+    return CenterQuery(
         lat=request.latitude,
         lon=request.longitude,
         radius_m=min(request.radius_m, MAX_RADIUS_M),
@@ -170,7 +169,6 @@ async def nearest(session: AsyncSession, request: NearestRequest) -> list[Center
             request.pickup_category, categories.SITE_PICKUP, "pickup_category"
         ),
     )
-    return await centers(session, query)
 
 
 def shown(text: str | None) -> str | None:
@@ -208,12 +206,7 @@ def to_center_entry(
     return CenterEntry(**_entry_fields(site, distance_m, now))
 
 
-async def detail(session: AsyncSession, raw_id: str) -> CenterDetail:
-    if not raw_id.isdigit() or len(raw_id) > 18:
-        raise InvalidInput("장소 ID는 숫자여야 합니다.", code="invalid_id", field="id")
-    site = await session.get(Site, int(raw_id))
-    if site is None:
-        raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
+def to_center_detail(site: Site) -> CenterDetail:
     client = set(PICKUP_CATEGORIES)
     items = [text for text in map(shown, site.collection_items) if text]
     return CenterDetail(
@@ -283,54 +276,6 @@ async def find_sites(
     )
     found = sorted(rows, key=lambda r: (r[2], -r[1]))[:SEARCH_LIMIT]
     return [to_center_entry(site, d) for site, _, d in found]
-
-
-def kakao_local(runtime: Runtime) -> KakaoLocal | None:
-    settings = runtime.settings
-    return (
-        KakaoLocal(settings, runtime.http, runtime.redis) if settings.kakao_rest_api_key else None
-    )
-
-
-async def search(
-    runtime: Runtime,
-    q: str,
-    lat: float | None = None,
-    lon: float | None = None,
-    radius_m: int = SEARCH_RADIUS_M,
-) -> list[CenterEntry]:
-    """Ours and, with a Kakao key, Kakao Local's (keyword and address search) merged: without
-    a position ours first, country-wide; with one, everything within ``radius_m``, closest
-    first. Kakao failing or slow leaves ours."""
-    _check_query(q)
-    origin = (lat, lon) if lat is not None and lon is not None else None
-
-    async def ours() -> list[CenterEntry]:
-        async with runtime.sessions() as session:
-            return await find_sites(session, q, origin, radius_m)
-
-    found, (places, addresses) = await asyncio.gather(
-        ours(), search_kakao(kakao_local(runtime), q, origin, radius_m)
-    )
-    theirs = [*kakao.place_entries(places, origin), *kakao.address_entries(addresses, origin)]
-    return kakao.merge_entries(found, theirs, origin, radius_m, SEARCH_LIMIT)
-
-
-async def suggest(runtime: Runtime, q: str) -> list[Suggestion]:
-    """Autocomplete: our matching places first, then Kakao's places and addresses."""
-    _check_query(q)
-
-    async def ours() -> list[CenterEntry]:
-        async with runtime.sessions() as session:
-            rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
-            return [to_center_entry(site, None) for site, _ in rows]
-
-    found, (places, addresses) = await asyncio.gather(
-        ours(), search_kakao(kakao_local(runtime), q, None, SEARCH_RADIUS_M)
-    )
-    theirs = [*kakao.place_entries(places, None), *kakao.address_entries(addresses, None)]
-    merged = kakao.merge_entries(found, theirs, None, SEARCH_RADIUS_M, SUGGEST_LIMIT + 5)
-    return kakao.suggestions(merged)
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -405,16 +350,84 @@ async def has_sites(session: AsyncSession) -> bool:
     return bool(await session.scalar(select(exists().where(Site.id.isnot(None)))))
 
 
-async def import_bundled_on_start(app: Litestar) -> None:
-    """First start of the embedded default: load the bundled datasets into an empty table."""
-    runtime: Runtime = app.state.runtime
-    if not runtime.settings.imports_locations_on_start:
-        return
-    async with runtime.sessions.begin() as session:
-        if await has_sites(session):
+# --- the service ----------------------------------------------------------------------------
+
+
+class LocationService:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        settings = runtime.settings
+        self._kakao = (
+            KakaoLocal(settings, runtime.http, runtime.redis)
+            if settings.kakao_rest_api_key
+            else None
+        )
+
+    async def centers(self, query: CenterQuery) -> list[CenterEntry]:
+        async with self._runtime.sessions() as session:
+            return await find_centers(session, query)
+
+    async def nearest(self, request: NearestRequest) -> list[CenterEntry]:
+        """The port other domains call: closest places, optionally taking one kind of item."""
+        return await self.centers(nearest_query(request))
+
+    async def detail(self, raw_id: str) -> CenterDetail:
+        if not raw_id.isdigit() or len(raw_id) > 18:
+            raise InvalidInput("장소 ID는 숫자여야 합니다.", code="invalid_id", field="id")
+        async with self._runtime.sessions() as session:
+            site = await session.get(Site, int(raw_id))
+            if site is None:
+                raise NotFound("장소를 찾을 수 없습니다.", code="location_not_found")
+            return to_center_detail(site)
+
+    async def search(
+        self,
+        q: str,
+        lat: float | None = None,
+        lon: float | None = None,
+        radius_m: int = SEARCH_RADIUS_M,
+    ) -> list[CenterEntry]:
+        """Ours and, with a Kakao key, Kakao Local's (keyword and address search) merged:
+        without a position ours first, country-wide; with one, everything within ``radius_m``,
+        closest first. Kakao failing or slow leaves ours."""
+        _check_query(q)
+        origin = (lat, lon) if lat is not None and lon is not None else None
+
+        async def ours() -> list[CenterEntry]:
+            async with self._runtime.sessions() as session:
+                return await find_sites(session, q, origin, radius_m)
+
+        found, (places, addresses) = await asyncio.gather(
+            ours(), search_kakao(self._kakao, q, origin, radius_m)
+        )
+        theirs = [*kakao.place_entries(places, origin), *kakao.address_entries(addresses, origin)]
+        return kakao.merge_entries(found, theirs, origin, radius_m, SEARCH_LIMIT)
+
+    async def suggest(self, q: str) -> list[Suggestion]:
+        """Autocomplete: our matching places first, then Kakao's places and addresses."""
+        _check_query(q)
+
+        async def ours() -> list[CenterEntry]:
+            async with self._runtime.sessions() as session:
+                rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
+                return [to_center_entry(site, None) for site, _ in rows]
+
+        found, (places, addresses) = await asyncio.gather(
+            ours(), search_kakao(self._kakao, q, None, SEARCH_RADIUS_M)
+        )
+        theirs = [*kakao.place_entries(places, None), *kakao.address_entries(addresses, None)]
+        merged = kakao.merge_entries(found, theirs, None, SEARCH_RADIUS_M, SUGGEST_LIMIT + 5)
+        return kakao.suggestions(merged)
+
+    async def import_bundled_if_empty(self) -> None:
+        """First start of the embedded default: the bundled datasets into an empty table."""
+        if not self._runtime.settings.imports_locations_on_start:
             return
-        locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SEED_LOCK})"))
-        if not locked or await has_sites(session):
-            return
-        report = await import_parsed(session, datasets.parse(datasets.bundled_files()))
-    log.info("locations_imported", imported=report.imported, skipped=report.skipped)
+        async with self._runtime.sessions.begin() as session:
+            if await has_sites(session):
+                return
+            locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SEED_LOCK})"))
+            if not locked or await has_sites(session):
+                return
+            report = await import_parsed(session, datasets.parse(datasets.bundled_files()))
+        log.info("locations_imported", imported=report.imported, skipped=report.skipped)
