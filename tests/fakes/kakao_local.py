@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
 
-from tests.fakes.live import serve
+from tests.fakes.live import serve_fake
 
 KEY = "kakao-rest-test-key"
 
@@ -206,13 +205,5 @@ def app_for(fake: FakeKakaoLocal) -> Litestar:
     return Litestar([keyword, address], debug=False)
 
 
-@contextlib.contextmanager
-def fake_kakao_local() -> Iterator[FakeKakaoLocal]:
-    fake = FakeKakaoLocal()
-
-    def make(base_url: str) -> Litestar:
-        fake.url = base_url
-        return app_for(fake)
-
-    with serve(make):
-        yield fake
+def fake_kakao_local() -> contextlib.AbstractContextManager[FakeKakaoLocal]:
+    return serve_fake(FakeKakaoLocal(), app_for)

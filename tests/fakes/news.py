@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -27,7 +27,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream
 
 from tests.conftest import data_path
-from tests.fakes.live import serve
+from tests.fakes.live import serve_fake
 
 NAVER_ID, NAVER_SECRET = "naver-test-id", "naver-test-secret"
 # A 1x1 PNG: what every picture of the fake web is.
@@ -192,16 +192,8 @@ def app_for(fake: FakeNews) -> Litestar:
     )
 
 
-@contextlib.contextmanager
-def fake_news() -> Iterator[FakeNews]:
-    fake = FakeNews()
-
-    def make(base_url: str) -> Litestar:
-        fake.url = base_url
-        return app_for(fake)
-
-    with serve(make):
-        yield fake
+def fake_news() -> contextlib.AbstractContextManager[FakeNews]:
+    return serve_fake(FakeNews(), app_for)
 
 
 def main() -> None:
