@@ -53,7 +53,9 @@ async def client(
             "unkeyed": ChatModelSettings(model="x", api_key_env="TEST_NO_SUCH_KEY"),
         },
     )
-    async with AsyncTestClient(create_app(settings=settings), base_url="http://t") as test_client:
+    async with AsyncTestClient(
+        create_app(settings=settings), base_url="http://t.local"
+    ) as test_client:
         await dev_login(test_client)
         yield test_client
 

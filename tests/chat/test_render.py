@@ -230,7 +230,7 @@ async def test_a_models_answer_is_fixed_for_commonmark(
     settings = chat_settings(
         base_settings, chat_provider="openai", openai_api_key="sk-test", openai_base_url=llm.url
     )
-    async with AsyncTestClient(create_app(settings=settings), base_url="http://t") as client:
+    async with AsyncTestClient(create_app(settings=settings), base_url="http://t.local") as client:
         await dev_login(client)
         chat = (await client.post(CHAT, json={})).json()
         job = await send(client, chat["id"], "페트병 어떻게 버려?")
