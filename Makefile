@@ -8,13 +8,16 @@ BIN := $(VENV)/bin
 run: $(VENV)/.runtime
 	$(BIN)/eco2 serve
 
-test: $(VENV)/.dev .tools/bin/helm .tools/checkov/bin/checkov
+# Lint, then the suite: what CI runs (.ci/run calls `make test`).
+test: lint .tools/bin/helm .tools/checkov/bin/checkov
 	$(BIN)/python -m pytest
 
+# The same checks as .pre-commit-config.yaml and the GitHub lint job.
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports pyproject.toml --no-cache
 
 $(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)

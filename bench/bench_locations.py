@@ -171,7 +171,7 @@ async def time_queries(url: str, queries: int) -> list[tuple[str, int, float, fl
                     for i, (lat, lon) in enumerate([*points[:20], *points]):
                         query = services.CenterQuery(lat, lon, radius, limit, **filters)
                         started = time.perf_counter()
-                        rows = await services.centers(session, query)
+                        rows = await services.find_centers(session, query)
                         elapsed = (time.perf_counter() - started) * 1000
                         sql = literal_sql(query)
                         started = time.perf_counter()

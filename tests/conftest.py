@@ -21,6 +21,7 @@ from eco2.platform.db import async_url
 from eco2.platform.security import generate_private_key
 from eco2.settings import Settings
 from tests.fakes.live import LiveApp, live_app
+from tests.fakes.split import Cluster, cluster_for
 from tests.servers import test_servers
 
 # The knowledge index takes ~20 s to embed; keep it across test runs on this machine.
@@ -59,6 +60,7 @@ def base_settings(
         jobs_idle_timeout_seconds=2.0,  # a job whose worker died is retaken within 2 s
         jobs_drain_seconds=2.0,  # an app stopping with jobs still running stops soon
         jobs_concurrency=32,  # every app a test builds starts a worker task per slot
+        news_collect_interval_seconds=0,  # no collection on a schedule (the feeds are real sites)
     )
     upgrade(settings, "head")
     return settings
@@ -97,6 +99,20 @@ async def wipe(settings: Settings) -> None:
     redis = Redis.from_url(settings.redis_url or "")
     await redis.flushdb()
     await redis.aclose()
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    base_settings: Settings, signing_key_pem: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Domains as ``eco2 serve --domain X`` processes, started on first use (tests/fakes/split.py);
+    photos on the scan tests' image host are accepted there too."""
+    from tests.scan.conftest import IMAGE_HOST
+
+    settings = base_settings.model_copy(update={"image_allowed_hosts": [IMAGE_HOST]})
+    work_dir = tmp_path_factory.mktemp("cluster")
+    with cluster_for(settings, signing_key_pem, INTERNAL_TOKEN, work_dir) as started:
+        yield started
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import InitPluginProtocol
@@ -21,10 +22,12 @@ from eco2 import __version__, interop, registry
 from eco2.keys import load_key_ring, token_codec
 from eco2.platform.cache import redis_client
 from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
+from eco2.platform.embedded import read_status
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
 from eco2.platform.identity import authentication_guard, identity_resolver
+from eco2.platform.inputs import InputPolicy, input_policy_middleware
 from eco2.platform.jobs import Jobs
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
@@ -62,7 +65,7 @@ class Eco2Plugin(InitPluginProtocol):
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("ECO2_DATABASE_URL and ECO2_REDIS_URL must be resolved before boot")
         configure_logging(level=settings.log_level, json=settings.json_logs)
-        db_config = sqlalchemy_config(settings.database_url)
+        db_config = sqlalchemy_config(settings)
         metrics = prometheus_config(app_name="eco2-" + "-".join(d.name for d in self.domains))
 
         app_config.route_handlers.extend([health, ready, MetricsController])
@@ -75,7 +78,11 @@ class Eco2Plugin(InitPluginProtocol):
                 )
             app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
         app_config.plugins.append(sqlalchemy_plugin(db_config))
-        app_config.middleware[:0] = [request_id_middleware, metrics.middleware]
+        app_config.middleware[:0] = [
+            request_id_middleware,
+            metrics.middleware,
+            DefineMiddleware(input_policy_middleware, policy=InputPolicy.from_settings(settings)),
+        ]
         app_config.guards.append(authentication_guard(registry.public_path_patterns()))
         app_config.exception_handlers.update(exception_handlers())
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
@@ -115,7 +122,7 @@ class Eco2Plugin(InitPluginProtocol):
     async def _runtime(self, app: Litestar) -> AsyncIterator[None]:
         """Process-wide clients, created once and closed on shutdown."""
         settings = self.settings
-        redis = redis_client(settings.redis_url or "")
+        redis = redis_client(settings)
         engine = app.state.db_config.get_engine()
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)
@@ -143,7 +150,10 @@ class Eco2Plugin(InitPluginProtocol):
                 stopping=Stopping(),
             ),
             identity_resolver=resolver,
-            readiness=Readiness({"postgres": database_ready, "redis": redis_ready}),
+            readiness=Readiness(
+                {"postgres": database_ready, "redis": redis_ready},
+                status=_embedded_status(settings),
+            ),
         )
         if revoked is not None:
             revoked.start()
@@ -159,11 +169,24 @@ class Eco2Plugin(InitPluginProtocol):
     async def _domain_lifecycle(self, app: Litestar) -> AsyncIterator[None]:
         """Each domain's start-up once the process-wide clients exist, and its shutdown before
         they close (plain ``on_shutdown`` hooks would run after every lifespan manager exited).
-        The job workers start once every domain has registered its jobs and are drained
-        before any domain stops."""
+
+        A domain's ``lifecycle`` builds its service, which is registered on the runtime (for
+        its handlers and its port's in-process side) until the domain stops. Its ``warm_ups``
+        run in threads meanwhile; ``/ready`` waits for them. The job workers start once every
+        domain has registered its jobs and are drained before any domain stops."""
         runtime: Runtime = app.state.runtime
+        readiness: Readiness = app.state.readiness
+        for domain in self.domains:
+            for name, work in domain.warm_ups().items():
+                readiness.warm(name, work)
         async with AsyncExitStack() as started:
+            started.push_async_callback(readiness.close)
             for domain in self.domains:
+                lifecycle = domain.lifecycle()
+                if lifecycle is not None:
+                    service = await started.enter_async_context(lifecycle(runtime))
+                    runtime.services[domain.name] = service
+                    started.callback(runtime.services.pop, domain.name, None)
                 for hook in domain.startup_hooks():
                     await hook(app)
                 for hook in reversed(domain.shutdown_hooks()):
@@ -176,6 +199,14 @@ class Eco2Plugin(InitPluginProtocol):
             runtime.stopping.request()
 
 
+def _embedded_status(settings: Settings) -> Callable[[], dict[str, Any]] | None:
+    """What the supervisor of the embedded stores says (``eco2 serve`` on the embedded
+    default), for ``/ready`` to show while one of them restarts."""
+    if read_status(settings.data_dir) is None:
+        return None
+    return lambda: read_status(settings.data_dir) or {}
+
+
 def create_app(
     domains: Sequence[str] | None = None, settings: Settings | None = None, *, http: bool = True
 ) -> Litestar:
@@ -186,6 +217,19 @@ def create_app(
     )
 
 
+def preload(domains: Sequence[registry.Domain]) -> None:
+    """Server processes: the domains' warm-ups now, before the event loop runs anything.
+
+    Some of that work holds the GIL for seconds (the Kiwi tokenizer's model load): in a thread
+    it would still stall the loop, and the revocation follower with it."""
+    done: set[str] = set()
+    for domain in domains:
+        for name, work in domain.warm_ups().items():
+            if name not in done:
+                work()
+                done.add(name)
+
+
 def _domains_from_environment() -> list[str]:
     import os
 
@@ -194,7 +238,9 @@ def _domains_from_environment() -> list[str]:
 
 def asgi() -> Litestar:
     """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
-    app = create_app(_domains_from_environment())
+    names = _domains_from_environment()
+    app = create_app(names)
+    preload(registry.select(names))
     app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
     return app
 
@@ -202,6 +248,8 @@ def asgi() -> Litestar:
 def worker_asgi() -> Litestar:
     """ASGI factory for ``eco2 worker``: the job domains of ``ECO2_DOMAINS`` (default: all),
     their workers, and the platform routes (health, readiness, metrics) only."""
-    app = create_app(_domains_from_environment() or list(registry.JOB_DOMAINS), http=False)
+    names = _domains_from_environment() or list(registry.JOB_DOMAINS)
+    app = create_app(names, http=False)
+    preload(registry.select(names))
     app.on_startup.append(settle_heap)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import import_module
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 from litestar import delete
@@ -23,8 +23,14 @@ from eco2.platform.ids import parse_user_id
 from eco2.platform.internal import require_internal_token
 from eco2.platform.runtime import Runtime
 
-ForgetUser = Callable[[Runtime, str], Awaitable[None]]
 ERASED_LAST = "users"
+
+
+@runtime_checkable
+class ForgetsUsers(Protocol):
+    """What the service of a domain that holds user data offers for an account deletion."""
+
+    async def forget_user(self, user_id: str) -> None: ...
 
 
 class Forgotten(msgspec.Struct):
@@ -32,9 +38,17 @@ class Forgotten(msgspec.Struct):
     user_id: str
 
 
-def _forget_user(domain: registry.Domain) -> ForgetUser:
-    forget: ForgetUser = import_module(f"eco2.domains.{domain.name}.services").forget_user
-    return forget
+async def _forget_locally(runtime: Runtime, domain: registry.Domain, user_id: str) -> None:
+    service = runtime.services.get(domain.name)
+    if isinstance(service, ForgetsUsers):
+        await service.forget_user(user_id)
+        return
+    # auth, until it adopts the service shape (issue 12): a module function of its services
+    # taking the runtime.
+    forget: Callable[[Runtime, str], Awaitable[None]] = import_module(
+        f"eco2.domains.{domain.name}.services"
+    ).forget_user
+    await forget(runtime, user_id)
 
 
 def erasure_order() -> list[registry.Domain]:
@@ -46,7 +60,7 @@ def erasure_order() -> list[registry.Domain]:
 async def forget_in(runtime: Runtime, domain: registry.Domain, user_id: str) -> None:
     """Erase ``user_id`` from ``domain``, locally or over HTTP (idempotent)."""
     if runtime.serves(domain.name):
-        await _forget_user(domain)(runtime, user_id)
+        await _forget_locally(runtime, domain, user_id)
     else:
         await runtime.internal_client(domain.name).call(
             "DELETE", f"/users/{user_id}", into=Forgotten
@@ -61,7 +75,7 @@ def internal_route_handlers(domains: Sequence[registry.Domain]) -> list[HTTPRout
 def _forget_route(domain: registry.Domain) -> HTTPRouteHandler:
     async def forget(user_id: FromPath[str], runtime: RuntimeDep) -> Forgotten:
         parse_user_id(user_id)  # a malformed id owns nothing anywhere: the same 404 in every domain
-        await _forget_user(domain)(runtime, user_id)
+        await _forget_locally(runtime, domain, user_id)
         return Forgotten(domain=domain.name, user_id=user_id)
 
     handler: Any = delete(

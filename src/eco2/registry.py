@@ -10,16 +10,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from contextlib import AbstractAsyncContextManager
     from types import ModuleType
 
     from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
+    from eco2.platform.runtime import Runtime
+
     DomainHook = Callable[[Litestar], Awaitable[None]]
+    Lifecycle = Callable[[Runtime], AbstractAsyncContextManager[object]]
 
 API = "/api/v1"
 OAUTH_PROVIDERS = ("kakao", "google", "naver")
@@ -55,21 +60,37 @@ class Domain:
     def route_handlers(self) -> list[ControllerRouterHandler]:
         return list(self._controllers().route_handlers)
 
+    def lifecycle(self) -> Lifecycle | None:
+        """``deps.lifecycle``: builds the domain's service once the process-wide clients exist
+        (and does its idempotent start-up work: seeding a catalog, a first data import), yields
+        it, and closes it after the requests, before those clients close."""
+        lifecycle: Lifecycle | None = getattr(self._deps(), "lifecycle", None)
+        return lifecycle
+
     def startup_hooks(self) -> list[DomainHook]:
-        """Idempotent start-up work (seeding a catalog, a first data import); runs once the
-        process-wide clients exist."""
+        """Start-up hooks taking the app: ``on_startup`` in the controllers of the domains that
+        do not have a ``lifecycle`` yet (auth: its revocation relay)."""
         return list(getattr(self._controllers(), "on_startup", []))
 
     def shutdown_hooks(self) -> list[DomainHook]:
-        """Closing what start-up opened (clients, background tasks); runs after the requests
-        and before the process-wide clients close."""
+        """Their ``on_shutdown`` counterparts; run after the requests and before the
+        process-wide clients close."""
         return list(getattr(self._controllers(), "on_shutdown", []))
+
+    def warm_ups(self) -> dict[str, Callable[[], object]]:
+        """Slow, blocking start-up work by name (loading the knowledge index): run in threads
+        while ``/ready`` waits, or before the event loop starts in server processes."""
+        return dict(getattr(self._controllers(), "warm_ups", {}))
 
     def models_module(self) -> str:
         return f"eco2.domains.{self.name}.models"
 
     def _controllers(self) -> ModuleType:
         return import_module(f"eco2.domains.{self.name}.controllers")
+
+    def _deps(self) -> ModuleType | None:
+        module = f"eco2.domains.{self.name}.deps"
+        return import_module(module) if find_spec(module) is not None else None
 
 
 DOMAINS: tuple[Domain, ...] = (
@@ -124,8 +145,11 @@ DOMAINS: tuple[Domain, ...] = (
         holds_user_data=True,
         runs_jobs=True,
     ),
-    # The knowledge library over HTTP: public, identical for everyone, no user data.
-    Domain(name="info", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",)),
+    # The knowledge library over HTTP and the news feed: public, identical for everyone, no
+    # user data.
+    Domain(
+        name="info", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",), db_schema="info"
+    ),
 )
 
 DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)

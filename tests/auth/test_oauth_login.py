@@ -11,12 +11,13 @@ from litestar import Litestar
 from redis.asyncio import Redis
 
 from eco2.app import create_app
+from eco2.domains.auth.cookies import LOGIN_COOKIE
 from eco2.domains.auth.services import STATE_PREFIX
 from eco2.platform.security import ACCESS_COOKIE, REFRESH_COOKIE
 from eco2.settings import Settings
 from tests.conftest import FRONTEND_ORIGIN, OTHER_ORIGIN
 from tests.fakes.db import sql
-from tests.fakes.live import Browser, closed_port_url, serve, serve_app
+from tests.fakes.live import Browser, closed_port_url, serve, serve_app, set_cookies
 from tests.fakes.oauth import PROVIDERS, FakeOAuthProvider, FakeUser
 from tests.fakes.tokens import decode_unverified
 
@@ -128,7 +129,9 @@ async def test_registered_alternative_redirect_uri(
         )
 
     with serve(app) as api:
-        alternative = api.replace("127.0.0.1", "localhost") + "/api/v1/auth/kakao/callback"
+        # started on the callback's host: the login cookie is host-only
+        api = api.replace("127.0.0.1", "localhost")
+        alternative = api + "/api/v1/auth/kakao/callback"
         browser = Browser(api, (FRONTEND_ORIGIN,))
         started = await browser.start_login("kakao", redirect_uri=alternative)
         landing = await browser.navigate(started.json()["data"]["authorization_url"])
@@ -157,6 +160,51 @@ async def start_and_authorize(browser: Browser, provider: str, origin: str) -> s
     consent = await browser.http.get(started.json()["data"]["authorization_url"])
     assert consent.status_code == 302
     return str(consent.headers["location"])
+
+
+async def test_the_callback_must_come_from_the_browser_that_started(
+    api: str, browser: Browser
+) -> None:
+    """Login CSRF (issue 12, item 1): a ``state`` and a ``code`` from the attacker's own login,
+    replayed in the victim's browser, must not sign the victim into the attacker's account."""
+    callback = await start_and_authorize(browser, "kakao", FRONTEND_ORIGIN)
+    victim = Browser(api, (FRONTEND_ORIGIN,))
+    try:
+        landing = await victim.navigate(callback)
+        assert landing == f"{FRONTEND_ORIGIN}/#/login?error=browser_mismatch"
+        assert victim.cookie(ACCESS_COOKIE) is None
+        assert victim.cookie(REFRESH_COOKIE) is None
+    finally:
+        await victim.aclose()
+
+
+async def test_a_cookieless_start_cannot_finish(browser: Browser) -> None:
+    started = await browser.start_login("kakao")
+    browser.http.cookies.clear()  # like `curl` without a cookie jar
+    consent = await browser.http.get(started.json()["data"]["authorization_url"])
+    landing = await browser.navigate(str(consent.headers["location"]))
+    assert landing == f"{FRONTEND_ORIGIN}/#/login?error=browser_mismatch"
+    assert browser.cookie(ACCESS_COOKIE) is None
+
+
+async def test_login_cookie_is_short_lived_httponly_and_lax(
+    browser: Browser, live_settings: Settings
+) -> None:
+    started = await browser.start_login("google", origin=FRONTEND_ORIGIN)
+    cookie = set_cookies(started)[LOGIN_COOKIE]
+    assert cookie["httponly"]
+    assert cookie["samesite"].lower() == "lax"
+    assert cookie["path"] == "/api/v1/auth/"
+    assert int(cookie["max-age"]) == live_settings.auth_state_ttl_seconds
+    again = await browser.start_login("kakao", origin=FRONTEND_ORIGIN)
+    assert set_cookies(again)[LOGIN_COOKIE].value == cookie.value  # one per browser
+
+
+async def test_two_tabs_of_one_browser_can_sign_in_at_once(browser: Browser) -> None:
+    first = await start_and_authorize(browser, "kakao", FRONTEND_ORIGIN)
+    second = await start_and_authorize(browser, "google", FRONTEND_ORIGIN)
+    assert await browser.navigate(second) == f"{FRONTEND_ORIGIN}/#/home"
+    assert await browser.navigate(first) == f"{FRONTEND_ORIGIN}/#/home"
 
 
 async def test_unknown_state(browser: Browser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -120,16 +121,48 @@ async def test_refresh_refused(client: Client, user_id: str, case: str) -> None:
     assert not set_cookies(response)
 
 
-async def test_reuse_within_the_grace_gets_a_fresh_pair(client: Client, user_id: str) -> None:
-    """Parallel 401s in one browser send the same refresh cookie several times: not theft."""
+async def test_reuse_within_the_grace_gets_the_same_successor(client: Client, user_id: str) -> None:
+    """Parallel 401s in one browser send the same refresh cookie several times: not theft, and
+    each gets the successor the first rotation made (the family does not fork)."""
     _, first = session(client)
     assert (await client.post(REFRESH)).status_code == 200
+    _, successor = session(client)
     client.cookies.clear()
 
     again = await client.post(REFRESH, headers=as_cookies(refresh=first))
 
     assert again.status_code == 200
+    _, handed_out = session(client)
+    assert jti(handed_out) == jti(successor)
     assert (await client.get(ME)).status_code == 200
+
+
+def jti(token: str) -> str:
+    return str(decode_unverified(token)[1]["jti"])
+
+
+async def test_parallel_reuses_never_fork_the_family(api: str, live_settings: Settings) -> None:
+    """20 parallel reuses of one refresh token (issue 12, item 2): one family, one successor
+    id handed to all of them, at most one live (unused, unrevoked) refresh token after."""
+    async with httpx.AsyncClient(base_url=api) as http:
+        signed_in = await http.post("/api/v1/auth/dev/login", json={"nickname": "탭20개"})
+        user_id = signed_in.json()["data"]["user_id"]
+        refresh = http.cookies[REFRESH_COOKIE]
+        http.cookies.clear()
+        responses = await asyncio.gather(
+            *(http.post(REFRESH, headers=as_cookies(refresh=refresh)) for _ in range(20))
+        )
+    assert [r.status_code for r in responses] == [200] * 20
+    successors = {jti(set_cookies(r)[REFRESH_COOKIE].value) for r in responses}
+    assert len(successors) == 1
+    rows = await sql(
+        live_settings,
+        "SELECT family_id, jti, used_at IS NULL AND revoked_at IS NULL AS live"
+        " FROM auth.refresh_tokens WHERE user_id = :u",
+        u=user_id,
+    )
+    assert len({r.family_id for r in rows}) == 1
+    assert [r.jti for r in rows if r.live] == list(successors)
 
 
 async def test_concurrent_refreshes_with_one_cookie_all_succeed(

@@ -66,7 +66,7 @@ def failing(kind: str, after: list[str] | None = None) -> Attempt:
 
 def script(app: Litestar, *attempts: Attempt) -> Scripted:
     scripted = Scripted(*attempts)
-    app.state.chat_service.assistant = scripted
+    app.state.runtime.services["chat"].assistant = scripted
     return scripted
 
 

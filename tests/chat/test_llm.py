@@ -128,7 +128,7 @@ async def test_nearby_tool_gets_the_location_and_item_and_its_places_reach_the_a
     model: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tools = app.state.chat_service.tools
+    tools = app.state.runtime.services["chat"].tools
     calls: list[dict[str, Any]] = []
 
     async def nearest(latitude: float, longitude: float, **options: Any) -> list[CenterEntry]:
@@ -177,7 +177,7 @@ async def test_nearby_tool_for_a_shop_looks_for_refill_stores(
         calls.append(options)
         return []
 
-    monkeypatch.setattr(app.state.chat_service.tools._places, "nearest", nearest)
+    monkeypatch.setattr(app.state.runtime.services["chat"].tools._places, "nearest", nearest)
     model.script.responder = lambda request: Reply(
         chunks=text_chunks("주변에 가게가 없어요.")
         if tool_results(request)
@@ -209,7 +209,7 @@ async def test_photo_tool_scans_the_message_photo_and_its_result_reaches_the_ans
     model: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tools = app.state.chat_service.tools
+    tools = app.state.runtime.services["chat"].tools
     calls: list[tuple[Any, ...]] = []
     original = tools.photo
 

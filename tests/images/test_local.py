@@ -13,8 +13,10 @@ from litestar.testing import AsyncTestClient
 
 from eco2.domains.images import services
 from eco2.domains.images.interface import is_allowed_image_url
+from eco2.platform.runtime import Runtime
 from eco2.settings import Settings
 from tests.conftest import dev_login
+from tests.fakes.live import with_runtime
 from tests.images.conftest import exif_of, photo
 
 Client = AsyncTestClient[Litestar]
@@ -130,14 +132,33 @@ async def test_put_refuses_wrong_type_reuse_and_bad_bytes(client: Client, user_i
     not_a_png = await put(client, grant["upload_url"], b"GIF89a" + b"\x00" * 64, "image/png")
     assert not_a_png.status_code == 422
     assert not_a_png.json()["error"]["code"] == "image_type_mismatch"
-    # That attempt used the signature: it cannot be replayed, even with good bytes.
-    replay = await put(client, grant["upload_url"], PNG_BYTES, "image/png")
-    assert replay.status_code == 409
-    fresh = await presign(client, "scan", "image/png")
-    assert (await put(client, fresh["upload_url"], PNG_BYTES, "image/png")).status_code == 200
-    again = await put(client, fresh["upload_url"], PNG_BYTES, "image/png")
+    # Refused uploads stored nothing, so the URL still works once; then it is used up.
+    assert (await put(client, grant["upload_url"], PNG_BYTES, "image/png")).status_code == 200
+    again = await put(client, grant["upload_url"], PNG_BYTES, "image/png")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "upload_url_used"
+
+
+async def test_an_interrupted_upload_does_not_use_up_the_url(client: Client, user_id: str) -> None:
+    """The nonce is claimed only once the whole body is read and stored (issue 12, item 14):
+    a connection that drops mid-body leaves the URL to the client's retry."""
+    grant = await presign(client, "scan", "image/png")
+    token = grant["upload_url"].rsplit("/", 1)[1]
+
+    async def dropped() -> AsyncIterator[bytes]:
+        yield PNG_BYTES[:100]
+        raise ConnectionResetError("client went away")
+
+    async def interrupted(runtime: Runtime) -> None:
+        images = runtime.services["images"]
+        assert isinstance(images, services.ImageService)
+        with pytest.raises(ConnectionResetError):
+            await images.receive_upload(token, "image/png", len(PNG_BYTES), dropped())
+
+    await with_runtime(client, interrupted)
+    retry = await put(client, grant["upload_url"], PNG_BYTES, "image/png")
+    assert retry.status_code == 200, retry.text
+    assert (await client.get(urlsplit(grant["cdn_url"]).path)).content[:8] == PNG_BYTES[:8]
 
 
 async def test_put_refuses_tampered_and_expired_urls(
@@ -216,8 +237,11 @@ async def test_account_deletion_erases_images(client: Client, user_id: str) -> N
 
     storage = storage_for(client.app.state.settings)
     assert await storage.stat(grant["key"]) is not None
-    await services.forget_user(client.app.state.runtime, user_id)
+    assert (await client.delete("/api/v1/user/me")).status_code == 204
     assert await storage.stat(grant["key"]) is None
+
+
+KEY = f"scan/{'0' * 20}/{'A' * 22}.png"
 
 
 def test_allowed_image_urls(settings: Settings) -> None:
@@ -226,12 +250,43 @@ def test_allowed_image_urls(settings: Settings) -> None:
     )
     assert is_allowed_image_url(configured, "https://cdn.eco2.example/chat/a.png")
     assert is_allowed_image_url(configured, "https://img.example:8443/a.png")
+    assert is_allowed_image_url(configured, "https://CDN.eco2.example:443/a.png")
     assert not is_allowed_image_url(configured, "http://cdn.eco2.example/a.png")
     assert not is_allowed_image_url(configured, "https://img.example/a.png")
     assert not is_allowed_image_url(configured, "https://evil.example/a.png")
     assert not is_allowed_image_url(configured, "https://user@cdn.eco2.example/a.png")
+    assert not is_allowed_image_url(configured, "https://cdn.eco2.example@evil.example/a.png")
     assert not is_allowed_image_url(configured, "file:///etc/passwd")
-    assert is_allowed_image_url(settings, "http://testserver.local/api/v1/images/files/a.png")
+    assert is_allowed_image_url(settings, f"http://testserver.local/api/v1/images/files/{KEY}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # the storage's own host, but not a stored image (issue 12, item 3)
+        "http://testserver.local/internal/users/erase",
+        "http://testserver.local/metrics",
+        "http://testserver.local/api/v1/user/me",
+        "http://testserver.local/api/v1/images/files/../../../metrics",
+        f"http://testserver.local/api/v1/images/files/{KEY}/../../../../metrics",
+        f"http://testserver.local/api/v1/images/files/{KEY}?x=1",
+        f"http://testserver.local/api/v1/images/files/{KEY}%2F..",
+        f"http://testserver.local:81/api/v1/images/files/{KEY}",
+        # malformed: surrounding space, bad ports, userinfo, control characters
+        f" http://testserver.local/api/v1/images/files/{KEY}",
+        f"http://testserver.local/api/v1/images/files/{KEY} ",
+        f"http://testserver.local:80:80/api/v1/images/files/{KEY}",
+        f"http://testserver.local:0/api/v1/images/files/{KEY}",
+        f"http://testserver.local:65536/api/v1/images/files/{KEY}",
+        f"http://u:p@testserver.local/api/v1/images/files/{KEY}",
+        f"http://testserver.local\\@evil/api/v1/images/files/{KEY}",
+        f"http://testserver.local/api/v1/images/files/{KEY}\n",
+        f"http://testserver.local/api/v1/images/files/\t{KEY}",
+        f"ftp://testserver.local/api/v1/images/files/{KEY}",
+    ],
+)
+def test_only_stored_images_of_the_storage_host_pass(settings: Settings, url: str) -> None:
+    assert not is_allowed_image_url(settings, url)
 
 
 async def test_the_limit_holds_while_streaming_without_a_content_length() -> None:

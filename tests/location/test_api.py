@@ -1,42 +1,19 @@
-"""``/api/v1/locations``: the map contract (§3.12, §7), detail, search, suggest, the port."""
+"""``/api/v1/locations``: the map contract (§3.12, §7), detail, search, suggest."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from eco2.domains.location import hours
-from eco2.domains.location.interface import LocalLocation, RemoteLocation, location_port
-from eco2.platform.db import async_url
-from eco2.platform.errors import AppError
-from eco2.platform.internal import InternalClient
 from eco2.settings import Settings
-from tests.conftest import INTERNAL_TOKEN, dev_login
-from tests.location.conftest import SEOUL_CITY_HALL, load, load_bundled, north_of, site
+from tests.conftest import dev_login
+from tests.location.conftest import LAT, LON, load, load_bundled, north_of, ring, site
 
-LAT, LON = SEOUL_CITY_HALL
 Client = AsyncTestClient[Litestar]
-
-
-def ring() -> list:
-    """Places due north of city hall at 50 m, 300 m, 1.5 km, 3.9 km, 30 km and 80 km."""
-    return [
-        site("k1", north_of(LAT, 300), LON, name="삼백미터 회수기"),
-        site("k2", north_of(LAT, 50), LON, name="오십미터 회수기", phone="02-120-0000",
-             road_address="서울 중구 세종대로 110", pickup_categories=["clear_pet", "battery",
-             "electronics"], hours=hours.weekly({d: "상시" for d in hours.WEEKDAYS}, [])),
-        site("k3", north_of(LAT, 1500), LON, name="천오백미터 회수기"),
-        site("z1", north_of(LAT, 3900), LON, source="zerowaste", name="알맹상점 리필스테이션",
-             store_category="refill_zero", pickup_categories=[], memo="리필 세제"),
-        site("z2", north_of(LAT, 30_000), LON, source="zerowaste", name="지구카페",
-             store_category="cafe_bakery", pickup_categories=[]),
-        site("k4", north_of(LAT, 80_000), LON, name="아주 먼 회수기"),
-    ]  # fmt: skip
 
 
 async def test_requires_sign_in(client: Client) -> None:
@@ -162,6 +139,12 @@ async def test_detail(client: Client, user_id: str, settings: Settings) -> None:
     assert body["hours"]["mon"]["ranges"] == [["00:00", "24:00"]]
     for key in ("lot_address", "store_category", "collection_items", "introduction", "phone"):
         assert key in body
+    # The sheet prints collection_items as text and heads every non-null field (contract §7).
+    assert body["collection_items"] == "투명페트병, 폐건전지"
+    bare = (await client.get(f"/api/v1/locations/centers/{ids['k3']}")).json()
+    for key in ("collection_items", "introduction", "phone", "lot_address", "memo", "phones"):
+        assert bare[key] is None, key
+    assert bare["pickup_categories"] == ["clear_pet", "can"]  # the client calls .length on it
     missing = await client.get("/api/v1/locations/centers/999999")
     assert missing.status_code == 404
     bad = await client.get("/api/v1/locations/centers/abc")
@@ -233,30 +216,6 @@ async def test_first_start_imports_the_bundled_data_once(
             "/api/v1/locations/centers", params={"lat": 37.7025454, "lon": 126.901133}
         )
         assert response.json()[0]["name"] == "고양동 종합복지회관"
-
-
-async def test_the_port_in_process_and_over_http(
-    settings: Settings, client: Client, user_id: str
-) -> None:
-    await load(settings, ring())
-    engine = create_async_engine(async_url(settings.database_url or ""))
-    runtime = replace(client.app.state.runtime, sessions=async_sessionmaker(engine))
-    try:
-        local = location_port(runtime)
-        assert isinstance(local, LocalLocation)
-        sites = await local.nearest(LAT, LON, pickup_category="battery")
-        assert [s.name for s in sites] == ["오십미터 회수기"]
-    finally:
-        await engine.dispose()
-    # Split pods: the same call over the internal route, authenticated by the service token.
-    remote = RemoteLocation(runtime)
-    remote._client = InternalClient(client, str(client.base_url), INTERNAL_TOKEN, "location")
-    over_http = await remote.nearest(LAT, LON, pickup_category="battery", limit=3)
-    assert [s.name for s in over_http] == ["오십미터 회수기"]
-    refused = RemoteLocation(runtime)
-    refused._client = InternalClient(client, str(client.base_url), "wrong", "location")
-    with pytest.raises(AppError):
-        await refused.nearest(LAT, LON)
 
 
 def test_zoom_defaults_cover_the_client_range() -> None:

@@ -37,7 +37,7 @@ async def test_import_is_idempotent_and_merges(settings: Settings, tmp_path: Pat
         assert kept is not None
         assert kept.merged_keys == ["286"]
         assert await session.scalar(select(Site).where(Site.source_key == "286")) is None
-        ids_before = dict((await session.execute(select(Site.source_key, Site.id))).tuples().all())
+        ids_before = dict((await session.execute(select(Site.source_key, Site.id))).all())
     # A newer export of the same dataset: one renamed place is updated in place (same id).
     (name, data), _ = datasets.bundled_files()
     changed = tmp_path / name

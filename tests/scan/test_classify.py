@@ -126,6 +126,9 @@ async def test_image_url_off_the_allowed_hosts_is_refused(
         "https://cdn.eco2.test.evil.example/x.png",
         "https://user:pw@cdn.eco2.test/x.png",
         "file:///etc/passwd",
+        "http://testserver.local/metrics",  # the app's own host, not a stored image
+        "http://testserver.local/internal/users/erase",
+        " https://cdn.eco2.test/x.png",
     ):
         response = await client.post(CLASSIFY, json={"image_url": url})
         assert response.status_code == 422, url

@@ -37,7 +37,7 @@ class Counted:
 
 
 def vision(app: Litestar, **options: Any) -> Counted:
-    service = app.state.scan_service
+    service = app.state.runtime.services["scan"]
     counted = Counted(service.pipeline.vision, **options)
     object.__setattr__(service.pipeline, "vision", counted)
     return counted
@@ -173,7 +173,7 @@ async def test_a_sync_scan_that_cannot_be_stored_grants_no_reward(
     live: LiveApp, settings: Settings
 ) -> None:
     """Issue 12, item 10: the reward and the stored scan succeed or fail together."""
-    service = live.app.state.scan_service
+    service = live.app.state.runtime.services["scan"]
 
     async def broken(row: dict[str, Any]) -> None:
         raise OperationalError("INSERT", {}, ConnectionError("database went away"))
@@ -201,7 +201,7 @@ async def test_a_reward_owed_by_a_crashed_scan_is_granted_by_the_sweep(
         u=user_id,
         img=IMAGE,
     )
-    service = live.app.state.scan_service
+    service = live.app.state.runtime.services["scan"]
     assert await live.call(service.settle_rewards) == 1
     owned = await sql(
         settings,

@@ -10,9 +10,10 @@ from eco2.domains.scan.providers.retry import RetryPolicy, status_failure
 from eco2.settings import Settings
 
 
-def test_auto_picks_the_best_offline_provider_installed() -> None:
-    expected = "local" if local_model_installed() else "text"
-    assert vision_name(Settings(vision_provider="auto")) == expected
+def test_auto_picks_the_local_model_in_the_default_install() -> None:
+    """Its packages are base dependencies (no torch): photos alone get a category offline."""
+    assert local_model_installed()
+    assert vision_name(Settings(vision_provider="auto")) == "local"
     assert vision_name(Settings(vision_provider="azure")) == "azure"
 
 

@@ -13,6 +13,7 @@ used (recall@1 by category drops by a few points; see bench/retrieval_eval.py).
 from __future__ import annotations
 
 import logging
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -115,14 +116,25 @@ def top_categories(hits: list[Hit], limit: int = 3) -> list[tuple[str, str]]:
     return seen[:limit]
 
 
-@lru_cache(maxsize=1)
+_BUILDING = threading.Lock()
+
+
 def default_retriever() -> Retriever:
-    """Process-wide retriever over the bundled knowledge (call once at start-up to warm it)."""
-    return Retriever(
+    """Process-wide retriever over the bundled knowledge (built once at start-up, in a
+    thread; a search arriving meanwhile waits for that build instead of starting another)."""
+    with _BUILDING:
+        return _build_default()
+
+
+@lru_cache(maxsize=1)
+def _build_default() -> Retriever:
+    retriever = Retriever(
         load_knowledge(),
         embedder=load_embedder(),
         cache_dir=get_settings().knowledge_index_dir,
     )
+    retriever.search("페트병", 1)  # the first query loads the query-side model lazily
+    return retriever
 
 
 def search(text: str, limit: int = 5) -> list[Hit]:

@@ -6,9 +6,13 @@ from typing import Any
 
 import redis
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from eco2.settings import Settings
 
 MAX_CONNECTIONS = 256
-POOL_WAIT_SECONDS = 2.0
 
 
 def _driver_info() -> dict[str, Any]:
@@ -24,21 +28,25 @@ def _driver_info() -> dict[str, Any]:
 DRIVER_INFO = _driver_info()
 
 
-def redis_client(url: str) -> Redis:
-    """Short timeouts: a dead Redis must fail a request quickly, never hang it.
+def redis_client(settings: Settings) -> Redis:
+    """Deadlines on every wait: a dead or stalled Redis fails a request quickly, never hangs it.
 
-    A blocking pool: under a burst, a request waits (at most ``POOL_WAIT_SECONDS``) for one of
-    ``MAX_CONNECTIONS`` connections instead of failing at once as the default pool does when
-    its 100 connections are all busy.
+    - connect and socket timeouts (``ECO2_REDIS_*_TIMEOUT_SECONDS``);
+    - a blocking pool: under a burst, a request waits (at most ``ECO2_REDIS_POOL_TIMEOUT_
+      SECONDS``) for one of ``MAX_CONNECTIONS`` connections instead of failing at once;
+    - a pooled connection idle for ``ECO2_REDIS_HEALTH_CHECK_SECONDS`` is pinged before use,
+      and a command that meets a dropped connection (Redis restarted) is retried once on a
+      fresh one. Timeouts are not retried: a stalled server would only double the wait.
     """
     pool = BlockingConnectionPool.from_url(
-        url,
+        settings.redis_url or "",
         max_connections=MAX_CONNECTIONS,
-        timeout=POOL_WAIT_SECONDS,
-        socket_connect_timeout=2,
-        socket_timeout=2,
-        health_check_interval=30,
-        retry_on_timeout=False,
+        timeout=settings.redis_pool_timeout_seconds,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        health_check_interval=settings.redis_health_check_seconds,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        retry_on_error=[RedisConnectionError],
         **DRIVER_INFO,
     )
     return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
@@ -13,6 +14,8 @@ from advanced_alchemy.extensions.litestar import (
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from eco2.settings import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,11 +48,31 @@ def async_url(url: str) -> str:
     return url
 
 
-def sqlalchemy_config(database_url: str) -> SQLAlchemyAsyncConfig:
+def deadlines(settings: Settings) -> dict[str, Any]:
+    """asyncpg connect arguments that bound every wait on PostgreSQL: the connection handshake,
+    each statement (on the client, which also cancels it, and on the server)."""
+    statement = settings.db_statement_timeout_seconds
+    return {
+        "timeout": settings.db_connect_timeout_seconds,
+        "command_timeout": statement,
+        "server_settings": {"statement_timeout": str(int(statement * 1000))},
+    }
+
+
+def sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    """The app's engine: pooled, pre-pinged, and with a deadline on every wait (a stalled
+    PostgreSQL fails a request with a 503 in seconds instead of hanging it)."""
     return SQLAlchemyAsyncConfig(
-        connection_string=async_url(database_url),
+        connection_string=async_url(settings.database_url or ""),
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(pool_size=10, max_overflow=20, pool_pre_ping=True),
+        engine_config=EngineConfig(
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            pool_timeout=settings.db_pool_timeout_seconds,  # type: ignore[arg-type]  # a float works
+            connect_args=deadlines(settings),
+            hide_parameters=True,  # error messages (and so logs) never carry user data
+        ),
         before_send_handler="autocommit",
         session_dependency_key="db_session",
         create_all=False,

@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
+import json
 import os
 import pwd
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import structlog
@@ -120,7 +122,8 @@ def _postgres_bin() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
-def start_postgres(data_dir: Path) -> EmbeddedServer:
+def start_postgres(data_dir: Path, port: int | None = None) -> EmbeddedServer:
+    """``port``: restart on a known port (the supervisor, after the server died)."""
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     ids = _postgres_user()
@@ -148,7 +151,7 @@ def start_postgres(data_dir: Path) -> EmbeddedServer:
             preexec_fn=setup,
         )
     (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a hard kill
-    port = free_port()
+    port = port or free_port()
     logfile = pgdata / "server.log"
     with logfile.open("ab") as out:
         if ids:
@@ -245,21 +248,155 @@ def start_valkey(data_dir: Path, port: int | None = None) -> EmbeddedServer:
         stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent(signal.SIGTERM),
     )
-    _wait_for_port(port, process, "valkey", logfile)
+    _wait_for_pong(port, process, logfile)
     return EmbeddedServer("valkey", f"redis://127.0.0.1:{port}/0", process, signal.SIGTERM)
 
 
+def _wait_for_pong(port: int, process: subprocess.Popen[bytes], logfile: Path) -> None:
+    """Up means answering PING (an open port alone could be anything else's)."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""
+            raise RuntimeError(f"embedded valkey exited during start-up:\n{tail}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), 0.2) as sock,
+        ):
+            sock.settimeout(0.5)
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"embedded valkey did not answer on port {port} in time")
+
+
+# --- supervision ---------------------------------------------------------------------------
+
+STATUS_FILE = "embedded-status.json"
+POLL_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 10.0
+
+
+@dataclass
+class ServerState:
+    state: str = "running"  # running | restarting
+    restarts: int = 0
+    pid: int = 0
+    since: float = field(default_factory=time.time)
+    last_error: str | None = None
+
+
+class Supervisor:
+    """Restarts a dead embedded server on the same data and port, and reaps the dead one (no
+    zombies). Its view of the servers is written to ``<data dir>/embedded-status.json`` for
+    ``/ready`` (server workers are other processes)."""
+
+    def __init__(self, data_dir: Path, servers: list[EmbeddedServer], poll: float = POLL_SECONDS):
+        self.data_dir = data_dir
+        self.servers = servers
+        self.poll = poll
+        self.states = {s.name: ServerState(pid=s.process.pid) for s in servers}
+        self._stop = threading.Event()
+        # Children get their parent-death signal when the *thread* that forked them ends: this
+        # thread forks the restarted servers and must outlive them (it stops them itself).
+        self._thread = threading.Thread(target=self._run, name="embedded-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._write()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stops the servers too (from the thread that started the restarted ones)."""
+        self._stop.set()
+        self._thread.join()
+        status_path(self.data_dir).unlink(missing_ok=True)
+
+    def _run(self) -> None:
+        backoff: dict[str, float] = {}
+        try:
+            while not self._stop.wait(self.poll):
+                for server in self.servers:
+                    if server.process.poll() is not None:  # poll() reaps it
+                        self._restart(server, backoff)
+        finally:
+            for server in reversed(self.servers):
+                server.stop()
+
+    def _restart(self, server: EmbeddedServer, backoff: dict[str, float]) -> None:
+        state = self.states[server.name]
+        if state.state == "running":
+            log.error("embedded_server_died", server=server.name, code=server.process.returncode)
+            state.state, state.since = "restarting", time.time()
+            self._write()
+        if time.time() < backoff.get(server.name, 0.0):
+            return
+        try:
+            restarted = RESTARTERS[server.name](self.data_dir, _port(server.url))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            delay = min(2.0 ** min(state.restarts, 4), MAX_BACKOFF_SECONDS)
+            backoff[server.name] = time.time() + delay
+            state.last_error = str(exc).splitlines()[0][:200]
+            log.warning("embedded_restart_failed", server=server.name, error=state.last_error)
+            self._write()
+            return
+        server.process, server.url = restarted.process, restarted.url
+        state.state, state.since, state.pid = "running", time.time(), restarted.process.pid
+        state.restarts += 1
+        backoff.pop(server.name, None)
+        log.info("embedded_server_restarted", server=server.name, restarts=state.restarts)
+        self._write()
+
+    def _write(self) -> None:
+        path = status_path(self.data_dir)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # processes may share a dir
+        partial.write_text(json.dumps({n: asdict(s) for n, s in self.states.items()}))
+        partial.replace(path)
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
+RESTARTERS: dict[str, Callable[[Path, int], EmbeddedServer]] = {
+    "postgres": start_postgres,
+    "valkey": start_valkey,
+}
+
+
+def status_path(data_dir: Path) -> Path:
+    return data_dir / STATUS_FILE
+
+
+def read_status(data_dir: Path) -> dict[str, object] | None:
+    """The supervisor's last word on the embedded servers, or None when none supervises."""
+    try:
+        status: dict[str, object] = json.loads(status_path(data_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    return status
+
+
 @contextlib.contextmanager
-def embedded_services(data_dir: Path, *, postgres: bool, valkey: bool) -> Iterator[dict[str, str]]:
-    """Start what is needed; yield ``{"database_url"?, "redis_url"?}``; stop them on exit."""
+def embedded_services(
+    data_dir: Path, *, postgres: bool, valkey: bool, poll: float = POLL_SECONDS
+) -> Iterator[dict[str, str]]:
+    """Start what is needed under a supervisor; yield ``{"database_url"?, "redis_url"?}``;
+    stop them on exit."""
     servers: list[EmbeddedServer] = []
     try:
         if postgres:
             servers.append(start_postgres(data_dir))
         if valkey:
             servers.append(start_valkey(data_dir))
+    except BaseException:
+        for server in reversed(servers):
+            server.stop()
+        raise
+    supervisor = Supervisor(data_dir, servers, poll)
+    supervisor.start()
+    try:
         keys = {"postgres": "database_url", "valkey": "redis_url"}
         yield {keys[s.name]: s.url for s in servers}
     finally:
-        for server in reversed(servers):
-            server.stop()
+        supervisor.stop()

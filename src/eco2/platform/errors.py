@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import redis.exceptions
+import sqlalchemy.exc
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
@@ -21,6 +23,7 @@ from litestar.status_codes import (
     HTTP_405_METHOD_NOT_ALLOWED,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import ExceptionHandlersMap
 
@@ -149,8 +152,55 @@ def _not_found(_: Request[Any, Any, Any], __: NotFoundException) -> Response[Any
     return _json(HTTP_404_NOT_FOUND, error_body(*_HTTP_CODES[404]))
 
 
+# A store that is down, stalled past its deadline or out of pooled connections: the request
+# fails fast with a 503 and a code, and the next one tries again (the pools reconnect).
+DEPENDENCY_ERRORS: dict[type[Exception], str] = {
+    sqlalchemy.exc.OperationalError: "database_unavailable",
+    sqlalchemy.exc.InterfaceError: "database_unavailable",
+    sqlalchemy.exc.TimeoutError: "database_unavailable",  # no pooled connection in time
+    redis.exceptions.ConnectionError: "redis_unavailable",
+    redis.exceptions.TimeoutError: "redis_unavailable",
+    TimeoutError: "dependency_timeout",  # asyncpg's statement and connect deadlines
+    ConnectionError: "dependency_unavailable",  # refused or reset connections
+}
+RETRY_AFTER = {"Retry-After": "2"}
+
+
+def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    code = next(c for kind, c in DEPENDENCY_ERRORS.items() if isinstance(exc, kind))
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and not _connection_level(exc):
+        return _unexpected(request, exc)
+    log.warning(
+        "dependency_unavailable", path=request.url.path, code=code, error=type(exc).__name__
+    )
+    return _json(
+        HTTP_503_SERVICE_UNAVAILABLE,
+        error_body(code, "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해 주세요."),
+        RETRY_AFTER,
+    )
+
+
+def _connection_level(exc: sqlalchemy.exc.DBAPIError) -> bool:
+    """Operational errors are about the server or the connection (down, restarting, statement
+    deadline, cancelled), not about the statement's data: those stay 500s, as bugs."""
+    return exc.connection_invalidated or isinstance(
+        exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    if isinstance(exc, sqlalchemy.exc.StatementError):
+        # The driver's message quotes the offending value (user data): the statement, its
+        # error class and where it was raised say enough.
+        log.error(
+            "unhandled_error",
+            path=request.url.path,
+            error=type(exc).__name__,
+            driver_error=type(exc.orig).__name__,
+            statement=exc.statement,
+        )
+    else:
+        log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
     return _json(
         HTTP_500_INTERNAL_SERVER_ERROR,
         error_body("internal_error", "서버에서 문제가 발생했습니다. 잠시 후 다시 시도해 주세요."),
@@ -164,5 +214,6 @@ def exception_handlers() -> ExceptionHandlersMap:
         NotFoundException: _not_found,
         HTTPException: _http_error,
         HTTP_405_METHOD_NOT_ALLOWED: _http_error,
+        **dict.fromkeys(DEPENDENCY_ERRORS, _dependency_down),
         Exception: _unexpected,
     }

@@ -13,13 +13,16 @@ on, a crash, an unreadable body, no answer) is the other domain being unavailabl
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import httpx
 import msgspec
 import structlog
+from litestar import Router
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ControllerRouterHandler, Dependencies
 
 from eco2.platform.errors import AppError, ServiceUnavailable, Unauthorized
 
@@ -51,6 +54,20 @@ def require_internal_token(
     given = connection.headers.get(INTERNAL_TOKEN_HEADER, "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized(code="invalid_service_credential")
+
+
+def internal_router(
+    domain: str, route_handlers: Sequence[ControllerRouterHandler], dependencies: Dependencies
+) -> Router:
+    """A domain's routes for other domains: under ``/internal/<domain>``, behind the internal
+    token, left out of the OpenAPI document."""
+    return Router(
+        f"{INTERNAL_PREFIX}{domain}",
+        route_handlers=route_handlers,
+        dependencies=dependencies,
+        guards=[require_internal_token],
+        include_in_schema=False,
+    )
 
 
 class InternalClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -33,11 +33,16 @@ def encode_cursor(moment: datetime, row_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (moment, id) a cursor names; the moment is an aware UTC time (a naive one, or one
+    that leaves the calendar once moved to UTC, was never issued here)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, _, row_id = raw.partition("|")
-        return datetime.fromisoformat(moment), uuid.UUID(row_id)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text, _, row_id = raw.partition("|")
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            raise ValueError("naive cursor time")
+        return moment.astimezone(UTC), uuid.UUID(row_id)
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise InvalidInput("cursor 값이 올바르지 않습니다.", field="cursor") from exc
 
 

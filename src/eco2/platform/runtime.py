@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -13,6 +14,8 @@ from eco2.platform.jobs import Jobs
 from eco2.platform.security import Revocations, TokenCodec
 from eco2.platform.shutdown import Stopping
 from eco2.settings import Settings
+
+S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +29,19 @@ class Runtime:
     revocations: Revocations
     jobs: Jobs
     stopping: Stopping
+    # Each served domain's service, registered by the app when the domain starts
+    # (docs/architecture.md, "Services").
+    services: dict[str, object] = field(default_factory=dict)
 
     def serves(self, domain: str) -> bool:
         return domain in self.domains
+
+    def service(self, domain: str, kind: type[S]) -> S:
+        """The started service of ``domain``, a ``kind``; a wiring error when there is none."""
+        service = self.services.get(domain)
+        if not isinstance(service, kind):
+            raise LookupError(f"the {domain} domain has no started {kind.__name__} here")
+        return service
 
     def internal_client(self, domain: str) -> InternalClient:
         return InternalClient(

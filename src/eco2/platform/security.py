@@ -146,10 +146,20 @@ class TokenCodec:
         self.ttl = ttl
         self.leeway = leeway
 
-    def issue(self, kind: TokenKind, *, user_id: str, provider: str, family_id: str) -> IssuedToken:
+    def issue(
+        self,
+        kind: TokenKind,
+        *,
+        user_id: str,
+        provider: str,
+        family_id: str,
+        jti: str | None = None,
+        expires_at: int | None = None,
+    ) -> IssuedToken:
+        """A new token; ``jti``/``expires_at`` re-issue an existing one (same id, same end)."""
         now = int(time.time())
-        jti = uuid.uuid4().hex
-        max_age = self.ttl[kind]
+        jti = jti or uuid.uuid4().hex
+        max_age = expires_at - now if expires_at is not None else self.ttl[kind]
         claims = {
             "iss": self.issuer,
             "aud": self.audience,

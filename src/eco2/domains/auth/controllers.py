@@ -10,7 +10,12 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect
 
 from eco2.domains.auth import services
-from eco2.domains.auth.cookies import cleared_cookies, session_cookies
+from eco2.domains.auth.cookies import (
+    LOGIN_COOKIE,
+    cleared_cookies,
+    login_cookie,
+    session_cookies,
+)
 from eco2.domains.auth.revocations import Relay
 from eco2.domains.auth.schemas import DevLogin, Envelope, LoginStart, ProviderProfile
 from eco2.domains.auth.services import LoginFailed
@@ -47,10 +52,15 @@ async def start_login(
     runtime: RuntimeDep,
     provider: ProviderName,
     redirect_uri: Annotated[str | None, QueryParameter(max_length=2048)] = None,
-) -> Envelope:
+) -> Response[Envelope]:
     origin = request.headers.get("x-frontend-origin")
-    started: LoginStart = await services.start_login(runtime, provider, redirect_uri, origin)
-    return Envelope(success=True, data=started)
+    binding = services.browser_binding(request.cookies.get(LOGIN_COOKIE))
+    started: LoginStart = await services.start_login(
+        runtime, provider, redirect_uri, origin, binding
+    )
+    return Response(
+        Envelope(success=True, data=started), cookies=[login_cookie(runtime.settings, binding)]
+    )
 
 
 @get(f"{API}/auth/{{provider:str}}/callback", tags=TAGS, summary="OAuth provider callback")
@@ -70,6 +80,7 @@ async def callback(
             code=code,
             state=oauth_state,
             error=error,
+            binding=request.cookies.get(LOGIN_COOKIE),
             ip=_client_ip(request, runtime),
             user_agent=request.headers.get("user-agent"),
         )
@@ -79,6 +90,7 @@ async def callback(
         log.exception("oauth_callback_error", provider=provider)
         origin = runtime.settings.default_origin
         return Redirect(f"{origin}/#/login?error=server_error", status_code=302)
+    # The login cookie stays until it expires: another tab's login may still need it.
     return Redirect(
         f"{origin}/#/home", status_code=302, cookies=session_cookies(runtime.settings, tokens)
     )

@@ -53,6 +53,8 @@ class RefreshToken(CreatedAt, Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the token this one was rotated into: a reuse within the grace gets that one back
+    successor_jti: Mapped[str | None] = mapped_column(String(64))
 
 
 class RevocationOutbox(CreatedAt, Base):

@@ -31,6 +31,7 @@ class PendingLogin(msgspec.Struct):
     code_verifier: str
     origin: str
     redirect_uri: str
+    browser: str = ""  # SHA-256 of the login cookie of the browser that started the login
 
 
 class ProviderProfile(msgspec.Struct):

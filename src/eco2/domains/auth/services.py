@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Collection
@@ -40,6 +43,7 @@ from eco2.settings import Settings
 log = structlog.get_logger(__name__)
 
 STATE_PREFIX = "oauth:state:"
+BINDING_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")
 REFRESH_REUSE_GRACE = timedelta(seconds=10)
 SIGN_IN_LOCK_SECONDS = 15
 
@@ -98,9 +102,27 @@ def landing_origin(settings: Settings, requested: str | None) -> str:
     return origin if origin in settings.cors_origins else settings.default_origin
 
 
+def browser_binding(presented: str | None) -> str:
+    """The login cookie's value: the browser's own when it already has a well-formed one (two
+    tabs signing in at once both finish), else a new random one."""
+    if presented and BINDING_FORMAT.fullmatch(presented):
+        return presented
+    return secrets.token_urlsafe(32)
+
+
+def _digest(binding: str) -> str:
+    return hashlib.sha256(binding.encode()).hexdigest()
+
+
 async def start_login(
-    runtime: Runtime, provider: str, redirect_uri: str | None, frontend_origin: str | None
+    runtime: Runtime,
+    provider: str,
+    redirect_uri: str | None,
+    frontend_origin: str | None,
+    binding: str,
 ) -> LoginStart:
+    """``binding``: the value of the login cookie the start response sets; the callback must
+    come from a browser holding it (login CSRF: a ``state`` alone is not enough)."""
     settings = runtime.settings
     client = oauth_client(settings, provider)
     callback = checked_callback(settings, provider, redirect_uri)
@@ -110,6 +132,7 @@ async def start_login(
         code_verifier=new_code_verifier(),
         origin=landing_origin(settings, frontend_origin),
         redirect_uri=callback,
+        browser=_digest(binding),
     )
     ttl = settings.auth_state_ttl_seconds
     await runtime.redis.set(STATE_PREFIX + state, msgspec.json.encode(pending), ex=ttl)
@@ -141,13 +164,18 @@ async def complete_login(
     code: str | None,
     state: str | None,
     error: str | None,
+    binding: str | None,
     ip: str | None,
     user_agent: str | None,
 ) -> tuple[SessionTokens, str]:
+    """``binding``: the login cookie the callback's browser sent (see :func:`start_login`)."""
     settings = runtime.settings
     pending = await _take_state(runtime, state)
     if pending is None or pending.provider != provider:
         raise LoginFailed("invalid_state", settings.default_origin)
+    if not binding or not hmac.compare_digest(_digest(binding), pending.browser):
+        log.warning("oauth_browser_mismatch", provider=provider)
+        raise LoginFailed("browser_mismatch", pending.origin)
     if error:
         raise LoginFailed(
             "access_denied" if error == "access_denied" else "provider_error", pending.origin
@@ -246,7 +274,7 @@ async def _link_or_create(
                 user_id=user_id,
                 provider=profile.provider,
                 ip=ip,
-                user_agent=(user_agent or "")[:512] or None,
+                user_agent=(user_agent or "").replace("\x00", "")[:512] or None,
             )
         )
     if result.created:
@@ -260,24 +288,42 @@ async def _link_or_create(
 # --- session tokens ---------------------------------------------------------------------------
 
 
-async def open_session(
-    runtime: Runtime, user_id: str, provider: str, family_id: str | None = None
+def _pair(
+    codec: TokenCodec, user_id: str, provider: str, family_id: str, successor: RefreshToken | None
 ) -> SessionTokens:
-    codec = _codec(runtime)
-    family_id = family_id or uuid.uuid4().hex
-    access = codec.issue("access", user_id=user_id, provider=provider, family_id=family_id)
-    refresh = codec.issue("refresh", user_id=user_id, provider=provider, family_id=family_id)
+    """A fresh access token and a refresh token: a new one, or ``successor`` re-issued."""
+    return SessionTokens(
+        access=codec.issue("access", user_id=user_id, provider=provider, family_id=family_id),
+        refresh=codec.issue(
+            "refresh",
+            user_id=user_id,
+            provider=provider,
+            family_id=family_id,
+            jti=successor.jti if successor else None,
+            expires_at=int(successor.expires_at.timestamp()) if successor else None,
+        ),
+    )
+
+
+def _refresh_row(
+    tokens: SessionTokens, user_id: str, provider: str, family_id: str
+) -> RefreshToken:
+    return RefreshToken(
+        jti=tokens.refresh.jti,
+        family_id=family_id,
+        user_id=parse_user_id(user_id),
+        provider=provider,
+        expires_at=datetime.fromtimestamp(tokens.refresh.expires_at, tz=UTC),
+    )
+
+
+async def open_session(runtime: Runtime, user_id: str, provider: str) -> SessionTokens:
+    """A new session: a new token family."""
+    family_id = uuid.uuid4().hex
+    tokens = _pair(_codec(runtime), user_id, provider, family_id, None)
     async with runtime.sessions.begin() as session:
-        session.add(
-            RefreshToken(
-                jti=refresh.jti,
-                family_id=family_id,
-                user_id=parse_user_id(user_id),
-                provider=provider,
-                expires_at=datetime.fromtimestamp(refresh.expires_at, tz=UTC),
-            )
-        )
-    return SessionTokens(access=access, refresh=refresh)
+        session.add(_refresh_row(tokens, user_id, provider, family_id))
+    return tokens
 
 
 async def rotate(runtime: Runtime, token: str | None) -> SessionTokens:
@@ -285,7 +331,9 @@ async def rotate(runtime: Runtime, token: str | None) -> SessionTokens:
 
     Presenting an already-rotated token revokes the family (RFC 9700 §4.14.2), except within
     a few seconds of its rotation: a browser firing parallel requests that all hit 401 sends
-    the same cookie several times, which is not theft.
+    the same cookie several times, which is not theft. Those reuses get the successor the
+    first rotation made (the same refresh token id) with a fresh access token: the family
+    never forks, whatever the number of parallel reuses.
     """
     codec = _codec(runtime)
     if not token:
@@ -306,19 +354,25 @@ async def rotate(runtime: Runtime, token: str | None) -> SessionTokens:
         )
         if row is None or row.revoked_at is not None:
             raise Unauthorized(code="refresh_token_revoked")
-        now = utcnow()
-        reused = row.used_at is not None and now - row.used_at > REFRESH_REUSE_GRACE
+        user_id, now = str(row.user_id), utcnow()
+        if row.used_at is None:  # the first rotation: the successor is made here, once
+            tokens = _pair(codec, user_id, row.provider, row.family_id, None)
+            session.add(_refresh_row(tokens, user_id, row.provider, row.family_id))
+            row.used_at, row.successor_jti = now, tokens.refresh.jti
+            return tokens
+        successor = await session.get(RefreshToken, row.successor_jti or "")
+        reused = now - row.used_at > REFRESH_REUSE_GRACE
         revoking = revocations.family_entries([row.family_id], _family_ttl(runtime))
         if reused:
             await session.execute(_revoke_rows([row.family_id]))
             await revocations.record(session, revoking)
-        else:
-            row.used_at = row.used_at or now
     if reused:
-        log.warning("refresh_token_reuse", user_id=str(row.user_id), family=row.family_id)
+        log.warning("refresh_token_reuse", user_id=user_id, family=row.family_id)
         await revocations.revoke(runtime, revoking)
         raise Unauthorized(code="refresh_token_reused")
-    return await open_session(runtime, str(row.user_id), row.provider, row.family_id)
+    if successor is None or successor.revoked_at is not None:
+        raise Unauthorized(code="refresh_token_revoked")
+    return _pair(codec, user_id, row.provider, row.family_id, successor)
 
 
 def _revoke_rows(family_ids: Collection[str]) -> Update:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from eco2.domains.character import services
 from eco2.domains.character.schemas import (
     Ack,
     CatalogCharacter,
@@ -14,6 +13,7 @@ from eco2.domains.character.schemas import (
     OwnedCharacter,
     Reward,
 )
+from eco2.domains.character.services import CharacterService
 from eco2.platform.runtime import Runtime
 
 
@@ -31,21 +31,21 @@ class LocalCharacter:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
+    @property
+    def _service(self) -> CharacterService:
+        return self._runtime.service("character", CharacterService)
+
     async def grant(self, user_id: str, middle_category: str, source_id: str) -> Reward | None:
-        async with self._runtime.sessions.begin() as session:
-            return await services.grant(session, user_id, middle_category, source_id)
+        return await self._service.grant(user_id, middle_category, source_id)
 
     async def ensure_mascot(self, user_id: str) -> None:
-        async with self._runtime.sessions.begin() as session:
-            await services.ensure_mascot(session, user_id)
+        await self._service.ensure_mascot(user_id)
 
     async def catalog(self) -> list[CatalogCharacter]:
-        async with self._runtime.sessions() as session:
-            return await services.catalog(session)
+        return await self._service.catalog()
 
     async def owned(self, user_id: str) -> list[OwnedCharacter]:
-        async with self._runtime.sessions.begin() as session:
-            return await services.owned(session, user_id)
+        return await self._service.owned(user_id)
 
 
 class RemoteCharacter:

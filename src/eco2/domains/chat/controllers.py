@@ -9,7 +9,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from eco2.domains.chat import deps
 from eco2.domains.chat.deps import Chats, dependencies
 from eco2.domains.chat.schemas import (
     ChatCreated,
@@ -23,6 +22,7 @@ from eco2.domains.chat.schemas import (
     RenameChat,
     SendMessage,
 )
+from eco2.knowledge import default_retriever
 from eco2.platform import idempotency
 from eco2.platform.di import AuthRequest
 from eco2.platform.job_events import last_event_id, sse
@@ -35,7 +35,8 @@ Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 async def legacy_message(
     request: AuthRequest, chats: Chats, data: JSONBody[LegacyMessage]
 ) -> LegacyAnswer:
-    return await chats.legacy(request.user.user_id, data)
+    async with chats.limit(request.user.user_id):
+        return await chats.legacy(request.user.user_id, data)
 
 
 @get("/", summary="My chats, most recently active first")
@@ -84,8 +85,9 @@ async def delete_chat(request: AuthRequest, chats: Chats, chat_id: FromPath[str]
 async def send_message(
     request: AuthRequest, chats: Chats, chat_id: FromPath[str], data: JSONBody[SendMessage]
 ) -> JobAccepted:
-    key = idempotency.request_key(request)
-    return await chats.submit(request.user.user_id, chat_id, data, key)
+    async with chats.limit(request.user.user_id):
+        key = idempotency.request_key(request)
+        return await chats.submit(request.user.user_id, chat_id, data, key)
 
 
 @get("/{job_id:str}/events", summary="Answer events (SSE; resumable with Last-Event-ID)")
@@ -110,5 +112,4 @@ chat_router = Router(
 )
 
 route_handlers = [chat_router]
-on_startup = [deps.start]
-on_shutdown = [deps.stop]
+warm_ups = {"knowledge": default_retriever}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import msgspec
@@ -35,6 +36,7 @@ from eco2.domains.chat.progress import (
     failed,
     failure_kind,
 )
+from eco2.domains.chat.render import legacy_html
 from eco2.domains.chat.schemas import (
     ChatCreated,
     ChatDetail,
@@ -49,7 +51,8 @@ from eco2.domains.chat.schemas import (
     SendMessage,
 )
 from eco2.domains.chat.tools import Toolbox
-from eco2.knowledge import default_retriever
+from eco2.domains.images.interface import check_image_url
+from eco2.knowledge import load_knowledge
 from eco2.platform import ratelimit
 from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
 from eco2.platform.idempotency import claim_job_id
@@ -83,9 +86,10 @@ class ChatJob(msgspec.Struct):
     text: str
     image_url: str | None = None
     position: Position | None = None
+    model: str | None = None
 
     def turn(self) -> Turn:
-        return Turn(self.user_id, self.text, self.image_url, self.position)
+        return Turn(self.user_id, self.text, self.image_url, self.position, model=self.model)
 
 
 def user_message_id(job_id: str) -> uuid.UUID:
@@ -95,10 +99,10 @@ def user_message_id(job_id: str) -> uuid.UUID:
 
 
 def build_assistant(runtime: Runtime, tools: Toolbox) -> Assistant:
-    if runtime.settings.chat_provider == "openai":
-        from eco2.domains.chat.llm import OpenAIAssistant
+    if runtime.settings.chat_provider == "openai" or runtime.settings.chat_models:
+        from eco2.domains.chat.llm import build_assistant as with_models
 
-        return OpenAIAssistant(runtime.settings, tools, OfflineAssistant(tools))
+        return with_models(runtime.settings, tools)
     return OfflineAssistant(tools)
 
 
@@ -135,14 +139,14 @@ class ChatService:
 
     # --- input ------------------------------------------------------------------------------
 
-    async def _limit(self, user_id: str) -> None:
-        settings = self.runtime.settings
-        await ratelimit.check(
-            self.runtime.redis,
-            f"chat:{user_id}",
-            limit=settings.chat_rate_limit,
-            window=settings.chat_rate_window_seconds,
-            code="chat_rate_limited",
+    def limit(self, user_id: str) -> AbstractAsyncContextManager[None]:
+        """One message of the user's rate limit, given back unless the message is accepted."""
+        limit, window = (
+            self.runtime.settings.chat_rate_limit,
+            self.runtime.settings.chat_rate_window_seconds,
+        )
+        return ratelimit.per_user(
+            self.runtime.redis, "chat", user_id, limit, window, "메시지를 보낸 횟수가"
         )
 
     def _turn(
@@ -152,18 +156,15 @@ class ChatService:
         image_url: str | None,
         position: Position | None = None,
         temperature: float = 0.2,
+        model: str | None = None,
     ) -> Turn:
-        from eco2.domains.images.interface import is_allowed_image_url
-
         text = text.strip()
-        if image_url and not is_allowed_image_url(self.runtime.settings, image_url):
-            raise InvalidInput(
-                "허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field="image_url"
-            )
+        if image_url:
+            check_image_url(self.runtime.settings, image_url)
         if not text and not image_url:
             raise InvalidInput("메시지를 입력해 주세요.", code="empty_message", field="message")
         text = text or IMAGE_ONLY_TEXT
-        return Turn(user_id, text, image_url, position, temperature)
+        return Turn(user_id, text, image_url, position, temperature, model)
 
     async def _history(
         self, session: AsyncSession, chat: ChatSession, before: ChatMessage | None = None
@@ -208,6 +209,7 @@ class ChatService:
                     content=reply.answer,
                     intent=reply.intent,
                     category=reply.category,
+                    model=reply.model,
                 )
             return _persistence(message)
 
@@ -236,7 +238,6 @@ class ChatService:
 
     async def legacy(self, user_id: str, data: LegacyMessage) -> LegacyAnswer:
         """Contract §3.11: answer now; the chat continues with the returned ``session_id``."""
-        await self._limit(user_id)
         turn = self._turn(user_id, data.message, data.image_url, temperature=data.temperature)
         chat, message = await self._open(user_id, data.session_id, turn)
         async with self.runtime.sessions() as session:
@@ -247,13 +248,14 @@ class ChatService:
             log.warning("chat_answer_failed", error=str(exc))
             raise ServiceUnavailable(FAILED_ANSWER, code="chat_unavailable") from exc
         await self._record(chat.id, history, reply, uuid.uuid4())
-        return LegacyAnswer(session_id=str(chat.id), user_answer=reply.answer)
+        return LegacyAnswer(session_id=str(chat.id), user_answer=legacy_html(reply.answer))
 
     async def submit(
         self, user_id: str, chat_id: str, data: SendMessage, idempotency_key: str | None = None
     ) -> JobAccepted:
-        await self._limit(user_id)
-        turn = self._turn(user_id, data.message, data.image_url, data.user_location)
+        turn = self._turn(
+            user_id, data.message, data.image_url, data.user_location, model=data.model
+        )
         job_id = await claim_job_id(
             self.runtime.redis,
             KIND,
@@ -272,7 +274,13 @@ class ChatService:
         except RedisError as exc:
             raise ServiceUnavailable(code="event_store_unavailable") from exc
         job = ChatJob(
-            user_id, str(chat.id), str(message.id), turn.text, turn.image_url, turn.position
+            user_id,
+            str(chat.id),
+            str(message.id),
+            turn.text,
+            turn.image_url,
+            turn.position,
+            turn.model,
         )
         await self.queue.enqueue("answer", job_id, msgspec.to_builtins(job))
         return JobAccepted(job_id=job_id, stream_url=f"{API}/chat/{job_id}/events", status="queued")
@@ -322,7 +330,7 @@ class ChatService:
             return None
         persistence.user_message = job.user_message_id
         done: dict[str, Any] = msgspec.to_builtins(
-            DoneResult(reply.answer, reply.intent, reply.category, persistence)
+            DoneResult(reply.answer, reply.intent, reply.category, persistence, reply.model)
         )
         return done
 
@@ -334,7 +342,9 @@ class ChatService:
             return None
         persistence = _persistence(message)
         persistence.user_message = str(user_message_id(str(answer_id)))
-        result = DoneResult(message.content, message.intent or "", message.category, persistence)
+        result = DoneResult(
+            message.content, message.intent or "", message.category, persistence, message.model
+        )
         done: dict[str, Any] = msgspec.to_builtins(result)
         return done
 
@@ -386,15 +396,19 @@ class ChatService:
         return await self.streams.open(user_id, job_id, since)
 
     @classmethod
-    async def start(cls, runtime: Runtime, tools: Toolbox) -> ChatService:
-        await asyncio.to_thread(default_retriever)  # warm the knowledge index once
-        return cls(runtime, tools)
+    async def start(cls, runtime: Runtime) -> ChatService:
+        await asyncio.to_thread(load_knowledge)  # the index itself warms up in the background
+        return cls(runtime, Toolbox(runtime))
 
     async def close(self) -> None:
         await self.streams.close()
         close = getattr(self.assistant, "close", None)
         if close is not None:
             await close()
+
+    async def forget_user(self, user_id: str) -> None:
+        async with self.runtime.sessions.begin() as session:
+            await store.forget(session, parse_user_id(user_id))
 
 
 def _persistence(message: ChatMessage) -> Persistence:
@@ -403,8 +417,3 @@ def _persistence(message: ChatMessage) -> Persistence:
         assistant_message=str(message.id),
         assistant_message_created_at=message.created_at,
     )
-
-
-async def forget_user(runtime: Runtime, user_id: str) -> None:
-    async with runtime.sessions.begin() as session:
-        await store.forget(session, parse_user_id(user_id))

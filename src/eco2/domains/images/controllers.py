@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post, put
+from litestar import Request, Router, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import File
 
-from eco2.domains.images import services
+from eco2.domains.images.deps import Images, dependencies
 from eco2.domains.images.schemas import (
     CallbackRequest,
     PresignRequest,
@@ -17,9 +17,10 @@ from eco2.domains.images.schemas import (
     UploadedImage,
 )
 from eco2.domains.images.storage import FILES_PATH, UPLOAD_PATH
-from eco2.platform.di import AuthRequest, RuntimeDep
+from eco2.platform.di import AuthRequest
 from eco2.registry import API
 
+IMAGES = f"{API}/images"
 # Keys are random and never rewritten, so a stored file can be cached for good.
 FILE_HEADERS = {
     "Cache-Control": "public, max-age=31536000, immutable",
@@ -30,48 +31,42 @@ FILE_HEADERS = {
 
 
 @post(
-    f"{API}/images/{{channel:str}}",
-    tags=["images"],
+    "/{channel:str}",
     summary="Presigned upload URL (bare object)",
     status_code=200,
 )
 async def presign(
     request: AuthRequest,
-    runtime: RuntimeDep,
+    images: Images,
     channel: FromPath[str],
     data: JSONBody[PresignRequest],
 ) -> PresignResponse:
-    return await services.presign(runtime, request.user.user_id, channel, data)
+    return await images.presign(request.user.user_id, channel, data)
 
 
 @post(
-    f"{API}/images/{{channel:str}}/callback",
-    tags=["images"],
+    "/{channel:str}/callback",
     summary="Confirm an upload: exists, size, real image type",
     status_code=200,
 )
 async def callback(
     request: AuthRequest,
-    runtime: RuntimeDep,
+    images: Images,
     channel: FromPath[str],
     data: JSONBody[CallbackRequest],
 ) -> UploadedImage:
-    return await services.confirm(runtime, request.user.user_id, channel, data.key)
+    return await images.confirm(request.user.user_id, channel, data.key)
 
 
 @put(
-    f"{UPLOAD_PATH}/{{token:str}}",
-    tags=["images"],
+    f"{UPLOAD_PATH.removeprefix(IMAGES)}/{{token:str}}",
     summary="Local storage: the signed, single-use upload URL (no cookies needed)",
     status_code=200,
     request_max_body_size=None,  # the service enforces ECO2_IMAGE_MAX_BYTES while streaming
 )
-async def upload(
-    request: Request[Any, Any, Any], runtime: RuntimeDep, token: FromPath[str]
-) -> None:
+async def upload(request: Request[Any, Any, Any], images: Images, token: FromPath[str]) -> None:
     length = request.headers.get("content-length")
-    await services.receive_upload(
-        runtime,
+    await images.receive_upload(
         token,
         request.headers.get("content-type", ""),
         int(length) if length and length.isdigit() else None,
@@ -79,9 +74,9 @@ async def upload(
     )
 
 
-@get(f"{FILES_PATH}/{{key:path}}", tags=["images"], summary="Local storage: a stored image")
-async def stored_file(runtime: RuntimeDep, key: FromPath[str]) -> File:
-    path, content_type = services.local_file(runtime, key.lstrip("/"))
+@get(f"{FILES_PATH.removeprefix(IMAGES)}/{{key:path}}", summary="Local storage: a stored image")
+async def stored_file(images: Images, key: FromPath[str]) -> File:
+    path, content_type = images.local_file(key.lstrip("/"))
     return File(
         path=path,
         media_type=content_type,
@@ -90,4 +85,11 @@ async def stored_file(runtime: RuntimeDep, key: FromPath[str]) -> File:
     )
 
 
-route_handlers = [presign, callback, upload, stored_file]
+public = Router(
+    IMAGES,
+    route_handlers=[presign, callback, upload, stored_file],
+    dependencies=dependencies,
+    tags=["images"],
+)
+
+route_handlers = [public]

@@ -21,6 +21,7 @@ from eco2.domains.images.schemas import (
     UploadSession,
 )
 from eco2.domains.images.storage import LocalStorage, UploadGrant, storage_for
+from eco2.platform import ratelimit
 from eco2.platform.errors import AppError, Conflict, InvalidInput, NotFound, Unauthorized
 from eco2.platform.runtime import Runtime
 
@@ -96,25 +97,6 @@ def _max_mb(runtime: Runtime) -> str:
     return f"{runtime.settings.image_max_bytes / 1024 / 1024:g}MB"
 
 
-async def presign(
-    runtime: Runtime, user_id: str, channel: str, request: PresignRequest
-) -> PresignResponse:
-    content_type = normalise_content_type(request.content_type)
-    key = new_key(check_channel(channel), user_id, content_type)
-    storage = storage_for(runtime.settings)
-    expires_in = runtime.settings.image_upload_ttl_seconds
-    upload_url = await storage.upload_url(key, content_type, expires_in)
-    session = UploadSession(user_id, channel, content_type, int(time.time()) + expires_in)
-    await runtime.redis.set(_session_key(key), msgspec.json.encode(session), ex=SESSION_TTL_SECONDS)
-    return PresignResponse(
-        key=key,
-        upload_url=upload_url,
-        cdn_url=storage.public_url(key),
-        expires_in=expires_in,
-        required_headers={"Content-Type": content_type},
-    )
-
-
 # --- local signed PUT -----------------------------------------------------------------------
 
 
@@ -139,10 +121,17 @@ def _check_grant(storage: LocalStorage, token: str, content_type: str) -> Upload
     return grant
 
 
+def _nonce_key(grant: UploadGrant) -> str:
+    return f"eco2:images:nonce:{grant.nonce}"
+
+
 async def _claim(runtime: Runtime, grant: UploadGrant) -> None:
-    """A signature works once: the first PUT claims its nonce until the URL expires."""
+    """A signature works once: the first complete PUT claims its nonce until the URL expires.
+
+    Claimed only once the whole body is in hand: an interrupted upload leaves the URL usable
+    for the client's retry."""
     ttl = max(int(grant.expires - time.time()) + 60, 60)
-    claimed = await runtime.redis.set(f"eco2:images:nonce:{grant.nonce}", "1", nx=True, ex=ttl)
+    claimed = await runtime.redis.set(_nonce_key(grant), "1", nx=True, ex=ttl)
     if not claimed:
         raise Conflict(
             "이미 사용한 업로드 주소입니다. 다시 발급받아 주세요.", code="upload_url_used"
@@ -158,31 +147,6 @@ async def _receive(chunks: AsyncIterator[bytes], limit: int, too_large: TooLarge
     return bytes(received)
 
 
-async def receive_upload(
-    runtime: Runtime,
-    token: str,
-    content_type: str,
-    content_length: int | None,
-    chunks: AsyncIterator[bytes],
-) -> None:
-    """Checks the signature, type and size while streaming; stores without GPS metadata."""
-    storage = _local(runtime)
-    grant = _check_grant(storage, token, content_type)
-    limit = runtime.settings.image_max_bytes
-    too_large = TooLarge(f"이미지는 {_max_mb(runtime)}까지 올릴 수 있어요.")
-    if content_length is not None and content_length > limit:
-        raise too_large
-    await _claim(runtime, grant)
-    data = await _receive(chunks, limit, too_large)
-    if not metadata.matches(grant.content_type, data[: metadata.SNIFF_BYTES]):
-        raise InvalidInput(
-            f"파일 내용이 {grant.content_type} 형식이 아닙니다.", code="image_type_mismatch"
-        )
-    await _write_atomically(
-        storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
-    )
-
-
 async def _write_atomically(path: Path, data: bytes) -> None:
     await anyio.Path(path.parent).mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
@@ -192,15 +156,6 @@ async def _write_atomically(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             await anyio.Path(partial).unlink()
-
-
-def local_file(runtime: Runtime, key: str) -> tuple[Path, str]:
-    """(path, content type) of a stored file; anything else is a 404."""
-    match = KEY_PATTERN.match(key)
-    storage = _local(runtime)
-    if match is None or not storage.path(key).is_file():
-        raise NotFound("이미지를 찾을 수 없습니다.", code="image_not_found")
-    return storage.path(key), metadata.EXTENSION_TYPES[key.rsplit(".", 1)[1]]
 
 
 # --- callback -------------------------------------------------------------------------------
@@ -217,32 +172,104 @@ async def _own_session(runtime: Runtime, user_id: str, channel: str, key: str) -
     return session
 
 
-async def confirm(runtime: Runtime, user_id: str, channel: str, key: str) -> UploadedImage:
-    """Verify an upload really happened: exists, within the size limit, the declared type."""
-    session = await _own_session(runtime, user_id, check_channel(channel), key)
-    storage = storage_for(runtime.settings)
-    stored = await storage.stat(key)
-    if stored is None:
-        if session.expires_at < time.time():
-            raise Gone()
-        raise NotFound("아직 업로드된 파일이 없습니다.", code="upload_missing")
-    if stored.size > runtime.settings.image_max_bytes:
-        await storage.delete(key)
-        raise TooLarge(f"이미지는 {_max_mb(runtime)}까지 올릴 수 있어요.")
-    if not metadata.matches(session.content_type, stored.head):
-        await storage.delete(key)
-        raise InvalidInput(
-            f"파일 내용이 {session.content_type} 형식이 아닙니다.", code="image_type_mismatch"
+class ImageService:
+    """Upload URLs, the local signed PUT and its files, the optional callback, erasure."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def presign(self, user_id: str, channel: str, request: PresignRequest) -> PresignResponse:
+        """An upload URL; each costs a Redis key for a day: limited per user (only accepted
+        presigns count)."""
+        settings, redis = self._runtime.settings, self._runtime.redis
+        limit, window = (
+            settings.image_presign_rate_limit,
+            settings.image_presign_rate_window_seconds,
         )
-    return UploadedImage(
-        key=key,
-        cdn_url=storage.public_url(key),
-        content_type=session.content_type,
-        size=stored.size,
-    )
+        async with ratelimit.per_user(redis, "presign", user_id, limit, window, "업로드 요청이"):
+            return await self._presign(user_id, channel, request)
 
+    async def _presign(
+        self, user_id: str, channel: str, request: PresignRequest
+    ) -> PresignResponse:
+        content_type = normalise_content_type(request.content_type)
+        key = new_key(check_channel(channel), user_id, content_type)
+        storage = storage_for(self._runtime.settings)
+        expires_in = self._runtime.settings.image_upload_ttl_seconds
+        upload_url = await storage.upload_url(key, content_type, expires_in)
+        session = UploadSession(user_id, channel, content_type, int(time.time()) + expires_in)
+        await self._runtime.redis.set(
+            _session_key(key), msgspec.json.encode(session), ex=SESSION_TTL_SECONDS
+        )
+        return PresignResponse(
+            key=key,
+            upload_url=upload_url,
+            cdn_url=storage.public_url(key),
+            expires_in=expires_in,
+            required_headers={"Content-Type": content_type},
+        )
 
-async def forget_user(runtime: Runtime, user_id: str) -> None:
-    storage = storage_for(runtime.settings)
-    for channel in CHANNELS:
-        await storage.delete_prefix(f"{channel}/{owner_segment(user_id)}/")
+    async def receive_upload(
+        self,
+        token: str,
+        content_type: str,
+        content_length: int | None,
+        chunks: AsyncIterator[bytes],
+    ) -> None:
+        """Checks the signature, type and size while streaming; stores without GPS metadata."""
+        storage = _local(self._runtime)
+        grant = _check_grant(storage, token, content_type)
+        limit = self._runtime.settings.image_max_bytes
+        too_large = TooLarge(f"이미지는 {_max_mb(self._runtime)}까지 올릴 수 있어요.")
+        if content_length is not None and content_length > limit:
+            raise too_large
+        data = await _receive(chunks, limit, too_large)
+        if not metadata.matches(grant.content_type, data[: metadata.SNIFF_BYTES]):
+            raise InvalidInput(
+                f"파일 내용이 {grant.content_type} 형식이 아닙니다.", code="image_type_mismatch"
+            )
+        await _claim(self._runtime, grant)
+        try:
+            await _write_atomically(
+                storage.path(grant.key), metadata.scrub_location(data, grant.content_type)
+            )
+        except BaseException:
+            await self._runtime.redis.delete(_nonce_key(grant))  # not stored: URL stays usable
+            raise
+
+    def local_file(self, key: str) -> tuple[Path, str]:
+        """(path, content type) of a stored file; anything else is a 404."""
+        match = KEY_PATTERN.match(key)
+        storage = _local(self._runtime)
+        if match is None or not storage.path(key).is_file():
+            raise NotFound("이미지를 찾을 수 없습니다.", code="image_not_found")
+        return storage.path(key), metadata.EXTENSION_TYPES[key.rsplit(".", 1)[1]]
+
+    async def confirm(self, user_id: str, channel: str, key: str) -> UploadedImage:
+        """Verify an upload really happened: exists, within the size limit, the declared type."""
+        session = await _own_session(self._runtime, user_id, check_channel(channel), key)
+        storage = storage_for(self._runtime.settings)
+        stored = await storage.stat(key)
+        if stored is None:
+            if session.expires_at < time.time():
+                raise Gone()
+            raise NotFound("아직 업로드된 파일이 없습니다.", code="upload_missing")
+        if stored.size > self._runtime.settings.image_max_bytes:
+            await storage.delete(key)
+            raise TooLarge(f"이미지는 {_max_mb(self._runtime)}까지 올릴 수 있어요.")
+        if not metadata.matches(session.content_type, stored.head):
+            await storage.delete(key)
+            raise InvalidInput(
+                f"파일 내용이 {session.content_type} 형식이 아닙니다.", code="image_type_mismatch"
+            )
+        return UploadedImage(
+            key=key,
+            cdn_url=storage.public_url(key),
+            content_type=session.content_type,
+            size=stored.size,
+        )
+
+    async def forget_user(self, user_id: str) -> None:
+        storage = storage_for(self._runtime.settings)
+        for channel in CHANNELS:
+            await storage.delete_prefix(f"{channel}/{owner_segment(user_id)}/")

@@ -22,6 +22,7 @@ from eco2.settings import Settings
 
 UPLOAD_PATH = f"{API}/images/uploads"
 FILES_PATH = f"{API}/images/files"
+MAX_TOKEN_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +81,11 @@ class UploadGrant:
 
     @classmethod
     def verify(cls, token: str, secret: bytes) -> UploadGrant | None:
+        if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+            return None  # never signed here (and compare_digest takes only ASCII text)
         payload, _, mac = token.partition(".")
         expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
-        if not mac or not hmac.compare_digest(mac, expected):
+        if not mac or not hmac.compare_digest(mac.encode(), expected.encode()):
             return None
         try:
             key, content_type, expires, nonce = json.loads(_unb64(payload))

@@ -8,6 +8,7 @@ from litestar import Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from eco2.domains.location import categories, services
+from eco2.domains.location.deps import Locations, dependencies
 from eco2.domains.location.schemas import (
     CenterDetail,
     CenterEntry,
@@ -15,9 +16,8 @@ from eco2.domains.location.schemas import (
     NearestResult,
     Suggestion,
 )
-from eco2.platform.di import DbSession
 from eco2.platform.errors import InvalidInput
-from eco2.platform.internal import require_internal_token
+from eco2.platform.internal import internal_router
 from eco2.registry import API
 
 Lat = Annotated[float, QueryParameter(ge=-90, le=90, description="위도 (WGS84)")]
@@ -25,13 +25,9 @@ Lon = Annotated[float, QueryParameter(ge=-180, le=180, description="경도 (WGS8
 Query = Annotated[str, QueryParameter(min_length=1, max_length=100, description="검색어")]
 
 
-@get(
-    f"{API}/locations/centers",
-    tags=["location"],
-    summary="Places near a point, closest first (bare array)",
-)
+@get("/centers", summary="Places near a point, closest first (bare array)")
 async def centers(
-    db_session: DbSession,
+    locations: Locations,
     lat: Lat,
     lon: Lon,
     radius: FromQuery[float | None] = None,
@@ -52,17 +48,17 @@ async def centers(
             pickup_category, categories.SITE_PICKUP, "pickup_category"
         ),
     )
-    return await services.centers(db_session, query)
+    return await locations.centers(query)
 
 
-@get(f"{API}/locations/centers/{{site_id:str}}", tags=["location"], summary="One place in full")
-async def center_detail(db_session: DbSession, site_id: FromPath[str]) -> CenterDetail:
-    return await services.detail(db_session, site_id)
+@get("/centers/{site_id:str}", summary="One place in full")
+async def center_detail(locations: Locations, site_id: FromPath[str]) -> CenterDetail:
+    return await locations.detail(site_id)
 
 
-@get(f"{API}/locations/search", tags=["location"], summary="Search by name, address or item")
+@get("/search", summary="Search by name, address or item (and Kakao Local with a key)")
 async def search(
-    db_session: DbSession,
+    locations: Locations,
     q: Query,
     lat: Annotated[float | None, QueryParameter(ge=-90, le=90)] = None,
     lon: Annotated[float | None, QueryParameter(ge=-180, le=180)] = None,
@@ -74,25 +70,26 @@ async def search(
             "위도와 경도는 함께 보내 주세요.", code="missing_coordinate", field=missing
         )
     radius_m = services.clamp_radius(radius) if radius is not None else services.SEARCH_RADIUS_M
-    return await services.search(db_session, q, lat, lon, radius_m)
+    return await locations.search(q, lat, lon, radius_m)
 
 
-@get(f"{API}/locations/suggest", tags=["location"], summary="Autocomplete for the search box")
-async def suggest(db_session: DbSession, q: Query) -> list[Suggestion]:
-    return await services.suggest(db_session, q)
+@get("/suggest", summary="Autocomplete for the search box")
+async def suggest(locations: Locations, q: Query) -> list[Suggestion]:
+    return await locations.suggest(q)
 
 
 @post("/nearest", status_code=200)
-async def nearest(data: JSONBody[NearestRequest], db_session: DbSession) -> NearestResult:
-    return NearestResult(sites=await services.nearest(db_session, data))
+async def nearest(data: JSONBody[NearestRequest], locations: Locations) -> NearestResult:
+    return NearestResult(sites=await locations.nearest(data))
 
 
-internal = Router(
-    "/internal/location",
-    route_handlers=[nearest],
-    guards=[require_internal_token],
-    include_in_schema=False,
+internal = internal_router("location", [nearest], dependencies)
+
+public = Router(
+    f"{API}/locations",
+    route_handlers=[centers, center_detail, search, suggest],
+    dependencies=dependencies,
+    tags=["location"],
 )
 
-route_handlers = [centers, center_detail, search, suggest, internal]
-on_startup = [services.import_bundled_on_start]
+route_handlers = [public, internal]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from eco2.domains.location import services
 from eco2.domains.location.schemas import CenterEntry, NearestRequest, NearestResult
+from eco2.domains.location.services import LocationService
 from eco2.platform.runtime import Runtime
 
 
@@ -45,6 +45,10 @@ class LocalLocation:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
+    @property
+    def _service(self) -> LocationService:
+        return self._runtime.service("location", LocationService)
+
     async def nearest(
         self,
         latitude: float,
@@ -56,8 +60,7 @@ class LocalLocation:
         limit: int = 5,
     ) -> list[CenterEntry]:
         request = _request(latitude, longitude, pickup_category, store_category, radius_m, limit)
-        async with self._runtime.sessions() as session:
-            return await services.nearest(session, request)
+        return await self._service.nearest(request)
 
 
 class RemoteLocation:

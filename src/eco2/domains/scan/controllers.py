@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from litestar import Response, Router, get, post
@@ -9,9 +10,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from eco2.domains.scan import deps
 from eco2.domains.scan.deps import Scans, dependencies
-from eco2.domains.scan.providers.matching import knowledge
+from eco2.domains.scan.providers.matching import knowledge, warm_up
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
     HistoryPage,
@@ -21,18 +21,31 @@ from eco2.domains.scan.schemas import (
     ScanMetrics,
     ScanResponse,
 )
-from eco2.platform import idempotency
+from eco2.domains.scan.services import ScanService
+from eco2.platform import idempotency, ratelimit
 from eco2.platform.di import AuthRequest
-from eco2.platform.internal import require_internal_token
+from eco2.platform.internal import internal_router
 from eco2.platform.job_events import last_event_id, sse
 from eco2.registry import API
+
+
+def scan_limit(scans: ScanService, user_id: str) -> AbstractAsyncContextManager[None]:
+    """Each scan is a paid model call: one per-user budget for sync scans and jobs."""
+    limit, window = (
+        scans.runtime.settings.scan_rate_limit,
+        scans.runtime.settings.scan_rate_window_seconds,
+    )
+    return ratelimit.per_user(
+        scans.runtime.redis, "scan", user_id, limit, window, "사진 분석 요청이"
+    )
 
 
 @post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
 async def classify(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> ScanResponse:
-    return await scans.classify(request.user.user_id, data)
+    async with scan_limit(scans, request.user.user_id):
+        return await scans.classify(request.user.user_id, data)
 
 
 @post(
@@ -44,7 +57,8 @@ async def classify(
 async def submit(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> JobAccepted:
-    return await scans.submit(request.user.user_id, data, idempotency.request_key(request))
+    async with scan_limit(scans, request.user.user_id):
+        return await scans.submit(request.user.user_id, data, idempotency.request_key(request))
 
 
 @get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")
@@ -92,13 +106,7 @@ async def internal_classify(scans: Scans, data: JSONBody[InternalClassify]) -> S
     return await scans.classify(data.user_id, ClassifyRequest(data.image_url, data.user_input))
 
 
-internal = Router(
-    "/internal/scan",
-    route_handlers=[internal_classify],
-    dependencies=dependencies,
-    guards=[require_internal_token],
-    include_in_schema=False,
-)
+internal = internal_router("scan", [internal_classify], dependencies)
 
 scan_router = Router(
     f"{API}/scan",
@@ -108,5 +116,4 @@ scan_router = Router(
 )
 
 route_handlers = [scan_router, internal]
-on_startup = [deps.start]
-on_shutdown = [deps.stop]
+warm_ups = {"knowledge": warm_up}

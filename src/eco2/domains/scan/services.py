@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import Reward
+from eco2.domains.images.interface import check_image_url
 from eco2.domains.scan import store
 from eco2.domains.scan.events import KIND, TERMINAL, JobEmitter, event
 from eco2.domains.scan.models import Scan
@@ -35,7 +36,7 @@ from eco2.domains.scan.pipeline import STEP_SECONDS, Emitter, Outcome, Pipeline,
 from eco2.domains.scan.providers import Clients, build_answers, build_vision
 from eco2.domains.scan.providers.base import ScanInput
 from eco2.domains.scan.providers.images import lazy_image
-from eco2.domains.scan.providers.matching import knowledge, warm_up
+from eco2.domains.scan.providers.matching import knowledge
 from eco2.domains.scan.results import abandoned_response, response_for, to_scan_response
 from eco2.domains.scan.results import row_values as outcome_values
 from eco2.domains.scan.schemas import (
@@ -47,7 +48,7 @@ from eco2.domains.scan.schemas import (
 )
 from eco2.domains.scan.writer import BatchWriter
 from eco2.platform.db import utcnow
-from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
+from eco2.platform.errors import NotFound, ServiceUnavailable
 from eco2.platform.idempotency import claim_job_id
 from eco2.platform.ids import parse_user_id
 from eco2.platform.job_events import (
@@ -93,16 +94,6 @@ class ScanJob(msgspec.Struct):
     user_id: str
     image_url: str
     user_input: str | None = None
-
-
-def check_image_url(runtime: Runtime, url: str) -> None:
-    """Only photos on our image hosts: anything else could point the server inward (SSRF)."""
-    from eco2.domains.images.interface import is_allowed_image_url
-
-    if not is_allowed_image_url(runtime.settings, url):
-        raise InvalidInput(
-            "허용되지 않은 이미지 주소입니다.", code="image_url_not_allowed", field="image_url"
-        )
 
 
 def owes_reward(rows: list[dict[str, Any]]) -> bool:
@@ -221,7 +212,7 @@ class ScanService:
 
     async def classify(self, user_id: str, data: ClassifyRequest) -> ScanResponse:
         """Synchronous scan: stored first, then rewarded; nothing held during the model call."""
-        check_image_url(self.runtime, data.image_url)
+        check_image_url(self.runtime.settings, data.image_url)
         scan_id = uuid.uuid4()
         job = ScanJob(user_id, data.image_url, data.user_input)
         outcome = await self._run(scan_id, job, Silent())
@@ -242,7 +233,7 @@ class ScanService:
     async def submit(
         self, user_id: str, data: ClassifyRequest, idempotency_key: str | None = None
     ) -> JobAccepted:
-        check_image_url(self.runtime, data.image_url)
+        check_image_url(self.runtime.settings, data.image_url)
         settings = self.runtime.settings
         job_id = await claim_job_id(
             self.runtime.redis,
@@ -387,9 +378,9 @@ class ScanService:
 
     @classmethod
     async def start(cls, runtime: Runtime) -> ScanService:
-        """Build the providers once per process and warm the knowledge index."""
-        await asyncio.to_thread(warm_up)
-        service = cls(runtime)
+        """Build the providers once per process, off the event loop (the knowledge index warms
+        up in the background: the controllers' ``warm_ups``)."""
+        service = await asyncio.to_thread(cls, runtime)
         warm_vision = getattr(service.pipeline.vision, "warm_up", None)
         if warm_vision is not None:
             await asyncio.to_thread(warm_vision)
@@ -406,7 +397,6 @@ class ScanService:
         if close is not None:
             await close()
 
-
-async def forget_user(runtime: Runtime, user_id: str) -> None:
-    async with runtime.sessions.begin() as session:
-        await session.execute(delete(Scan).where(Scan.user_id == parse_user_id(user_id)))
+    async def forget_user(self, user_id: str) -> None:
+        async with self.runtime.sessions.begin() as session:
+            await session.execute(delete(Scan).where(Scan.user_id == parse_user_id(user_id)))

@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-from litestar import Controller, Litestar, delete, get, patch, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
-from eco2.domains.users import services
-from eco2.domains.users.erasure import Erasures, ErasureState
+from eco2.domains.users.deps import Users, dependencies
+from eco2.domains.users.erasure import ErasureState
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
-from eco2.platform.di import AuthRequest, DbSession
-from eco2.platform.internal import require_internal_token
+from eco2.platform.di import AuthRequest
+from eco2.platform.internal import internal_router
 from eco2.registry import API
-
-ErasuresDep: TypeAlias = NamedDependency[Erasures]
-
-
-def provide_erasures(state: State) -> Erasures:
-    erasures: Erasures = state.erasures
-    return erasures
-
-
-erasure_dependencies = {"erasures": Provide(provide_erasures, sync_to_thread=False)}
 
 
 class MeController(Controller):
     path = f"{API}/user/me"
     tags = ["users"]
-    dependencies = erasure_dependencies
+    dependencies = dependencies
 
     @get("/", summary="My profile")
-    async def me(self, request: AuthRequest, db_session: DbSession) -> UserProfile:
-        return services.to_user_profile(await services.get_user(db_session, request.user.user_id))
+    async def me(self, request: AuthRequest, users: Users) -> UserProfile:
+        return await users.profile(request.user.user_id)
 
     @patch("/", summary="Update nickname and/or phone number")
     async def update(
-        self, request: AuthRequest, db_session: DbSession, data: JSONBody[UserUpdate]
+        self, request: AuthRequest, users: Users, data: JSONBody[UserUpdate]
     ) -> UserProfile:
-        user = await services.update_user(db_session, request.user.user_id, data.cleaned())
-        return services.to_user_profile(user)
+        return await users.update(request.user.user_id, data.cleaned())
 
     @delete(
         "/",
@@ -49,8 +34,8 @@ class MeController(Controller):
         description="Answered once the deletion is recorded; a job erases every domain's data.",
         status_code=204,
     )
-    async def remove(self, request: AuthRequest, erasures: ErasuresDep) -> None:
-        await erasures.request(request.user.user_id)
+    async def remove(self, request: AuthRequest, users: Users) -> None:
+        await users.delete_account(request.user.user_id)
 
 
 class PluralMeController(MeController):
@@ -58,31 +43,16 @@ class PluralMeController(MeController):
     include_in_schema = False
 
 
-@post(
-    "/internal/users/logins",
-    guards=[require_internal_token],
-    include_in_schema=False,
-    status_code=200,
-)
-async def record_login(data: JSONBody[LoginRecord], db_session: DbSession) -> LoginResult:
-    return await services.record_login(db_session, data)
+@post("/logins", status_code=200)
+async def record_login(data: JSONBody[LoginRecord], users: Users) -> LoginResult:
+    return await users.record_login(data)
 
 
-@get(
-    "/internal/users/erasures/{user_id:str}",
-    guards=[require_internal_token],
-    include_in_schema=False,
-    dependencies=erasure_dependencies,
-)
-async def erasure_state(user_id: FromPath[str], erasures: ErasuresDep) -> ErasureState:
-    return await erasures.state(user_id)
+@get("/erasures/{user_id:str}")
+async def erasure_state(user_id: FromPath[str], users: Users) -> ErasureState:
+    return await users.erasure_state(user_id)
 
 
-route_handlers = [MeController, PluralMeController, record_login, erasure_state]
+internal = internal_router("users", [record_login, erasure_state], dependencies)
 
-
-async def start_erasures(app: Litestar) -> None:
-    app.state.erasures = Erasures(app.state.runtime)
-
-
-on_startup = [start_erasures]
+route_handlers = [MeController, PluralMeController, internal]

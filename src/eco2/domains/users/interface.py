@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from eco2.domains.users import services
 from eco2.domains.users.nicknames import clean_nickname as clean_nickname
 from eco2.domains.users.schemas import LoginRecord, LoginResult
+from eco2.domains.users.services import UserService
 from eco2.platform.runtime import Runtime
 
 
@@ -19,9 +19,12 @@ class LocalUsers:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
 
+    @property
+    def _service(self) -> UserService:
+        return self._runtime.service("users", UserService)
+
     async def record_login(self, record: LoginRecord) -> LoginResult:
-        async with self._runtime.sessions.begin() as session:
-            return await services.record_login(session, record)
+        return await self._service.record_login(record)
 
 
 class RemoteUsers:

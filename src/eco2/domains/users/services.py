@@ -1,10 +1,12 @@
-"""Profile reads and writes; account deletion across every domain."""
+"""Profiles: reads and edits, the record auth keeps at each sign-in, account deletion (a job:
+``erasure``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eco2.domains.users.erasure import Erasures, ErasureState
 from eco2.domains.users.models import User
 from eco2.domains.users.nicknames import NICKNAME_MAX, clean_nickname, eco_nickname
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile
@@ -16,7 +18,63 @@ from eco2.platform.runtime import Runtime
 FALLBACK_USERNAME = "사용자"
 
 
-async def get_user(session: AsyncSession, user_id: str) -> User:
+class UserService:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._erasures = Erasures(runtime)
+
+    async def profile(self, user_id: str) -> UserProfile:
+        async with self._runtime.sessions() as session:
+            return to_user_profile(await _get_user(session, user_id))
+
+    async def update(self, user_id: str, changes: dict[str, str | None]) -> UserProfile:
+        async with self._runtime.sessions.begin() as session:
+            user = await _get_user(session, user_id)
+            for field, value in changes.items():
+                setattr(user, field, value)
+            await session.flush()
+            return to_user_profile(user)
+
+    async def record_login(self, record: LoginRecord) -> LoginResult:
+        """Touch a known user or create one; ``created`` tells auth to run first-login work."""
+        profile = record.profile
+        async with self._runtime.sessions.begin() as session:
+            user = (
+                await session.get(User, parse_user_id(record.user_id)) if record.user_id else None
+            )
+            if user is not None:
+                user.last_login_at = utcnow()
+                user.provider = profile.provider
+                user.profile_image_url = user.profile_image_url or profile.profile_image_url
+                return LoginResult(user_id=str(user.id), created=False)
+            nickname = _display_name(profile.nickname) or eco_nickname()
+            user = User(
+                username=nickname,
+                nickname=nickname,
+                email=profile.email,
+                profile_image_url=profile.profile_image_url,
+                provider=profile.provider,
+            )
+            session.add(user)
+            await session.flush()
+            return LoginResult(user_id=str(user.id), created=True)
+
+    async def delete_account(self, user_id: str) -> None:
+        """Record the deletion of the user's data in every domain that keeps some, the profile
+        included, and queue its job; done once recorded (the job finishes it)."""
+        async with self._runtime.sessions() as session:
+            await _get_user(session, user_id)
+        await self._erasures.request(user_id)
+
+    async def erasure_state(self, user_id: str) -> ErasureState:
+        return await self._erasures.state(user_id)
+
+    async def forget_user(self, user_id: str) -> None:
+        async with self._runtime.sessions.begin() as session:
+            await session.execute(delete(User).where(User.id == parse_user_id(user_id)))
+
+
+async def _get_user(session: AsyncSession, user_id: str) -> User:
     user = await session.get(User, parse_user_id(user_id))
     if user is None:
         raise user_not_found()
@@ -34,14 +92,6 @@ def to_user_profile(user: User) -> UserProfile:
     )
 
 
-async def update_user(session: AsyncSession, user_id: str, changes: dict[str, str | None]) -> User:
-    user = await get_user(session, user_id)
-    for field, value in changes.items():
-        setattr(user, field, value)
-    await session.flush()
-    return user
-
-
 def _display_name(raw: str | None) -> str | None:
     if not raw:
         return None
@@ -49,36 +99,3 @@ def _display_name(raw: str | None) -> str | None:
         return clean_nickname(raw[:NICKNAME_MAX])
     except InvalidInput:
         return None
-
-
-async def record_login(session: AsyncSession, record: LoginRecord) -> LoginResult:
-    """Touch a known user or create one; ``created`` tells auth to run first-login work."""
-    profile = record.profile
-    user = await session.get(User, parse_user_id(record.user_id)) if record.user_id else None
-    if user is not None:
-        user.last_login_at = utcnow()
-        user.provider = profile.provider
-        user.profile_image_url = user.profile_image_url or profile.profile_image_url
-        await session.flush()
-        return LoginResult(user_id=str(user.id), created=False)
-    nickname = _display_name(profile.nickname) or eco_nickname()
-    user = User(
-        username=nickname,
-        nickname=nickname,
-        email=profile.email,
-        profile_image_url=profile.profile_image_url,
-        provider=profile.provider,
-    )
-    session.add(user)
-    await session.flush()
-    return LoginResult(user_id=str(user.id), created=True)
-
-
-async def forget_user(runtime: Runtime, user_id: str) -> None:
-    async with runtime.sessions.begin() as session:
-        await session.execute(delete(User).where(User.id == parse_user_id(user_id)))
-
-
-async def exists(session: AsyncSession, user_id: str) -> bool:
-    found = await session.scalar(select(User.id).where(User.id == parse_user_id(user_id)))
-    return found is not None

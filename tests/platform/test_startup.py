@@ -1,0 +1,110 @@
+"""Start-up off the event loop (issue 12, item 15): the knowledge index and the Kiwi tokenizer
+load before the loop runs (server processes) or in threads that ``/ready`` waits for, so the
+loop (and the revocation follower on it) never stalls and the first search is fast."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+
+from eco2.platform.health import Readiness
+from eco2.settings import Settings
+from tests.fakes.live import client_for
+from tests.fakes.processes import eco2_env
+
+# A fresh server process: ``eco2.app.asgi`` as granian calls it, then the app's lifespan with a
+# ticker measuring how long the event loop goes without running it.
+SERVER_START = """
+import asyncio, json, time
+from eco2.app import asgi
+
+async def main() -> None:
+    app = asgi()
+    gaps, running = [0.0], True
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while running:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    started = time.monotonic()
+    async with app.lifespan():
+        startup = time.monotonic() - started
+        await asyncio.sleep(0.2)
+        warming = app.state.readiness.warming() if hasattr(app.state.readiness, "warming") else []
+        from eco2.knowledge import search
+        began = time.monotonic()
+        await asyncio.to_thread(search, "페트병 버리는 법", 5)
+        first_search = time.monotonic() - began
+        running = False
+        await ticker
+    print(json.dumps({"max_gap": max(gaps), "startup": startup, "warming": warming,
+                      "first_search": first_search}))
+
+asyncio.run(main())
+"""
+
+
+def test_server_start_never_stalls_the_event_loop(
+    base_settings: Settings, signing_key_pem: str, tmp_path: Path
+) -> None:
+    env = eco2_env(
+        env="local",
+        database_url=base_settings.database_url or "",
+        redis_url=base_settings.redis_url or "",
+        data_dir=str(tmp_path),
+        auth_signing_keys=signing_key_pem,
+        location_import_on_start="false",
+        waste_index_dir=str(base_settings.knowledge_index_dir),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SERVER_START],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert measured["max_gap"] < 0.75, measured  # was 1.5-2.5 s: Kiwi's load holds the GIL
+    assert measured["warming"] == [], measured
+    assert measured["first_search"] < 1.0, measured
+
+
+async def test_ready_waits_for_warm_ups_and_names_them(settings: Settings) -> None:
+    release = threading.Event()
+
+    def slow_index() -> None:
+        release.wait(30)
+
+    async with client_for(settings) as client:
+        app: Litestar = client.app
+        readiness: Readiness = app.state.readiness
+        await asyncio.to_thread(
+            client.blocking_portal.call, readiness.warm, "test-index", slow_index
+        )
+        starting = await client.get("/ready")
+        assert starting.status_code == 503
+        assert starting.json()["status"] == "starting"
+        assert starting.json()["warming"] == ["test-index"]
+        assert starting.json()["error"]["code"] == "warming_up"
+        assert (await client.get("/health")).status_code == 200  # alive meanwhile
+        release.set()
+        for _ in range(50):
+            if (await client.get("/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("never ready after the warm-up finished")
