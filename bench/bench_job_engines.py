@@ -2,6 +2,7 @@
 
     pip install saq streaq taskiq-redis 'procrastinate[psycopg]'   # in a scratch venv
     PYTHONPATH=src python bench/bench_job_engines.py [--engine streaq ...] [--jobs 1000]
+        [--phase overhead --phase sigkill --phase sigterm] [--recovery-limit 300]
 
 Not part of the app's dependencies: it is the evidence behind ``docs/decisions/`` (the choice
 of the job engine). For each engine a worker process (this file with ``--worker``) runs alone
@@ -14,7 +15,7 @@ sleeps ``--job-seconds``. Three phases:
    ``RPUSH`` and a sleep) is the same for every engine.
 2. **SIGKILL**: 100 jobs in flight, the worker killed with SIGKILL, a new worker started on
    the same stores: how long until every job has finished, how many ran twice, how many were
-   lost (not finished within ``RECOVERY_LIMIT`` seconds).
+   lost (not finished within ``--recovery-limit`` seconds).
 3. **SIGTERM**: 200 jobs, a worker that runs 100 at a time, SIGTERM once 100 have started:
    which in-flight jobs finished inside the grace period, and (after a new worker) whether
    every job finished exactly once.
@@ -55,7 +56,7 @@ WORKER_CPU, OTHER_CPU = {0}, {1}
 ENGINES = ("saq", "saq-defaults", "streaq", "eco2", "taskiq", "procrastinate")
 JOB_TIMEOUT = 60
 GRACE_SECONDS = 10
-RECOVERY_LIMIT = 300.0
+PHASES = ("overhead", "sigkill", "sigterm")
 STARTED, DONE = "bench:started", "bench:done"
 
 
@@ -425,7 +426,7 @@ async def overhead(stores: Stores, name: str, n: int, seconds: float, log: Path)
         await redis.aclose()
 
 
-async def sigkill(stores: Stores, name: str, log: Path) -> None:
+async def sigkill(stores: Stores, name: str, log: Path, limit: float) -> None:
     engine = engine_for(name, stores, "bench-sigkill")
     redis = Redis.from_url(stores.redis_url)
     await reset(redis)
@@ -440,7 +441,7 @@ async def sigkill(stores: Stores, name: str, log: Path) -> None:
             first.wait()
             killed = time.monotonic()
             second = spawn_worker(name, "bench-sigkill", stores, 1000, log)
-            await wait_count(redis, DONE, n, RECOVERY_LIMIT)
+            await wait_count(redis, DONE, n, limit)
             recovered = time.monotonic() - killed
             counts = await done_counts(redis)
         lost = sum(1 for i in ids if i not in counts)
@@ -457,7 +458,7 @@ async def sigkill(stores: Stores, name: str, log: Path) -> None:
         await redis.aclose()
 
 
-async def sigterm(stores: Stores, name: str, log: Path) -> None:
+async def sigterm(stores: Stores, name: str, log: Path, limit: float) -> None:
     engine = engine_for(name, stores, "bench-sigterm")
     redis = Redis.from_url(stores.redis_url)
     await reset(redis)
@@ -474,7 +475,7 @@ async def sigterm(stores: Stores, name: str, log: Path) -> None:
             drained = time.monotonic() - stopping
             finished_in_grace = await redis.llen(DONE)
             second = spawn_worker(name, "bench-sigterm", stores, running, log)
-            await wait_count(redis, DONE, n, RECOVERY_LIMIT)
+            await wait_count(redis, DONE, n, limit)
             counts = await done_counts(redis)
         lost = sum(1 for i in ids if i not in counts)
         twice = sum(1 for i in ids if counts.get(i, 0) > 1)
@@ -491,7 +492,9 @@ async def sigterm(stores: Stores, name: str, log: Path) -> None:
         await redis.aclose()
 
 
-def run(engines: tuple[str, ...], jobs: int, seconds: float) -> None:
+def run(
+    engines: tuple[str, ...], phases: tuple[str, ...], jobs: int, seconds: float, limit: float
+) -> None:
     os.sched_setaffinity(0, OTHER_CPU)
     data_dir = Path(tempfile.mkdtemp(prefix="eco2-bench-engines-"))
     with embedded_services(data_dir, postgres=True, valkey=True) as urls:
@@ -505,9 +508,12 @@ def run(engines: tuple[str, ...], jobs: int, seconds: float) -> None:
         for name in engines:
             print(f"{name}:")
             log = data_dir / f"{name}.log"
-            asyncio.run(overhead(stores, name, jobs, seconds, log))
-            asyncio.run(sigkill(stores, name, log))
-            asyncio.run(sigterm(stores, name, log))
+            if "overhead" in phases:
+                asyncio.run(overhead(stores, name, jobs, seconds, log))
+            if "sigkill" in phases:
+                asyncio.run(sigkill(stores, name, log, limit))
+            if "sigterm" in phases:
+                asyncio.run(sigterm(stores, name, log, limit))
             asyncio.run(_flush(stores.redis_url))
         print(f"machine load average {os.getloadavg()[0]:.1f}; {cpu_reference()}")
 
@@ -529,8 +535,15 @@ async def _flush(redis_url: str) -> None:
 
 @click.command()
 @click.option("--engine", "engines", multiple=True, type=click.Choice(ENGINES))
+@click.option("--phase", "phases", multiple=True, type=click.Choice(PHASES))
 @click.option("--jobs", default=1000, show_default=True)
 @click.option("--job-seconds", default=3.0, show_default=True)
+@click.option(
+    "--recovery-limit",
+    default=300.0,
+    show_default=True,
+    help="How long the SIGKILL/SIGTERM phases wait for every job (s).",
+)
 @click.option("--worker", type=click.Choice(ENGINES), hidden=True)
 @click.option("--concurrency", default=1000, hidden=True)
 @click.option("--queue", default="bench", hidden=True)
@@ -538,8 +551,10 @@ async def _flush(redis_url: str) -> None:
 @click.option("--database-url", hidden=True)
 def main(
     engines: tuple[str, ...],
+    phases: tuple[str, ...],
     jobs: int,
     job_seconds: float,
+    recovery_limit: float,
     worker: str | None,
     concurrency: int,
     queue: str,
@@ -549,7 +564,7 @@ def main(
     if worker:
         asyncio.run(FACTORIES[worker](redis_url, database_url, queue).worker(concurrency))
         return
-    run(engines or ENGINES, jobs, job_seconds)
+    run(engines or ENGINES, phases or PHASES, jobs, job_seconds, recovery_limit)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,18 @@ client understands (contract §7), idempotent submits, one effect when a job run
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+import pytest
 from litestar import Litestar
+from redis.asyncio import Redis
 from sqlalchemy.exc import OperationalError
 
+from eco2.domains.scan import services as scan_services
 from eco2.domains.scan.providers.base import ProviderError
+from eco2.platform.job_events import StreamSlots
 from eco2.settings import Settings
 from tests.fakes.db import sql
 from tests.fakes.live import LiveApp, live_app
@@ -34,6 +40,18 @@ class Counted:
         if self.error is not None:
             raise ProviderError(self.error)
         return await self.original.observe(scan)
+
+
+async def following(settings: Settings, user_id: str, within: float = 15.0) -> None:
+    """Until a stream of ``user_id`` is open on the server (it holds one of the user's slots)."""
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        deadline = time.monotonic() + within
+        while not await redis.zcard(StreamSlots.key(user_id)):
+            assert time.monotonic() < deadline, "no stream opened"
+            await asyncio.sleep(0.01)
+    finally:
+        await redis.aclose()
 
 
 def vision(app: Litestar, **options: Any) -> Counted:
@@ -219,11 +237,11 @@ async def test_a_reward_owed_by_a_crashed_scan_is_granted_by_the_sweep(
 
 
 async def test_a_job_that_runs_again_has_one_effect_and_one_ordered_stream(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The process running a scan stops mid-job (no time to finish it: it hands the job back);
     another one runs it again. One stored scan, one reward, and a client that resumes with
-    Last-Event-ID sees every step once, in order."""
+    Last-Event-ID while the job runs again sees every step once, in order."""
     first_run = settings.model_copy(update={"jobs_drain_seconds": 0.0})
     async with live_app(first_run) as first:
         user_id = await first.sign_in()
@@ -235,9 +253,18 @@ async def test_a_job_that_runs_again_has_one_effect_and_one_ordered_stream(
         cookies = dict(first.http.cookies)
     assert seen.names == ["queued", "vision"]
 
+    # The second process's model is held from its start (it takes the job back at once), so
+    # the client is following the job before the retry ends it.
+    held, build = Gate(), scan_services.build_vision
+    monkeypatch.setattr(scan_services, "build_vision", lambda *a: Counted(build(*a), gate=held))
     async with live_app(settings) as second:
         second.http.cookies.update(cookies)
-        rest = await read_stream(second.http, job["stream_url"], last_event_id=seen.ids[-1])
+        url, since = job["stream_url"], seen.ids[-1]
+        async with reading(second.http, url, last_event_id=since) as streaming:
+            await held.until_entered()
+            await following(settings, user_id)
+            held.open()
+            rest = await streaming
         replay = await read_stream(second.http, job["stream_url"])
     assert rest.ended_by_server
     everything = seen.events + rest.events
