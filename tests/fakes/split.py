@@ -2,9 +2,10 @@
 
 :class:`Cluster` runs one ``eco2 serve --domain X`` process per domain on the test's PostgreSQL
 and Redis (a database of its own there: the cluster's job workers must not take the jobs of the
-apps tests build), each started on first use and kept for the session. Every process knows where every
-domain lives (``ECO2_SERVICE_URLS``); the images process stands in for the gateway as the public
-origin (``ECO2_PUBLIC_BASE_URL``), so the photo URLs it hands out are served by it.
+apps tests build), each started on first use and kept for the session. Every process knows
+where every domain lives (``ECO2_SERVICE_URLS``); the images process stands in for the gateway
+as the public origin (``ECO2_PUBLIC_BASE_URL``), so the photo URLs it hands out are served by
+it.
 
 :func:`port_caller` gives a port test an app in the test process that reaches the port's domain
 in-process (it serves that domain) or over HTTP (the domain runs in its cluster process): the
