@@ -66,10 +66,10 @@ class BatchWriter:
                 for pending in batch:
                     await self._flush([pending])
                 return
-            log.warning("scan_batch_write_failed", error=str(exc))
-            _, done = batch[0]
-            if not done.done():
-                done.set_exception(exc)
+            log.warning("scan_batch_write_failed", rows=len(batch), error=str(exc))
+            for _, done in batch:  # the whole batch failed (a store away): every writer knows
+                if not done.done():
+                    done.set_exception(exc)
             return
         for _, done in batch:
             if not done.done():
