@@ -123,6 +123,8 @@ class ScanService:
             missing=lambda: NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found"),
         )
         self.inserts = BatchWriter(runtime.sessions, insert(SCANS), durable=owes_reward)
+        # A burst of submits: a few statements, not a pooled connection per submit.
+        self.submits = BatchWriter(runtime.sessions, insert(SCANS).on_conflict_do_nothing())
         self.rewards = BatchWriter(
             runtime.sessions,
             update(SCANS)
@@ -252,9 +254,7 @@ class ScanService:
             )
         except RedisError as exc:
             raise ServiceUnavailable(code="event_store_unavailable") from exc
-        row = {**self._row(uuid.UUID(job_id), job, "job"), "status": "queued"}
-        async with self.runtime.sessions.begin() as session:
-            await session.execute(insert(SCANS).values(row).on_conflict_do_nothing())
+        await self.submits.write({**self._row(uuid.UUID(job_id), job, "job"), "status": "queued"})
         await self.queue.enqueue("scan", job_id, msgspec.to_builtins(job))
         return JobAccepted(
             job_id=job_id,
@@ -384,14 +384,14 @@ class ScanService:
         warm_vision = getattr(service.pipeline.vision, "warm_up", None)
         if warm_vision is not None:
             await asyncio.to_thread(warm_vision)
-        service.inserts.start()
-        service.rewards.start()
+        for writer in (service.inserts, service.submits, service.rewards):
+            writer.start()
         return service
 
     async def close(self) -> None:
         await self.streams.close()
-        await self.inserts.close()
-        await self.rewards.close()
+        for writer in (self.inserts, self.submits, self.rewards):
+            await writer.close()
         await self.clients.aclose()
         close = getattr(self.pipeline.vision, "close", None)
         if close is not None:
