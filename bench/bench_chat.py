@@ -1,14 +1,19 @@
 """Chat under load: streamed answers over SSE from one ``eco2 serve`` process.
 
     python bench/bench_chat.py [--sequential 50] [--concurrency 500] [--stream-seconds 2.0]
+                               [--provider offline --provider openai]
 
 1. Offline provider (the embedded default): ``--sequential`` questions one after another,
    each ``POST /api/v1/chat/{id}/messages`` then ``GET /api/v1/chat/{job_id}/events``; time to
-   the first ``token`` event and to ``done`` (both from the POST), p50/p95.
+   the first ``token`` event and to ``done`` (both from the POST), p50/p95. Then
+   ``--concurrency`` simultaneous messages and SSE streams, as below.
 2. ``ECO2_CHAT_PROVIDER=openai`` pointed at a fake OpenAI-compatible server (raw asyncio, this
    file with ``--fake-model``) that streams every chat completion as ``--chunks`` text chunks
    spread over ``--stream-seconds``: ``--concurrency`` simultaneous messages and SSE streams;
    success rate (a ``done`` event received), time to first token and total time, p50/p99.
+
+A burst reports the server's CPU per answer, split into the app process (web and in-process
+job workers) and its embedded PostgreSQL and Valkey.
 
 Each run starts ``eco2 serve`` on a fresh embedded data dir (PostgreSQL + Valkey) pinned to
 CPU 0; the fake model and this load generator share CPU 1. Messages are spread over many
@@ -39,7 +44,7 @@ import httpx
 
 from _support import (
     StreamRefused,
-    cpu_seconds,
+    cpu_by_process,
     free_port,
     percentile,
     read_http_message,
@@ -309,42 +314,62 @@ def report(name: str, results: list[Result], high: float) -> None:
     )
 
 
-def run(sequential_n: int, concurrency: int, seconds: float, chunks: int) -> None:
+def measured_burst(
+    name: str, pid: int, data_dir: Path, base: str, places: list[Seat], limit_s: float
+) -> None:
+    """A burst of one answer per seat; completion, latency and the server's CPU per answer,
+    split by process."""
+    before = cpu_by_process(pid, data_dir)
+    results = asyncio.run(burst(base, places, len(places), limit_s))
+    used = {k: v - before[k] for k, v in cpu_by_process(pid, data_dir).items()}
+    report(name, results, 0.99)
+    n = len(places)
+    split = ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in used.items())
+    print(
+        f"server CPU {sum(used.values()):.2f} s: {1000 * sum(used.values()) / n:.1f} ms per "
+        f"answer ({split}); machine load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+def run(
+    sequential_n: int, concurrency: int, seconds: float, chunks: int, providers: set[str]
+) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
     os.sched_setaffinity(0, CLIENT_CPU)
     work = Path(tempfile.mkdtemp(prefix="eco2-bench-chat-"))
     model = None
+    per_user = -(-(concurrency + 20) // USERS)
     try:
-        with eco2_serve(work / "offline", {"ECO2_CHAT_PROVIDER": "offline"}) as (_, base):
-            places = seats(base, 10, 1)
-            asyncio.run(sequential(base, places, 10))  # warm-up
-            print(f"eco2 serve (1 process, CPU 0), offline provider, {sequential_n} questions")
-            report("sequential", asyncio.run(sequential(base, places, sequential_n)), 0.95)
+        if "offline" in providers:
+            data_dir = work / "offline"
+            with eco2_serve(data_dir, {"ECO2_CHAT_PROVIDER": "offline"}) as (pid, base):
+                places = seats(base, USERS, per_user)
+                asyncio.run(sequential(base, places, 10))  # warm-up
+                print(f"eco2 serve (1 process, CPU 0), offline provider · {USERS} users")
+                report("sequential", asyncio.run(sequential(base, places, sequential_n)), 0.95)
+                asyncio.run(burst(base, places[-20:], 20, 60))  # warm-up
+                name = f"{concurrency} concurrent streams"
+                measured_burst(name, pid, data_dir, base, places[:concurrency], 120)
 
-        model, model_port = spawn_model(seconds, chunks)
-        llm = {
-            "ECO2_CHAT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
-        }
-        with eco2_serve(work / "openai", llm) as (pid, base):
-            per_user = -(-(concurrency + 20) // USERS)
-            places = seats(base, USERS, per_user)
-            asyncio.run(burst(base, places[-20:], 20, seconds + 30))  # warm-up
-            print(
-                f"\neco2 serve (1 process, CPU 0), openai provider on a fake model streaming "
-                f"{chunks} chunks over {seconds} s · {USERS} users"
-            )
-            cpu_before = cpu_seconds(pid)
-            results = asyncio.run(burst(base, places[:concurrency], concurrency, seconds + 60))
-            cpu_used = cpu_seconds(pid) - cpu_before
-            report(f"{concurrency} concurrent streams", results, 0.99)
-            print(
-                f"server CPU (app + embedded PostgreSQL/Valkey): {cpu_used:.2f} s, "
-                f"{1000 * cpu_used / concurrency:.1f} ms per answer; "
-                f"machine load average {os.getloadavg()[0]:.1f}"
-            )
+        if "openai" in providers:
+            model, model_port = spawn_model(seconds, chunks)
+            llm = {
+                "ECO2_CHAT_PROVIDER": "openai",
+                "OPENAI_API_KEY": "sk-bench",
+                "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+            }
+            data_dir = work / "openai"
+            with eco2_serve(data_dir, llm) as (pid, base):
+                places = seats(base, USERS, per_user)
+                asyncio.run(burst(base, places[-20:], 20, seconds + 30))  # warm-up
+                print(
+                    f"\neco2 serve (1 process, CPU 0), openai provider on a fake model streaming "
+                    f"{chunks} chunks over {seconds} s · {USERS} users"
+                )
+                places = places[:concurrency]
+                name = f"{concurrency} concurrent streams"
+                measured_burst(name, pid, data_dir, base, places, seconds + 60)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the children's shutdown is ours to wait for
         if model is not None:
@@ -361,6 +386,15 @@ def run(sequential_n: int, concurrency: int, seconds: float, chunks: int) -> Non
 @click.option("--concurrency", default=500, show_default=True)
 @click.option("--stream-seconds", default=2.0, show_default=True, help="Fake model stream (s).")
 @click.option("--chunks", default=20, show_default=True, help="Content chunks per answer.")
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    type=click.Choice(["offline", "openai"]),
+    default=["offline", "openai"],
+    show_default=True,
+    help="Which provider's runs (repeat for both).",
+)
 @click.option("--fake-model", is_flag=True, hidden=True)
 @click.option("--port", default=0, hidden=True)
 def main(
@@ -368,13 +402,14 @@ def main(
     concurrency: int,
     stream_seconds: float,
     chunks: int,
+    providers: tuple[str, ...],
     fake_model: bool,
     port: int,
 ) -> None:
     if fake_model:
         asyncio.run(serve_fake_model(port, stream_seconds, chunks))
         return
-    run(sequential_n, concurrency, stream_seconds, chunks)
+    run(sequential_n, concurrency, stream_seconds, chunks, set(providers))
 
 
 if __name__ == "__main__":
