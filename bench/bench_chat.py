@@ -1,7 +1,7 @@
 """Chat under load: streamed answers over SSE from one ``eco2 serve`` process.
 
     python bench/bench_chat.py [--sequential 50] [--concurrency 500] [--stream-seconds 2.0]
-                               [--provider offline --provider openai]
+                               [--provider offline --provider openai] [--before SRC]
 
 1. Offline provider (the embedded default): ``--sequential`` questions one after another,
    each ``POST /api/v1/chat/{id}/messages`` then ``GET /api/v1/chat/{job_id}/events``; time to
@@ -13,7 +13,9 @@
    success rate (a ``done`` event received), time to first token and total time, p50/p99.
 
 A burst reports the server's CPU per answer, split into the app process (web and in-process
-job workers) and its embedded PostgreSQL and Valkey.
+job workers) and its embedded PostgreSQL and Valkey. With ``--before SRC`` (a ``src``
+directory, e.g. of ``git worktree add --detach /tmp/before <commit>``) a server running that
+code takes the same load first, with its own data dir; the two never run at once.
 
 Each run starts ``eco2 serve`` on a fresh embedded data dir (PostgreSQL + Valkey) pinned to
 CPU 0; the fake model and this load generator share CPU 1. Messages are spread over many
@@ -146,10 +148,15 @@ def spawn_model(seconds: float, count: int) -> tuple[subprocess.Popen[str], int]
 
 
 @contextlib.contextmanager
-def eco2_serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[tuple[int, str]]:
-    """``eco2 serve`` on the embedded default, pinned to CPU 0; yields (pid, base URL)."""
+def eco2_serve(
+    data_dir: Path, extra_env: dict[str, str], src: Path | None = None
+) -> Iterator[tuple[int, str]]:
+    """``eco2 serve`` on the embedded default (the code in ``src``, else this checkout's),
+    pinned to CPU 0; yields (pid, base URL)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECO2_", "OPENAI_"))}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     env |= {
         "ECO2_ENV": "local",
         "ECO2_DATA_DIR": str(data_dir),
@@ -331,45 +338,59 @@ def measured_burst(
     )
 
 
+def offline_runs(work: Path, label: str, src: Path | None, n: int, concurrency: int) -> None:
+    data_dir = work / f"offline-{label}"
+    with eco2_serve(data_dir, {"ECO2_CHAT_PROVIDER": "offline"}, src) as (pid, base):
+        places = seats(base, USERS, -(-(concurrency + 20) // USERS))
+        asyncio.run(sequential(base, places, 10))  # warm-up
+        print(f"\n[{label}] eco2 serve (1 process, CPU 0), offline provider · {USERS} users")
+        report("sequential", asyncio.run(sequential(base, places, n)), 0.95)
+        asyncio.run(burst(base, places[-20:], 20, 60))  # warm-up
+        name = f"{concurrency} concurrent streams"
+        measured_burst(name, pid, data_dir, base, places[:concurrency], 120)
+
+
+def model_runs(
+    work: Path, label: str, src: Path | None, model_port: int, concurrency: int, seconds: float
+) -> None:
+    llm = {
+        "ECO2_CHAT_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+    }
+    data_dir = work / f"openai-{label}"
+    with eco2_serve(data_dir, llm, src) as (pid, base):
+        places = seats(base, USERS, -(-(concurrency + 20) // USERS))
+        asyncio.run(burst(base, places[-20:], 20, seconds + 30))  # warm-up
+        print(f"\n[{label}] eco2 serve (1 process, CPU 0), openai provider on a fake model")
+        name = f"{concurrency} concurrent streams"
+        measured_burst(name, pid, data_dir, base, places[:concurrency], seconds + 60)
+
+
 def run(
-    sequential_n: int, concurrency: int, seconds: float, chunks: int, providers: set[str]
+    sequential_n: int,
+    concurrency: int,
+    seconds: float,
+    chunks: int,
+    providers: set[str],
+    before: Path | None,
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
     os.sched_setaffinity(0, CLIENT_CPU)
     work = Path(tempfile.mkdtemp(prefix="eco2-bench-chat-"))
+    sources = {"before": before, "after": None} if before else {"after": None}
     model = None
-    per_user = -(-(concurrency + 20) // USERS)
+    print(f"load average {os.getloadavg()[0]:.1f} before the run")
     try:
         if "offline" in providers:
-            data_dir = work / "offline"
-            with eco2_serve(data_dir, {"ECO2_CHAT_PROVIDER": "offline"}) as (pid, base):
-                places = seats(base, USERS, per_user)
-                asyncio.run(sequential(base, places, 10))  # warm-up
-                print(f"eco2 serve (1 process, CPU 0), offline provider · {USERS} users")
-                report("sequential", asyncio.run(sequential(base, places, sequential_n)), 0.95)
-                asyncio.run(burst(base, places[-20:], 20, 60))  # warm-up
-                name = f"{concurrency} concurrent streams"
-                measured_burst(name, pid, data_dir, base, places[:concurrency], 120)
-
+            for label, src in sources.items():
+                offline_runs(work, label, src, sequential_n, concurrency)
         if "openai" in providers:
             model, model_port = spawn_model(seconds, chunks)
-            llm = {
-                "ECO2_CHAT_PROVIDER": "openai",
-                "OPENAI_API_KEY": "sk-bench",
-                "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
-            }
-            data_dir = work / "openai"
-            with eco2_serve(data_dir, llm) as (pid, base):
-                places = seats(base, USERS, per_user)
-                asyncio.run(burst(base, places[-20:], 20, seconds + 30))  # warm-up
-                print(
-                    f"\neco2 serve (1 process, CPU 0), openai provider on a fake model streaming "
-                    f"{chunks} chunks over {seconds} s · {USERS} users"
-                )
-                places = places[:concurrency]
-                name = f"{concurrency} concurrent streams"
-                measured_burst(name, pid, data_dir, base, places, seconds + 60)
+            print(f"\nfake model: {chunks} chunks over {seconds} s per answer")
+            for label, src in sources.items():
+                model_runs(work, label, src, model_port, concurrency, seconds)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the children's shutdown is ours to wait for
         if model is not None:
@@ -395,6 +416,11 @@ def run(
     show_default=True,
     help="Which provider's runs (repeat for both).",
 )
+@click.option(
+    "--before",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The old code's src dir: its server runs the same load first, in the same run.",
+)
 @click.option("--fake-model", is_flag=True, hidden=True)
 @click.option("--port", default=0, hidden=True)
 def main(
@@ -403,13 +429,14 @@ def main(
     stream_seconds: float,
     chunks: int,
     providers: tuple[str, ...],
+    before: Path | None,
     fake_model: bool,
     port: int,
 ) -> None:
     if fake_model:
         asyncio.run(serve_fake_model(port, stream_seconds, chunks))
         return
-    run(sequential_n, concurrency, stream_seconds, chunks, set(providers))
+    run(sequential_n, concurrency, stream_seconds, chunks, set(providers), before)
 
 
 if __name__ == "__main__":
