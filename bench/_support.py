@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -15,10 +16,14 @@ from eco2.platform.embedded import free_port
 __all__ = [
     "cpu_reference",
     "cpu_seconds",
+    "descendants",
+    "embedded_stores",
     "free_port",
+    "move_to",
     "percentile",
     "read_http_message",
     "stop",
+    "wrk",
 ]
 
 
@@ -76,3 +81,76 @@ async def read_http_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]
         0,
     )
     return head, await reader.readexactly(length)
+
+
+def descendants(pid: int) -> set[int]:
+    found = {pid}
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found |= descendants(int(child))
+    return found
+
+
+def embedded_stores(data_dir: Path) -> set[int]:
+    """The embedded PostgreSQL and Valkey process trees (PostgreSQL runs detached)."""
+    roots = set()
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and str(data_dir).encode() in (proc / "cmdline").read_bytes():
+                roots.add(int(proc.name))
+    return set().union(*(descendants(p) for p in roots)) if roots else set()
+
+
+def move_to(pids: set[int], cpus: set[int]) -> None:
+    """Every thread of ``pids`` onto ``cpus`` (new PostgreSQL backends inherit the
+    postmaster's)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for thread in Path(f"/proc/{pid}/task").iterdir():
+                os.sched_setaffinity(int(thread.name), cpus)
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_ms(out: str, quantile: str) -> float:
+    found = re.search(rf"^\s+{quantile}%\s+([\d.]+)(us|ms|s|m)\b", out, re.MULTILINE)
+    if found is None:
+        raise ValueError(f"no {quantile}% latency in wrk's output:\n{out}")
+    return float(found[1]) * _UNITS_MS[found[2]]
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
+) -> dict[str, float]:
+    """One ``wrk`` run (one thread) in its own process, on ``cpus``: requests/s, p50/p99 in
+    ms and the count of non-2xx answers and socket errors."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*args, url],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rate is None:
+        raise ValueError(f"no Requests/sec in wrk's output:\n{out}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(rate[1]),
+        "p50_ms": _wrk_ms(out, "50"),
+        "p99_ms": _wrk_ms(out, "99"),
+        "errors": float(non_2xx[1]) if non_2xx else 0.0,
+        "socket_errors": float(sum(int(n) for n in re.findall(r"\d+", socket_errors[1])))
+        if socket_errors
+        else 0.0,
+    }

@@ -8,12 +8,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
 from eco2 import registry
 from eco2.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import granian.server
 
 console = Console(stderr=True)
 
@@ -82,9 +86,6 @@ def resolved_environment() -> Iterator[Settings]:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
     """Run the API (all domains, or the chosen ones) on granian."""
-    from granian.constants import Interfaces
-    from granian.server import Server
-
     with resolved_environment() as settings:
         os.environ["ECO2_DOMAINS"] = ",".join(domains)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
@@ -92,16 +93,26 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
             f"[bold green]Eco²[/] serving {', '.join(domains) or 'all domains'} "
             f"({settings.env}) at http://{shown}:{port}  ·  API docs: http://{shown}:{port}/docs"
         )
-        Server(
-            "eco2.app:asgi",
-            address=host,
-            port=port,
-            interface=Interfaces.ASGI,
-            workers=workers,
-            factory=True,
-            log_access=False,
-            backlog=2048,
-        ).serve()
+        granian_server(host, port, workers).serve()
+
+
+def granian_server(
+    host: str, port: int, workers: int, target: str = "eco2.app:asgi"
+) -> granian.server.Server:
+    """The HTTP server of ``eco2 serve`` (a bench passes its own ASGI factory as ``target``)."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    return Server(
+        target,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_access=False,
+        backlog=2048,
+    )
 
 
 # --- authz ----------------------------------------------------------------------------------
