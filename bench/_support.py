@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -125,21 +127,25 @@ def wrk(
     *,
     connections: int,
     seconds: float,
-    headers: dict[str, str] | None = None,
+    headers: list[dict[str, str]] | None = None,
     cpus: set[int] | None = None,
 ) -> dict[str, float]:
     """One ``wrk`` run (one thread) in its own process, on ``cpus``: requests/s, p50/p99 in
-    ms and the count of non-2xx answers and socket errors."""
+    ms and the count of non-2xx answers and socket errors. ``headers``: one set per request in
+    turn (e.g. many users' cookies)."""
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
-    for name, value in (headers or {}).items():
-        args += ["-H", f"{name}: {value}"]
-    out = subprocess.run(
-        [*args, url],
-        capture_output=True,
-        text=True,
-        check=True,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
-    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if headers:
+            script.write(_rotating_headers(headers))
+            script.flush()
+            args += ["-s", script.name]
+        out = subprocess.run(
+            [*args, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if rate is None:
         raise ValueError(f"no Requests/sec in wrk's output:\n{out}")
@@ -154,3 +160,21 @@ def wrk(
         if socket_errors
         else 0.0,
     }
+
+
+def _rotating_headers(header_sets: list[dict[str, str]]) -> str:
+    """A wrk script sending the header sets in turn, one per request."""
+
+    def table(headers: dict[str, str]) -> str:
+        return (
+            "{"
+            + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+            + "}"
+        )
+
+    rows = ",\n  ".join(table(h) for h in header_sets)
+    return (
+        f"local sets = {{\n  {rows}\n}}\nlocal n = 0\n"
+        "request = function()\n  n = n % #sets + 1\n"
+        "  return wrk.format(nil, nil, sets[n])\nend\n"
+    )

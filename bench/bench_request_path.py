@@ -1,14 +1,14 @@
 """The everyday request path, side by side in one run: every route against the smallest
 Litestar route served by the same process.
 
-    python bench/bench_request_path.py [--seconds 5] [--rounds 3] [--connections 32]
+    python bench/bench_request_path.py [--seconds 5] [--rounds 3] [--connections 32] [--users 100]
 
 1. ``eco2 serve`` on the embedded default (all domains, one granian worker) with this file's
    ASGI factory: the whole app, plus a bare Litestar app answering ``/bench/smallest`` (one
    ``@get`` returning a dict, none of our middleware, guard or plugins) in the same worker.
    The server process alone on CPU 0; its embedded PostgreSQL and Valkey and ``wrk`` on CPU 1.
-2. One signed-in user (the local sign-in route); every route is loaded with that session's
-   cookie, as the web client sends it.
+2. ``--users`` users signed in through the local route; every route is loaded with their
+   session cookies in turn, as their browsers would send them.
 3. ``--rounds`` rounds; in each, ``wrk -t1 -c<connections>`` runs ``--seconds`` on every route
    in turn (the order rotates per round). Printed per route: the median over rounds of
    requests/s, p50 and p99, the server's CPU per request, and the ratio to the smallest route
@@ -131,27 +131,33 @@ def server(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 # --- the load ----------------------------------------------------------------------------------
 
 
-def sign_in(base: str) -> str:
+def sign_in(base: str, users: int) -> list[str]:
+    """Session cookies of ``users`` new users, each checked on every route."""
+    cookies = []
     with httpx.Client(base_url=base, timeout=30) as client:
-        response = client.post("/api/v1/auth/dev/login", json={"nickname": "벤치"})
-        response.raise_for_status()
-        cookie = response.cookies["s_access"]
-        for path in ROUTES.values():
-            answer = client.get(path, cookies={"s_access": cookie})
-            if answer.status_code != 200:
-                raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
-    return cookie
+        for n in range(users):
+            response = client.post("/api/v1/auth/dev/login", json={"nickname": f"벤치{n}"})
+            response.raise_for_status()
+            cookie = response.cookies["s_access"]
+            client.cookies.clear()
+            for path in ROUTES.values():
+                answer = client.get(path, cookies={"s_access": cookie})
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+            cookies.append(cookie)
+    return cookies
 
 
-def run(seconds: float, rounds: int, connections: int) -> None:
+def run(seconds: float, rounds: int, connections: int, users: int) -> None:
     os.sched_setaffinity(0, CLIENT_CPU)
+    print(f"load average {os.getloadavg()[0]:.1f} before the run")
     work = Path(tempfile.mkdtemp(prefix="eco2-bench-path-"))
     data_dir = work / "data"
     try:
         with server(data_dir) as (process, base):
             stores = embedded_stores(data_dir)
             move_to(stores, CLIENT_CPU)
-            headers = {"Cookie": f"s_access={sign_in(base)}"}
+            headers = [{"Cookie": f"s_access={cookie}"} for cookie in sign_in(base, users)]
 
             def load(path: str, duration: float) -> dict[str, float]:
                 return wrk(
@@ -179,18 +185,22 @@ def run(seconds: float, rounds: int, connections: int) -> None:
                 for name in names:
                     last = results[name][-1]
                     last["ratio"] = last["rps"] / results[names[0]][-1]["rps"]
-            report(results, seconds, rounds, connections)
+            report(results, seconds, rounds, connections, users)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def report(
-    results: dict[str, list[dict[str, float]]], seconds: float, rounds: int, connections: int
+    results: dict[str, list[dict[str, float]]],
+    seconds: float,
+    rounds: int,
+    connections: int,
+    users: int,
 ) -> None:
     print(
         f"eco2 serve (every domain, 1 granian worker on CPU {min(SERVER_CPU)}; PostgreSQL, "
         f"Valkey and wrk on CPU {min(CLIENT_CPU)}) · wrk -t1 -c{connections} -d{seconds:g}s · "
-        f"{rounds} rounds, medians"
+        f"{users} signed-in users in turn · {rounds} rounds, medians"
     )
     print(
         f"{'route':<32}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}"
@@ -216,12 +226,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per route and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--users", type=int, default=100, help="signed-in users, in turn")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
-    run(args.seconds, args.rounds, args.connections)
+    run(args.seconds, args.rounds, args.connections, args.users)
 
 
 if __name__ == "__main__":
