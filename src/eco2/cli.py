@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -17,7 +17,7 @@ from eco2 import registry
 from eco2.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    import granian.server
+    from granian.server.common import AbstractServer
 
 console = Console(stderr=True)
 
@@ -98,7 +98,7 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
 
 def granian_server(
     host: str, port: int, workers: int, target: str = "eco2.app:asgi"
-) -> granian.server.Server:
+) -> AbstractServer[Any]:
     """The HTTP server of ``eco2 serve`` (a bench passes its own ASGI factory as ``target``)."""
     from granian.constants import Interfaces
     from granian.server import Server
