@@ -56,6 +56,7 @@ def base_settings(
         auth_signing_keys=signing_key_pem,
         internal_token=INTERNAL_TOKEN,
         location_import_on_start=False,  # tests load the places they need
+        news_collect_interval_seconds=0,  # no collection on a schedule (the feeds are real sites)
     )
     upgrade(settings, "head")
     return settings

@@ -40,6 +40,17 @@ def _local_secret(settings: Settings, name: str) -> str:
     return path.read_text().strip()
 
 
+LOOPBACK_OR_ANY = ("127.0.0.1", "0.0.0.0", "localhost", "::1", "::")  # noqa: S104
+
+
+def default_public_base_url(host: str, port: int) -> None:
+    """Unless ECO2_PUBLIC_BASE_URL says otherwise, the API is reached where it listens: upload
+    and OAuth callback URLs follow ``--port`` (a wildcard or loopback host is ``localhost``)."""
+    shown = "localhost" if host in LOOPBACK_OR_ANY else f"[{host}]" if ":" in host else host
+    os.environ.setdefault("ECO2_PUBLIC_BASE_URL", f"http://{shown}:{port}")
+    get_settings.cache_clear()
+
+
 @contextmanager
 def resolved_environment() -> Iterator[Settings]:
     """Start embedded PostgreSQL/Valkey for what is not configured and export their URLs.
@@ -86,12 +97,13 @@ def resolved_environment() -> Iterator[Settings]:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
     """Run the API (all domains, or the chosen ones) on granian."""
+    default_public_base_url(host, port)
     with resolved_environment() as settings:
         os.environ["ECO2_DOMAINS"] = ",".join(domains)
-        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104
         console.print(
             f"[bold green]Eco²[/] serving {', '.join(domains) or 'all domains'} "
-            f"({settings.env}) at http://{shown}:{port}  ·  API docs: http://{shown}:{port}/docs"
+            f"({settings.env}) on {host}:{port}  ·  {settings.public_base_url}  ·  "
+            f"API docs: {settings.public_base_url}/docs"
         )
         granian_server(host, port, workers).serve()
 
@@ -243,6 +255,37 @@ def data_import_locations(files: tuple[Path, ...]) -> None:
 
     with resolved_environment() as settings:
         run_import(settings, list(files), console)
+
+
+@data.command("import-news")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--category",
+    type=click.Choice(["environment", "energy", "ai"]),
+    default=None,
+    help="The category of every article (required for RSS/Atom; JSON articles carry theirs).",
+)
+def data_import_news(file: Path, category: str | None) -> None:
+    """Load saved news into the Info feed: an RSS/Atom file or JSON articles. Idempotent."""
+    from eco2.domains.info.cli import run_import
+    from eco2.domains.info.feeds import CATEGORIES, FeedError
+
+    chosen = next((c for c in CATEGORIES if c == category), None)
+    with resolved_environment() as settings:
+        try:
+            run_import(settings, file, chosen, console)
+        except FeedError as exc:
+            console.print(f"[red]{file}: {exc}[/]")
+            sys.exit(1)
+
+
+@data.command("collect-news")
+def data_collect_news() -> None:
+    """Collect the news now from the configured feeds (and Naver, with credentials)."""
+    from eco2.domains.info.cli import run_collect
+
+    with resolved_environment() as settings:
+        run_collect(settings, console)
 
 
 # --- keys -----------------------------------------------------------------------------------

@@ -140,8 +140,11 @@ DOMAINS: tuple[Domain, ...] = (
         db_schema="chat",
         holds_user_data=True,
     ),
-    # The knowledge library over HTTP: public, identical for everyone, no user data.
-    Domain(name="info", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",)),
+    # The knowledge library over HTTP and the news feed: public, identical for everyone, no
+    # user data.
+    Domain(
+        name="info", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",), db_schema="info"
+    ),
 )
 
 DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)

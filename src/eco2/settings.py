@@ -5,11 +5,12 @@ List-valued settings are comma-separated. ``get_settings()`` reads the environme
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -31,6 +32,23 @@ OAUTH_DEFAULT_URLS: dict[str, tuple[str, str, str]] = {
         "https://openapi.naver.com/v1/nid/me",
     ),
 }
+
+
+class ChatModelSettings(BaseModel):
+    """One chat model the client may pick (``ECO2_CHAT_MODELS``): an OpenAI-compatible
+    endpoint (``None``: ``OPENAI_BASE_URL``), the environment variable holding its key
+    (``None``: ``OPENAI_API_KEY``) and the model id sent to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+    def api_key(self, settings: Settings) -> str | None:
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or None
+        return settings.openai_api_key
 
 
 class OAuthProviderSettings(BaseModel):
@@ -61,7 +79,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./.eco2")
     waste_index_dir: Path | None = None
     public_base_url: str = "http://localhost:8000"
-    cors_origins: CommaList = Field(default_factory=lambda: ["http://localhost:5173"])
+    # The web client's dev server (vite) runs on 5173, over https with a self-signed certificate.
+    cors_origins: CommaList = Field(
+        default_factory=lambda: ["http://localhost:5173", "https://localhost:5173"]
+    )
     cookie_domain: str | None = None
     cookie_secure: bool | None = None
     log_level: str = "INFO"
@@ -111,6 +132,41 @@ class Settings(BaseSettings):
 
     # Locations: import the bundled datasets at start when the table is empty (default: local)
     location_import_on_start: bool | None = None
+    # Kakao Local (keyword and address search) in place search and autocomplete, with a key
+    kakao_rest_api_key: str | None = None
+    kakao_local_url: str = "https://dapi.kakao.com"
+    kakao_timeout_seconds: float = Field(default=3.0, gt=0)
+    kakao_cache_seconds: int = Field(default=600, ge=1)
+
+    # Info: the news feed (contract §7), collected from RSS/Atom feeds per category and, with
+    # credentials, the Naver News Search API. An unreachable source is logged and skipped.
+    news_feeds_environment: CommaList = Field(
+        default_factory=lambda: ["https://www.korea.kr/rss/dept_mcee.xml"]  # 기후에너지환경부
+    )
+    news_feeds_energy: CommaList = Field(
+        default_factory=lambda: [
+            "https://www.energy-news.co.kr/rss/allArticle.xml",  # 에너지신문
+            "https://www.electimes.com/rss/allArticle.xml",  # 전기신문
+        ]
+    )
+    news_feeds_ai: CommaList = Field(
+        default_factory=lambda: [
+            "https://www.aitimes.com/rss/allArticle.xml",  # AI타임스
+            "https://www.korea.kr/rss/dept_msit.xml",  # 과학기술정보통신부
+        ]
+    )
+    news_naver_client_id: str | None = None
+    news_naver_client_secret: str | None = None
+    news_naver_url: str = "https://openapi.naver.com/v1/search/news.json"
+    news_naver_queries: CommaList = Field(
+        default_factory=lambda: ["environment=분리배출 재활용", "energy=재생에너지", "ai=인공지능"]
+    )
+    news_collect_interval_seconds: int = Field(default=1800, ge=0)  # 0: no schedule
+    news_retention_days: int = Field(default=30, ge=1)
+    news_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    news_max_feed_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    news_page_lookups_per_run: int = Field(default=30, ge=0)  # og:image fetches per run
+    news_fetch_private_hosts: bool = False
 
     # Images: `local` (files under the data dir, served by this app) or `s3` (+ AWS_* env)
     image_storage: Literal["local", "s3"] = "local"
@@ -157,6 +213,9 @@ class Settings(BaseSettings):
     chat_timeout_seconds: float = Field(default=60.0, gt=0)
     chat_events_ttl_seconds: int = Field(default=3600, gt=0)
     chat_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # The models a message may pick (contract §7: gpt-5.2, gemini-3-flash-preview), as JSON:
+    # {"name": {"model": id, "base_url": url, "api_key_env": VAR}}; others get the default.
+    chat_models: dict[str, ChatModelSettings] = Field(default_factory=dict)
 
     # Service-to-service calls between split pods
     internal_token: str | None = None
@@ -180,7 +239,15 @@ class Settings(BaseSettings):
         return values
 
     @field_validator(
-        "cors_origins", "auth_redirect_uris", "service_urls", "image_allowed_hosts", mode="before"
+        "cors_origins",
+        "auth_redirect_uris",
+        "service_urls",
+        "image_allowed_hosts",
+        "news_feeds_environment",
+        "news_feeds_energy",
+        "news_feeds_ai",
+        "news_naver_queries",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -202,6 +269,29 @@ class Settings(BaseSettings):
             if "=" not in entry:
                 raise ValueError(f"ECO2_SERVICE_URLS entry {entry!r} is not name=url")
         return self
+
+    @model_validator(mode="after")
+    def _naver_queries_are_pairs(self) -> Settings:
+        for entry in self.news_naver_queries:
+            category, _, query = entry.partition("=")
+            if category.strip() not in ("environment", "energy", "ai") or not query.strip():
+                raise ValueError(f"ECO2_NEWS_NAVER_QUERIES entry {entry!r} is not category=query")
+        return self
+
+    def news_feeds(self) -> list[tuple[str, str]]:
+        """(category, feed URL) pairs, in category order."""
+        return [
+            (category, url)
+            for category in ("environment", "energy", "ai")
+            for url in getattr(self, f"news_feeds_{category}")
+        ]
+
+    def naver_queries(self) -> list[tuple[str, str]]:
+        """(category, query) pairs when Naver credentials are set, else none."""
+        if not (self.news_naver_client_id and self.news_naver_client_secret):
+            return []
+        pairs = [entry.partition("=") for entry in self.news_naver_queries]
+        return [(category.strip(), query.strip()) for category, _, query in pairs]
 
     @property
     def secure_cookies(self) -> bool:

@@ -110,6 +110,7 @@ def gateway(
         ECO2_AUTH_SIGNING_KEYS=signing_key_pem,
         ECO2_CORS_ORIGINS=FRONTEND_ORIGIN,
         ECO2_INTERNAL_TOKEN=INTERNAL_TOKEN,
+        ECO2_NEWS_COLLECT_INTERVAL_SECONDS="0",  # the default feeds are real sites
     )
     port = free_port()
     log = data_dir / "dev-split.log"

@@ -44,12 +44,13 @@ async def test_answers_name_their_category_or_admit_ignorance(
 async def test_user_text_is_escaped_only_bold_remains(
     client: AsyncTestClient[Litestar], user_id: str
 ) -> None:
+    # The legacy answer is set as HTML: our only markup is <br/> (its lines); the rest escaped.
     answer = (await ask(client, "<script>alert(1)</script> 버리는 법 <b>x</b>"))["user_answer"]
-    assert "<" not in answer
-    assert ">" not in answer
+    assert "<" not in answer.replace("<br/>", "")
+    assert ">" not in answer.replace("<br/>", "")
     assert "&lt;script&gt;" in answer
     for message in ("페트병", "근처 수거함 어디야?", "내 캐릭터 보여줘", "안녕"):
-        body = (await ask(client, message))["user_answer"]
+        body = (await ask(client, message))["user_answer"].replace("<br/>", "")
         assert "<" not in body
         assert ">" not in body
         assert body.count("**") % 2 == 0

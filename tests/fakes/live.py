@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.cookies import Morsel, SimpleCookie
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import urljoin
 
 import httpx
@@ -50,6 +50,25 @@ def serve(make_app: Callable[[str], Litestar]) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+class Fake(Protocol):
+    url: str
+
+
+F = TypeVar("F", bound=Fake)
+
+
+@contextlib.contextmanager
+def serve_fake(fake: F, app_for: Callable[[F], Litestar]) -> Iterator[F]:
+    """A fake service's app on a free port, ``fake.url`` set to where it listens."""
+
+    def make(base_url: str) -> Litestar:
+        fake.url = base_url
+        return app_for(fake)
+
+    with serve(make):
+        yield fake
 
 
 def serve_app(settings: Settings) -> contextlib.AbstractContextManager[str]:

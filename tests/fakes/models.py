@@ -39,6 +39,7 @@ class Script:
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
     responder: Callable[[dict[str, Any]], Reply] | None = None
 
     def next(self, request: dict[str, Any]) -> Reply:
@@ -49,6 +50,7 @@ class Script:
     async def answer(self, request: Request[Any, Any, Any]) -> Response[Any] | Stream:
         body = await request.body()
         self.paths.append(str(request.url))
+        self.authorizations.append(request.headers.get("authorization", ""))
         self.requests.append(json.loads(body) if body[:1] in (b"{", b"[") else {"bytes": len(body)})
         reply = self.next(self.requests[-1])
         if reply.delay:

@@ -59,8 +59,10 @@ class Eco2Process:
 
 
 def eco2_env(**settings: str) -> dict[str, str]:
-    """The current environment without any ``ECO2_*`` setting, plus ``settings``."""
+    """The current environment without any ``ECO2_*`` setting, plus ``settings`` (and no news
+    collection: the default feeds are real sites)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECO2_")}
+    env["ECO2_NEWS_COLLECT_INTERVAL_SECONDS"] = "0"
     return env | {f"ECO2_{k.upper()}": v for k, v in settings.items()}
 
 

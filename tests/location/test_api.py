@@ -139,6 +139,12 @@ async def test_detail(client: Client, user_id: str, settings: Settings) -> None:
     assert body["hours"]["mon"]["ranges"] == [["00:00", "24:00"]]
     for key in ("lot_address", "store_category", "collection_items", "introduction", "phone"):
         assert key in body
+    # The sheet prints collection_items as text and heads every non-null field (contract §7).
+    assert body["collection_items"] == "투명페트병, 폐건전지"
+    bare = (await client.get(f"/api/v1/locations/centers/{ids['k3']}")).json()
+    for key in ("collection_items", "introduction", "phone", "lot_address", "memo", "phones"):
+        assert bare[key] is None, key
+    assert bare["pickup_categories"] == ["clear_pet", "can"]  # the client calls .length on it
     missing = await client.get("/api/v1/locations/centers/999999")
     assert missing.status_code == 404
     bad = await client.get("/api/v1/locations/centers/abc")

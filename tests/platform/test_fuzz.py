@@ -2,7 +2,7 @@
 (positive) and schema-violating (negative) data, NUL bytes included, and the stateful links
 schemathesis infers between operations. No response may be a 5xx.
 
-A fixed seed in CI (the same cases every run); ``pytest -m slow`` adds a deeper run. Each run
+A fixed seed in CI (the same cases every run); ``pytest -m deep`` adds a deeper run. Each run
 prints how many cases it generated.
 """
 
@@ -153,12 +153,8 @@ def test_no_operation_answers_5xx(fuzz_api: str, capsys: pytest.CaptureFixture[s
     assert not tally.server_errors, "\n".join(tally.server_errors[:20])
 
 
-@pytest.mark.slow
-def test_no_operation_answers_5xx_deeper(
-    fuzz_api: str, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
-) -> None:
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("minutes of fuzzing: run it with `pytest -m slow tests/platform/test_fuzz.py`")
+@pytest.mark.deep
+def test_no_operation_answers_5xx_deeper(fuzz_api: str, capsys: pytest.CaptureFixture[str]) -> None:
     tally = fuzz(fuzz_api, examples=60, seed=SEED + 1)
     report(capsys, "fuzz (deeper)", tally)
     assert not tally.server_errors, "\n".join(tally.server_errors[:20])

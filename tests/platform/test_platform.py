@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,22 @@ async def test_preflight_from_an_allowed_origin(client: Client, origin: str) -> 
     assert "content-type" in allowed
 
 
+@pytest.mark.parametrize("origin", ["https://localhost:5173", "http://localhost:5173"])
+async def test_the_client_dev_server_is_allowed_by_default(
+    base_settings: Settings, origin: str
+) -> None:
+    """The web client's vite dev server runs on https://localhost:5173 (self-signed)."""
+    defaults = Settings(database_url="postgresql://unused", redis_url="redis://unused")
+    settings = base_settings.model_copy(update={"cors_origins": defaults.cors_origins})
+    async with client_for(settings) as client:
+        response = await client.options(
+            "/api/v1/users/me",
+            headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+        )
+    assert response.headers["access-control-allow-origin"] == origin
+    assert response.headers["access-control-allow-credentials"] == "true"
+
+
 async def test_credentialed_response_echoes_the_exact_origin(client: Client) -> None:
     response = await client.get("/api/v1/user/me", headers={"Origin": OTHER_ORIGIN})
     assert response.status_code == 401
@@ -182,6 +199,63 @@ def test_serve_refuses_an_unknown_domain() -> None:
     assert result.exit_code == 2
     for name in registry.DOMAIN_NAMES:
         assert name in result.output
+
+
+def _serve_with_port(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Settings, int]:
+    """``eco2 serve`` up to the server start: the settings it resolved, the port it binds."""
+    import contextlib
+
+    import granian.server
+
+    from eco2 import cli
+    from eco2.settings import get_settings
+
+    seen: dict[str, object] = {}
+
+    class Server:
+        def __init__(self, *_: object, port: int, **__: object) -> None:
+            seen["port"] = port
+
+        def serve(self) -> None:
+            seen["settings"] = get_settings()
+
+    @contextlib.contextmanager
+    def resolved() -> Iterator[Settings]:
+        yield get_settings()
+
+    monkeypatch.setattr(granian.server, "Server", Server)
+    monkeypatch.setattr(cli, "resolved_environment", resolved)
+    for name in ("ECO2_PUBLIC_BASE_URL", "ECO2_DOMAINS"):  # restored (unset) after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["serve", *args])
+        assert result.exit_code == 0, result.output
+    finally:
+        get_settings.cache_clear()
+    assert isinstance(seen["settings"], Settings)
+    assert isinstance(seen["port"], int)
+    return seen["settings"], seen["port"]
+
+
+def test_serve_on_another_port_builds_urls_for_that_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, port = _serve_with_port(monkeypatch, "--port", "8123")
+    assert port == 8123
+    assert settings.public_base_url == "http://localhost:8123"
+
+
+def test_an_explicit_public_base_url_wins_over_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from eco2.cli import default_public_base_url
+
+    monkeypatch.setenv("ECO2_PUBLIC_BASE_URL", "https://api.example.org")
+    default_public_base_url("0.0.0.0", 9000)  # noqa: S104
+    assert os.environ["ECO2_PUBLIC_BASE_URL"] == "https://api.example.org"
+    monkeypatch.delenv("ECO2_PUBLIC_BASE_URL")
+    default_public_base_url("10.0.0.7", 9000)
+    assert os.environ["ECO2_PUBLIC_BASE_URL"] == "http://10.0.0.7:9000"
 
 
 @pytest.mark.parametrize("name", registry.DOMAIN_NAMES)

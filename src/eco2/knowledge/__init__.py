@@ -7,11 +7,14 @@ module (an import contract); the submodules are private.
 - ``load_knowledge()`` -> ``KnowledgeBase``: taxonomy, rules per category, items,
   situation-tag corrections (validated YAML in ``data/``).
 - ``search(text, limit)`` -> ``list[Hit]``: hybrid lexical + embedding ranking.
+- ``nouns(text)``: the nouns of any Korean text, from the same Kiwi analyzer retrieval uses
+  (one per process: it is large), e.g. for news keywords.
 - ``PICKUP_CATEGORIES``: the map filter keys the web client knows, which the taxonomy's
   middles point to.
 """
 
 from eco2.knowledge.base import Category, KnowledgeBase, KnowledgeError, load_knowledge
+from eco2.knowledge.lexical import nouns
 from eco2.knowledge.retrieval import Hit, Retriever, default_retriever, search, top_categories
 from eco2.knowledge.schema import (
     PICKUP_CATEGORIES,
@@ -38,6 +41,7 @@ __all__ = [
     "RulesDoc",
     "default_retriever",
     "load_knowledge",
+    "nouns",
     "search",
     "top_categories",
 ]

@@ -14,6 +14,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 from eco2.knowledge.schema import Item
 
@@ -27,6 +28,8 @@ CARRIER = "버리려는데요"  # neutral sentence ending used to tokenize alias
 CATEGORY_ALIAS_WEIGHT = 0.6  # a category label match ranks below any name/synonym match
 # Content parts of speech: nouns, roots, foreign words, numbers, verb/adjective stems.
 CONTENT_TAGS = ("NNG", "NNP", "NR", "SL", "SN", "XR", "VV", "VA")
+NOUN_TAGS = ("NNG", "NNP", "SL")
+COMPOUND_TAGS = (*NOUN_TAGS, "XPN", "XSN", "SN")  # pieces a written compound is made of
 # Words every disposal question contains; they say nothing about the item.
 _STOP_WORDS = """
 버리 버림 배출 분리 분리수거 수거 쓰레기 쓰레기통 처리 처분 폐기 방법 어디 어떻게 어떡하 뭐 무엇
@@ -115,20 +118,52 @@ def _idf(aliases: list[tuple[int, Features]]) -> dict[str, float]:
 
 
 @lru_cache(maxsize=1)
-def morpheme_tokenizer() -> Tokenize:
-    """Kiwi content morphemes; a plain word split if kiwipiepy is not installed."""
+def analyzer() -> Any | None:
+    """The process's one Kiwi (its model takes about half a gigabyte): built on first use and
+    shared by everything that needs Korean morphemes; None without kiwipiepy."""
     try:
         from kiwipiepy import Kiwi
     except ImportError:
         log.warning("kiwipiepy is not installed: Korean morphemes fall back to word splitting")
+        return None
+    return Kiwi()
+
+
+@lru_cache(maxsize=1)
+def morpheme_tokenizer() -> Tokenize:
+    """Kiwi content morphemes; a plain word split if kiwipiepy is not installed."""
+    kiwi = analyzer()
+    if kiwi is None:
         return _word_split
-    kiwi = Kiwi()
 
     def tokenize(text: str) -> list[str]:
         tokens = kiwi.tokenize(text.lower())
         return [t.form for t in tokens if _is_content(t.tag, t.form)]
 
     return tokenize
+
+
+def nouns(text: str) -> list[str]:
+    """The nouns of a text as written, in order: a compound stays whole ("재활용", "폐플라스틱",
+    "데이터센터": Kiwi's pieces joined where no space separates them), case kept ("AI")."""
+    kiwi = analyzer()
+    if kiwi is None:
+        return [w for w in _PUNCT.sub(" ", text).split() if len(w) > 1]
+    found: list[str] = []
+    start = end = -1
+    has_noun = False
+    for token in [*kiwi.tokenize(text), None]:
+        tag = token.tag.split("-")[0] if token is not None else ""
+        if token is not None and tag in COMPOUND_TAGS and (token.start == end or start < 0):
+            start = token.start if start < 0 else start
+            end, has_noun = token.start + token.len, has_noun or tag in NOUN_TAGS
+            continue
+        if has_noun:
+            found.append(text[start:end])
+        start, end, has_noun = -1, -1, False
+        if token is not None and tag in COMPOUND_TAGS:
+            start, end, has_noun = token.start, token.start + token.len, tag in NOUN_TAGS
+    return found
 
 
 def _is_content(tag: str, form: str) -> bool:

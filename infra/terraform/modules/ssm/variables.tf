@@ -8,7 +8,7 @@ variable "operator_set_keys" {
   type        = list(string)
   default = [
     "auth-signing-keys", "kakao-client-secret", "google-client-secret", "naver-client-secret",
-    "openai-api-key", "azure-vision-key",
+    "openai-api-key", "azure-vision-key", "kakao-rest-api-key", "naver-news-client-secret",
   ]
 }
 

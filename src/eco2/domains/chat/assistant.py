@@ -7,7 +7,7 @@ An assistant reports progress (named stages) and streams its answer as tokens th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from eco2.domains.chat import replies
@@ -22,6 +22,7 @@ STAGE_OF: dict[str, str] = {
     "nearby": "location",
     "character": "character",
     "greeting": "general",
+    "general": "general",
     "off_topic": "general",
 }
 OWNED_WORDS = ("내 ", "내가", "모은", "가진", "보유", "몇 ", "얻은")
@@ -35,6 +36,7 @@ class Turn:
     image_url: str | None = None
     position: Position | None = None
     temperature: float = 0.2
+    model: str | None = None  # the model the user picked (contract §7); None: the default
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class Reply:
     intent: Intent
     category: str | None = None
     topic: Topic | None = None
+    model: str | None = None  # which model answered, as stored with the message
 
 
 class Progress(Protocol):
@@ -87,12 +90,13 @@ class OfflineAssistant:
         await progress.stage("answer", "started")
         await stream_text(reply.answer, progress)
         await progress.stage("answer", "completed", 95)
-        return reply
+        return replace(reply, model=self.name)
 
     async def _answer(self, intent: Intent, turn: Turn, history: History) -> Reply:
         if intent == "disposal":
             lookup = await self.tools.lookup(turn.text, history.topic)
-            return Reply(replies.disposal(lookup), intent, lookup.category, lookup.topic)
+            answer = replies.disposal(lookup, turn.text)
+            return Reply(answer, intent, lookup.category, lookup.topic)
         if intent == "photo":
             return await self._photo(turn)
         if intent == "nearby":
@@ -101,8 +105,11 @@ class OfflineAssistant:
             found = await self.tools.characters(turn.user_id)
             asked_owned = any(word in f"{turn.text} " for word in OWNED_WORDS)
             return Reply(replies.characters(found, asked_owned), intent)
-        text = replies.GREETING if intent == "greeting" else replies.OFF_TOPIC
-        return Reply(text, intent)
+        if intent == "general":
+            return Reply(replies.GENERAL, intent)
+        if intent == "greeting":
+            return Reply(replies.greeting(turn.text), intent)
+        return Reply(replies.OFF_TOPIC, intent)
 
     async def _photo(self, turn: Turn) -> Reply:
         scan = await self.tools.photo(turn.user_id, turn.image_url or "", turn.text)
@@ -125,3 +132,25 @@ class OfflineAssistant:
         )
         what = topic.item if topic else None
         return Reply(replies.nearby(places, what), "nearby", None, topic)
+
+
+class ModelRouter:
+    """Answers with the model a message picked when it is configured, else the default one
+    (an unknown or unconfigured name is not an error: the client offers fixed names)."""
+
+    name = "router"
+
+    def __init__(self, default: Assistant, named: dict[str, Assistant]) -> None:
+        self.default, self.named = default, named
+
+    def pick(self, model: str | None) -> Assistant:
+        return self.named.get(model or "", self.default)
+
+    async def reply(self, turn: Turn, history: History, progress: Progress) -> Reply:
+        return await self.pick(turn.model).reply(turn, history, progress)
+
+    async def close(self) -> None:
+        for assistant in {id(a): a for a in (self.default, *self.named.values())}.values():
+            close = getattr(assistant, "close", None)
+            if close is not None:
+                await close()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import openai
+import structlog
+from openai import AsyncOpenAI
 from openai.types.chat import (
     ChatCompletionChunk,
     ChatCompletionMessageParam,
@@ -19,18 +21,27 @@ from openai.types.chat import (
 )
 
 from eco2.domains.chat import replies
-from eco2.domains.chat.assistant import STAGE_OF, OfflineAssistant, Progress, Reply, Turn
+from eco2.domains.chat.assistant import (
+    STAGE_OF,
+    Assistant,
+    ModelRouter,
+    OfflineAssistant,
+    Progress,
+    Reply,
+    Turn,
+)
 from eco2.domains.chat.context import History
 from eco2.domains.chat.progress import ModelError
 from eco2.domains.chat.prompts import TOOL_INTENT, TOOLS, system_prompt
-from eco2.domains.chat.render import clean
+from eco2.domains.chat.render import clean, fix_bold
 from eco2.domains.chat.schemas import Intent
 from eco2.domains.chat.toolcalls import ToolState, run_tool
 from eco2.domains.chat.tools import Toolbox
-from eco2.platform.openai_client import client_from_settings
+from eco2.platform.openai_client import client_from_settings, make_client
 from eco2.settings import Settings
 
 MAX_ROUNDS = 3
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -57,12 +68,14 @@ def model_error(exc: Exception) -> ModelError:
 
 
 class OpenAIAssistant:
-    name = "openai"
+    """One model behind an OpenAI-compatible chat completions endpoint (OpenAI, Gemini's
+    OpenAI endpoint, a local server); ``name`` is its model id, stored with its answers."""
 
-    def __init__(self, settings: Settings, tools: Toolbox, offline: OfflineAssistant) -> None:
-        self.tools, self._offline, self._model = tools, offline, settings.openai_chat_model
-        # One retry: the SDK retries only a call that failed before its stream began.
-        self._client = client_from_settings(settings, max_retries=1)
+    def __init__(
+        self, client: AsyncOpenAI, model: str, tools: Toolbox, offline: OfflineAssistant
+    ) -> None:
+        self.tools, self._offline, self._client = tools, offline, client
+        self.name = self._model = model
 
     async def close(self) -> None:
         await self._client.close()
@@ -91,13 +104,14 @@ class OpenAIAssistant:
         if state.intent is None:
             state.intent = await self._no_tool_intent(turn, history)
             await progress.stage("intent", "completed", 20)
-        text = "".join(answer).strip() or replies.OFF_TOPIC
-        return Reply(text, state.intent, state.category, state.topic)
+        text = fix_bold("".join(answer).strip()) or replies.OFF_TOPIC
+        return Reply(text, state.intent, state.category, state.topic, self.name)
 
     async def _no_tool_intent(self, turn: Turn, history: History) -> Intent:
-        """The model answered without a tool: small talk or off-topic (the rules tell which)."""
+        """The model answered without a tool: small talk, a general recycling question or
+        off-topic (the rules tell which)."""
         intent = await self._offline.intent(turn, history)
-        return intent if intent in ("greeting", "off_topic") else "greeting"
+        return intent if intent in ("greeting", "general", "off_topic") else "general"
 
     async def _stream(
         self, messages: list[dict[str, Any]], turn: Turn, progress: Progress, answer: list[str]
@@ -183,3 +197,29 @@ class OpenAIAssistant:
         except json.JSONDecodeError:
             return {"error": "arguments are not JSON"}
         return await run_tool(self.tools, call.name, args, turn, history, state)
+
+
+def build_assistant(settings: Settings, tools: Toolbox) -> Assistant:
+    """The assistant a message is answered by: the model it picked when ``ECO2_CHAT_MODELS``
+    configures it, else the default (``ECO2_CHAT_PROVIDER``: offline, or the OpenAI model)."""
+    offline = OfflineAssistant(tools)
+    default: Assistant = offline
+    if settings.chat_provider == "openai":
+        # One retry: the SDK retries only a call that failed before its stream began.
+        client = client_from_settings(settings, max_retries=1)
+        default = OpenAIAssistant(client, settings.openai_chat_model, tools, offline)
+    named: dict[str, Assistant] = {}
+    for name, chosen in settings.chat_models.items():
+        key = chosen.api_key(settings)
+        if not key:
+            log.warning("chat_model_without_key", model=name, key_env=chosen.api_key_env)
+            continue
+        client = make_client(
+            api_key=key,
+            base_url=chosen.base_url or settings.openai_base_url,
+            timeout=settings.model_timeout_seconds,
+            max_connections=settings.model_max_connections,
+            max_retries=1,
+        )
+        named[name] = OpenAIAssistant(client, chosen.model, tools, offline)
+    return ModelRouter(default, named) if named else default

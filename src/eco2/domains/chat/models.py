@@ -53,4 +53,5 @@ class ChatMessage(Base):
     image_url: Mapped[str | None] = mapped_column(String(2048))
     intent: Mapped[str | None] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(80))  # "major/middle" relied on
+    model: Mapped[str | None] = mapped_column(String(64))  # which model answered (assistant)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -10,7 +10,7 @@ import msgspec
 MessageText = Annotated[str, msgspec.Meta(max_length=2000)]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 ImageUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048)]
-Intent = Literal["disposal", "photo", "nearby", "character", "greeting", "off_topic"]
+Intent = Literal["disposal", "photo", "nearby", "character", "greeting", "general", "off_topic"]
 
 
 class LegacyMessage(msgspec.Struct):
@@ -33,7 +33,8 @@ class Position(msgspec.Struct):
 
 
 class SendMessage(msgspec.Struct):
-    """``POST /api/v1/chat/{id}/messages``; ``model`` is accepted and ignored (server decides)."""
+    """``POST /api/v1/chat/{id}/messages``; ``model`` picks one of ``ECO2_CHAT_MODELS`` (an
+    unknown or unconfigured name gets the default model)."""
 
     message: MessageText = ""
     image_url: ImageUrl | None = None
@@ -75,6 +76,7 @@ class MessageView(msgspec.Struct, omit_defaults=True):
     content: str
     created_at: datetime
     image_url: str | None = None
+    model: str | None = None  # which model wrote an assistant message
 
 
 class ChatDetail(msgspec.Struct):
@@ -103,6 +105,7 @@ class DoneResult(msgspec.Struct):
     intent: str
     category: str | None
     persistence: Persistence
+    model: str | None = None  # which model answered
 
 
 class Deleted(msgspec.Struct):

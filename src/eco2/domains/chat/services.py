@@ -18,6 +18,7 @@ from eco2.domains.chat.assistant import Assistant, OfflineAssistant, Reply, Turn
 from eco2.domains.chat.context import History, Topic, summarize
 from eco2.domains.chat.models import ChatSession
 from eco2.domains.chat.progress import Collect, JobProgress, ModelError
+from eco2.domains.chat.render import legacy_html
 from eco2.domains.chat.schemas import (
     DoneResult,
     JobAccepted,
@@ -44,10 +45,10 @@ FAILED_ANSWER = "답변을 만들지 못했어요. 잠시 후 다시 시도해 �
 
 
 def build_assistant(runtime: Runtime, tools: Toolbox) -> Assistant:
-    if runtime.settings.chat_provider == "openai":
-        from eco2.domains.chat.llm import OpenAIAssistant
+    if runtime.settings.chat_provider == "openai" or runtime.settings.chat_models:
+        from eco2.domains.chat.llm import build_assistant as with_models
 
-        return OpenAIAssistant(runtime.settings, tools, OfflineAssistant(tools))
+        return with_models(runtime.settings, tools)
     return OfflineAssistant(tools)
 
 
@@ -86,6 +87,7 @@ class ChatService:
         image_url: str | None,
         position: Position | None = None,
         temperature: float = 0.2,
+        model: str | None = None,
     ) -> Turn:
         text = text.strip()
         if image_url:
@@ -93,7 +95,7 @@ class ChatService:
         if not text and not image_url:
             raise InvalidInput("메시지를 입력해 주세요.", code="empty_message", field="message")
         text = text or IMAGE_ONLY_TEXT
-        return Turn(user_id, text, image_url, position, temperature)
+        return Turn(user_id, text, image_url, position, temperature, model)
 
     async def _history(self, session: AsyncSession, chat: ChatSession) -> History:
         recent = await store.recent(session, chat.id, self.runtime.settings.chat_history_messages)
@@ -130,6 +132,7 @@ class ChatService:
                 content=reply.answer,
                 intent=reply.intent,
                 category=reply.category,
+                model=reply.model,
             )
             return str(chat.id), Persistence(
                 user_message="",
@@ -163,10 +166,12 @@ class ChatService:
             log.warning("chat_answer_failed", error=str(exc))
             raise ServiceUnavailable(FAILED_ANSWER, code="chat_unavailable") from exc
         session_id, _ = await self._record(chat_id, history, reply)
-        return LegacyAnswer(session_id=session_id, user_answer=reply.answer)
+        return LegacyAnswer(session_id=session_id, user_answer=legacy_html(reply.answer))
 
     async def submit(self, user_id: str, chat_id: str, data: SendMessage) -> JobAccepted:
-        turn = self._turn(user_id, data.message, data.image_url, data.user_location)
+        turn = self._turn(
+            user_id, data.message, data.image_url, data.user_location, model=data.model
+        )
         key, history, user_message = await self._open(user_id, chat_id, turn)
         job_id = str(uuid.uuid4())
         events = jobs.EventLog(
@@ -195,7 +200,7 @@ class ChatService:
             await progress.fail(exc)
             return
         persistence.user_message = user_message
-        result = DoneResult(reply.answer, reply.intent, reply.category, persistence)
+        result = DoneResult(reply.answer, reply.intent, reply.category, persistence, reply.model)
         await progress.done(msgspec.to_builtins(result))
 
     async def close(self) -> None:

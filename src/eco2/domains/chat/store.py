@@ -78,6 +78,7 @@ def to_message_view(message: ChatMessage) -> MessageView:
         content=message.content,
         created_at=message.created_at,
         image_url=message.image_url,
+        model=message.model,
     )
 
 

@@ -1,7 +1,8 @@
-"""``/api/v1/info``: item search and the taxonomy, straight from the knowledge base.
+"""``/api/v1/info``: item search and the taxonomy, straight from the knowledge base, and the
+news feed of the Info tab.
 
-Public (registry): the knowledge is the same for everyone and holds no user data, so the
-info tab works before sign-in and the gateway skips authorization for it.
+Public (registry): both are the same for everyone and hold no user data, so the info tab
+works before sign-in and the gateway skips authorization for it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from litestar import Router, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from eco2.domains.info.deps import Info, dependencies
-from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory
+from eco2.domains.info.news import parse_category
+from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory, NewsPage
 from eco2.knowledge import default_retriever
 from eco2.registry import API
 
@@ -37,9 +39,21 @@ async def categories(info: Info) -> list[MajorCategory]:
     return info.categories()
 
 
+@get("/news", summary="The news feed, newest first (cursor pages)")
+async def news(
+    info: Info,
+    category: Annotated[
+        str | None, QueryParameter(max_length=20, description="environment | energy | ai")
+    ] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+    cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+) -> NewsPage:
+    return await info.news(parse_category(category), limit, cursor)
+
+
 public = Router(
     f"{API}/info",
-    route_handlers=[items, item, categories],
+    route_handlers=[items, item, categories, news],
     dependencies=dependencies,
     tags=["info"],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from eco2.knowledge import RulesDoc
@@ -35,3 +37,31 @@ class MajorCategory(msgspec.Struct):
     code: str
     recyclable: bool
     middle_categories: list[MiddleCategory]
+
+
+class NewsArticleView(msgspec.Struct):
+    """One card of the Info tab (contract §7); ``keywords`` is null rather than empty."""
+
+    id: str
+    title: str
+    url: str
+    snippet: str
+    source: str
+    source_name: str
+    published_at: datetime
+    thumbnail_url: str | None
+    source_icon_url: str | None
+    category: str
+    keywords: list[str] | None
+
+
+class NewsMeta(msgspec.Struct):
+    total_cached: int  # articles stored (in the category asked for)
+    cache_expires_in: int  # seconds until the next collection; 0 when none is scheduled
+
+
+class NewsPage(msgspec.Struct):
+    articles: list[NewsArticleView]
+    next_cursor: str | None
+    has_more: bool
+    meta: NewsMeta

@@ -56,7 +56,7 @@ async def center_detail(locations: Locations, site_id: FromPath[str]) -> CenterD
     return await locations.detail(site_id)
 
 
-@get("/search", summary="Search by name, address or item")
+@get("/search", summary="Search by name, address or item (and Kakao Local with a key)")
 async def search(
     locations: Locations,
     q: Query,

@@ -94,7 +94,8 @@ class SiteRecord:
     def search_text(self) -> str:
         words = " ".join(CATEGORY_WORDS.get(c, "") for c in self.pickup_categories)
         parts = [self.name, self.road_address, self.lot_address, self.region, self.memo]
-        parts += [*self.collection_items, self.keywords, words]
+        # The location note names landmarks our addresses do not ("판교역 3번출구").
+        parts += [*self.collection_items, self.keywords, words, self.location_note]
         return squash(" ".join(p for p in parts if p))
 
     def row(self) -> dict[str, Any]:

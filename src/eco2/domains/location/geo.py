@@ -84,3 +84,14 @@ def distance_text(metres: float) -> str:
     if rounded < 1000:
         return f"{rounded}m"
     return f"{metres / 1000:.1f}km"
+
+
+EARTH_RADIUS_M = 6378168.0  # earthdistance's earth(): distances agree with the SQL ones
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine, on earthdistance's sphere)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))

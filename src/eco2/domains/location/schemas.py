@@ -38,17 +38,22 @@ class DayHours(msgspec.Struct):
 
 
 class CenterDetail(CenterEntry):
-    """``GET /locations/centers/{id}``: the entry plus everything the detail sheet can show."""
+    """``GET /locations/centers/{id}``: the entry plus everything the detail sheet can show.
 
-    pickup_subcategories: list[str] = []
-    collection_items: list[str] = []
+    The sheet shows a heading for any field that is not null (contract §7), so nothing is
+    sent empty: a blank text, an empty list or no hours is ``null``. ``collection_items`` is
+    one line of text ("투명페트병, 캔"), as the client prints it.
+    """
+
+    pickup_subcategories: list[str] | None = None
+    collection_items: str | None = None
     introduction: str | None = None
     memo: str | None = None
     location_note: str | None = None
     region: str | None = None
-    phones: list[str] = []
+    phones: list[str] | None = None
     homepage: str | None = None
-    hours: dict[str, DayHours] = {}
+    hours: dict[str, DayHours] | None = None
 
 
 class Suggestion(msgspec.Struct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,7 +33,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from eco2.domains.location import categories, datasets, geo, hours
+from eco2.domains.location import categories, datasets, geo, hours, kakao
+from eco2.domains.location.kakao import KakaoLocal, search_kakao
 from eco2.domains.location.models import Site
 from eco2.domains.location.schemas import (
     CenterDetail,
@@ -169,23 +171,28 @@ def nearest_query(request: NearestRequest) -> CenterQuery:
     )
 
 
+def shown(text: str | None) -> str | None:
+    """A text the client may print, or None: a blank one would show an empty row."""
+    return text.strip() or None if text else None
+
+
 def _entry_fields(site: Site, distance_m: float | None, now: datetime | None) -> dict[str, Any]:
     today = hours.today(site.hours, now)
     return {
         "id": site.id,
         "name": site.name,
         "source": site.source,
-        "road_address": site.road_address,
-        "lot_address": site.lot_address,
+        "road_address": shown(site.road_address),
+        "lot_address": shown(site.lot_address),
         "latitude": site.latitude,
         "longitude": site.longitude,
         "distance_km": round(distance_m / 1000, 3) if distance_m is not None else None,
         "distance_text": geo.distance_text(distance_m) if distance_m is not None else None,
         "store_category": site.store_category,
         "pickup_categories": categories.client_pickup(site.pickup_categories),
-        "phone": site.phone,
-        "place_url": site.place_url,
-        "kakao_place_id": site.kakao_place_id,
+        "phone": shown(site.phone),
+        "place_url": shown(site.place_url),
+        "kakao_place_id": shown(site.kakao_place_id),
         "is_open": today.is_open,
         "is_holiday": today.is_holiday,
         "start_time": today.start_time,
@@ -201,17 +208,18 @@ def to_center_entry(
 
 def to_center_detail(site: Site) -> CenterDetail:
     client = set(PICKUP_CATEGORIES)
+    items = [text for text in map(shown, site.collection_items) if text]
     return CenterDetail(
         **_entry_fields(site, None, None),
-        pickup_subcategories=[c for c in site.pickup_categories if c not in client],
-        collection_items=list(site.collection_items),
-        introduction=site.introduction,
-        memo=site.memo,
-        location_note=site.location_note,
-        region=site.region,
-        phones=list(site.phones),
-        homepage=site.homepage,
-        hours={k: DayHours(**v) for k, v in (site.hours or {}).items()},
+        pickup_subcategories=[c for c in site.pickup_categories if c not in client] or None,
+        collection_items=", ".join(dict.fromkeys(items)) or None,
+        introduction=shown(site.introduction),
+        memo=shown(site.memo),
+        location_note=shown(site.location_note),
+        region=shown(site.region),
+        phones=[p for p in map(shown, site.phones) if p] or None,
+        homepage=shown(site.homepage),
+        hours={k: DayHours(**v) for k, v in site.hours.items()} if site.hours else None,
     )
 
 
@@ -223,11 +231,15 @@ def _terms(q: str) -> list[str]:
     return [t for t in terms if t][:8]
 
 
+def _check_query(q: str) -> None:
+    if not _terms(q):
+        raise InvalidInput("검색어를 입력해 주세요.", code="empty_query", field="q")
+
+
 def _search_statement(q: str, limit: int) -> Select[Any]:
     """Every term (spaces ignored, NFC, lower case) in name/address/items; or a close name."""
+    _check_query(q)
     terms = _terms(q)
-    if not terms:
-        raise InvalidInput("검색어를 입력해 주세요.", code="empty_query", field="q")
     needle = datasets.squash(q)
     name = func.lower(func.replace(Site.name, " ", ""))
     all_terms = and_(*(Site.search_text.contains(t, autoescape=True) for t in terms))
@@ -246,6 +258,24 @@ def _search_statement(q: str, limit: int) -> Select[Any]:
         .order_by(relevance.desc(), Site.id)
         .limit(limit)
     )
+
+
+async def find_sites(
+    session: AsyncSession, q: str, origin: tuple[float, float] | None, radius_m: int
+) -> list[CenterEntry]:
+    """Our places matching ``q``: best matches first; with a position, those within
+    ``radius_m``, closest first."""
+    stmt = _search_statement(q, SEARCH_LIMIT if origin is None else SEARCH_LIMIT * 4)
+    if origin is None:
+        rows = await session.execute(stmt)
+        return [to_center_entry(site, None) for site, _ in rows]
+    point = _earth(literal(origin[0], Float), literal(origin[1], Float))
+    distance = func.earth_distance(point, _site_point())
+    rows = await session.execute(
+        stmt.add_columns(distance.label("distance_m")).where(distance <= radius_m)
+    )
+    found = sorted(rows, key=lambda r: (r[2], -r[1]))[:SEARCH_LIMIT]
+    return [to_center_entry(site, d) for site, _, d in found]
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -326,6 +356,12 @@ async def has_sites(session: AsyncSession) -> bool:
 class LocationService:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        settings = runtime.settings
+        self._kakao = (
+            KakaoLocal(settings, runtime.http, runtime.redis)
+            if settings.kakao_rest_api_key
+            else None
+        )
 
     async def centers(self, query: CenterQuery) -> list[CenterEntry]:
         async with self._runtime.sessions() as session:
@@ -351,32 +387,37 @@ class LocationService:
         lon: float | None = None,
         radius_m: int = SEARCH_RADIUS_M,
     ) -> list[CenterEntry]:
-        """Best matches first; with a position, matches within ``radius_m`` come before the
-        rest."""
-        stmt = _search_statement(q, SEARCH_LIMIT if lat is None else SEARCH_LIMIT * 4)
-        async with self._runtime.sessions() as session:
-            if lat is None or lon is None:
-                rows = await session.execute(stmt)
-                return [to_center_entry(site, None) for site, _ in rows]
-            origin = _earth(literal(lat, Float), literal(lon, Float))
-            distance = func.earth_distance(origin, _site_point())
-            ranked = await session.execute(stmt.add_columns(distance.label("distance_m")))
-            found = sorted(ranked, key=lambda r: (r[2] > radius_m, -round(r[1], 3), r[2]))
-            return [to_center_entry(site, d) for site, _, d in found[:SEARCH_LIMIT]]
+        """Ours and, with a Kakao key, Kakao Local's (keyword and address search) merged:
+        without a position ours first, country-wide; with one, everything within ``radius_m``,
+        closest first. Kakao failing or slow leaves ours."""
+        _check_query(q)
+        origin = (lat, lon) if lat is not None and lon is not None else None
+
+        async def ours() -> list[CenterEntry]:
+            async with self._runtime.sessions() as session:
+                return await find_sites(session, q, origin, radius_m)
+
+        found, (places, addresses) = await asyncio.gather(
+            ours(), search_kakao(self._kakao, q, origin, radius_m)
+        )
+        theirs = [*kakao.place_entries(places, origin), *kakao.address_entries(addresses, origin)]
+        return kakao.merge_entries(found, theirs, origin, radius_m, SEARCH_LIMIT)
 
     async def suggest(self, q: str) -> list[Suggestion]:
-        async with self._runtime.sessions() as session:
-            rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
-            return [
-                Suggestion(
-                    place_name=site.name,
-                    address=site.road_address or site.lot_address,
-                    latitude=site.latitude,
-                    longitude=site.longitude,
-                    place_url=site.place_url,
-                )
-                for site, _ in rows
-            ]
+        """Autocomplete: our matching places first, then Kakao's places and addresses."""
+        _check_query(q)
+
+        async def ours() -> list[CenterEntry]:
+            async with self._runtime.sessions() as session:
+                rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
+                return [to_center_entry(site, None) for site, _ in rows]
+
+        found, (places, addresses) = await asyncio.gather(
+            ours(), search_kakao(self._kakao, q, None, SEARCH_RADIUS_M)
+        )
+        theirs = [*kakao.place_entries(places, None), *kakao.address_entries(addresses, None)]
+        merged = kakao.merge_entries(found, theirs, None, SEARCH_RADIUS_M, SUGGEST_LIMIT + 5)
+        return kakao.suggestions(merged)
 
     async def import_bundled_if_empty(self) -> None:
         """First start of the embedded default: the bundled datasets into an empty table."""
