@@ -288,6 +288,15 @@ def data_collect_news() -> None:
         run_collect(settings, console)
 
 
+@data.command("embed-knowledge")
+def data_embed_knowledge() -> None:
+    """Embed the waste items into the package's bundled index (after editing items.yaml):
+    without it a first start computes them (~25 s)."""
+    from eco2.knowledge import write_bundled_index
+
+    console.print(f"wrote {write_bundled_index()}")
+
+
 # --- keys -----------------------------------------------------------------------------------
 
 
