@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 from eco2.platform.embedded import free_port
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "percentile",
     "read_http_message",
     "stop",
+    "wait_ready",
     "wrk",
 ]
 
@@ -39,6 +42,28 @@ def stop(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_ready(
+    base: str,
+    process: subprocess.Popen[bytes],
+    log: str,
+    timeout: float = 300,
+    poll: float = 0.2,
+) -> None:
+    """Until ``base/ready`` answers 200; an error naming the server's ``log`` if the server
+    exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2) as http:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if http.get(f"{base}/ready").status_code == 200:
+                    return
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited during start-up (see {log})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server was not ready after {timeout:g} s (see {log})")
+            time.sleep(poll)
 
 
 def cpu_seconds(pid: int) -> float:

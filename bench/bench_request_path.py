@@ -37,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from _support import (
     free_port,
     move_to,
     stop,
+    wait_ready,
     wrk,
 )
 
@@ -125,14 +125,7 @@ def server(data_dir: Path, src: Path | None) -> Iterator[tuple[subprocess.Popen[
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not become ready (see {log.name})")
-            time.sleep(0.2)
+        wait_ready(base, process, log.name)
         yield process, base
     finally:
         stop(process, signal.SIGINT)

@@ -17,7 +17,6 @@ Before/after for issue 15 (main at 78ac29d)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
@@ -28,9 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-from _support import cpu_reference, free_port, stop
+from _support import cpu_reference, free_port, stop, wait_ready
 
 READY_TIMEOUT = 180.0
 
@@ -53,22 +50,11 @@ def start(data_dir: Path, src: Path | None) -> float:
         start_new_session=True,
     )
     try:
-        return wait_ready(f"http://127.0.0.1:{port}", process, started, log.name)
+        wait_ready(f"http://127.0.0.1:{port}", process, log.name, READY_TIMEOUT, poll=0.02)
+        return time.perf_counter() - started
     finally:
         stop(process, signal.SIGTERM)
         log.close()
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], started: float, log: str) -> float:
-    with httpx.Client(timeout=2) as http:
-        while time.perf_counter() - started < READY_TIMEOUT:
-            if process.poll() is not None:
-                raise RuntimeError(f"eco2 serve exited with {process.returncode} (see {log})")
-            with contextlib.suppress(httpx.HTTPError):
-                if http.get(f"{url}/ready").status_code == 200:
-                    return time.perf_counter() - started
-            time.sleep(0.02)
-    raise TimeoutError(f"{url} not ready after {READY_TIMEOUT} s (see {log})")
 
 
 def main() -> None:
