@@ -19,12 +19,13 @@ DEPENDS_ON = {
     "external-secrets": {"namespaces", "pod-identity-webhook"},
     "kube-prometheus-stack": {"namespaces"},
     "cloudnative-pg": {"namespaces"},
+    "keda": {"namespaces"},
     "platform-config": {"external-secrets"},
     "aws-load-balancer-controller": {"pod-identity-webhook", "cert-manager"},
     "external-dns": {"pod-identity-webhook"},
     "postgres": {"cloudnative-pg", "platform-config", "kube-prometheus-stack"},
     "valkey": {"platform-config", "kube-prometheus-stack"},
-    "eco2": {"postgres", "valkey", "istiod", "platform-config", "kube-prometheus-stack"},
+    "eco2": {"postgres", "valkey", "istiod", "platform-config", "kube-prometheus-stack", "keda"},
     "eco2-routes": {"eco2", "istio-ingress", "aws-load-balancer-controller", "external-dns"},
 }
 PINNED = re.compile(r"^v?\d+\.\d+\.\d+$")
