@@ -82,24 +82,6 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def descendants(pid: int) -> set[int]:
-    found = {pid}
-    with contextlib.suppress(FileNotFoundError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            found |= descendants(int(child))
-    return found
-
-
-def embedded_stores(data_dir: Path) -> set[int]:
-    """The embedded PostgreSQL and Valkey process trees (PostgreSQL runs detached)."""
-    roots = set()
-    for proc in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if proc.name.isdigit() and str(data_dir).encode() in (proc / "cmdline").read_bytes():
-                roots.add(int(proc.name))
-    return set().union(*(descendants(p) for p in roots)) if roots else set()
-
-
 def cpu_by_process(pid: int, data_dir: Path) -> dict[str, float]:
     """CPU seconds of an ``eco2 serve`` (``app``: web and in-process workers) and of its
     embedded stores (``postgres``, ``valkey``), exited children included."""

@@ -322,11 +322,12 @@ def measured_burst(
     results = asyncio.run(burst(base, places, len(places), limit_s))
     used = {k: v - before[k] for k, v in cpu_by_process(pid, data_dir).items()}
     report(name, results, 0.99)
-    n = len(places)
+    n, done = len(places), max(1, sum(r.ok for r in results))
     split = ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in used.items())
     print(
         f"server CPU {sum(used.values()):.2f} s: {1000 * sum(used.values()) / n:.1f} ms per "
-        f"answer ({split}); machine load average {os.getloadavg()[0]:.1f}"
+        f"answer sent ({split}), {1000 * sum(used.values()) / done:.1f} ms per answer "
+        f"completed; machine load average {os.getloadavg()[0]:.1f}"
     )
 
 
