@@ -241,6 +241,12 @@ async def _post_message(host: str, port: int, seat: Seat, question: str) -> tupl
         writer.close()
 
 
+def refusal_code(body: bytes) -> str:
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(json.loads(body).get("code", ""))
+    return ""
+
+
 async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: float) -> Result:
     """POST the message, follow its SSE stream to ``done`` (ok) or ``error``."""
     started = time.perf_counter()
@@ -254,7 +260,7 @@ async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: f
         async with asyncio.timeout(limit_s):
             status, body = await _post_message(host, port, seat, question)
             if status != "202":
-                return result(False, f"POST {status}")
+                return result(False, f"POST {status} {refusal_code(body)}")
             stream_url = json.loads(body)["stream_url"]
             async for name, data in sse_events(host, port, stream_url, seat.cookie):
                 if name == b"token":
