@@ -242,8 +242,9 @@ async def _post_message(host: str, port: int, seat: Seat, question: str) -> tupl
 
 
 def refusal_code(body: bytes) -> str:
-    with contextlib.suppress(ValueError, AttributeError):
-        return str(json.loads(body).get("code", ""))
+    """The ``error.code`` of a refusal (e.g. ``database_unavailable``), if it has one."""
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        return str(json.loads(body)["error"]["code"])
     return ""
 
 
