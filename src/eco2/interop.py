@@ -39,7 +39,7 @@ async def _forget_locally(runtime: Runtime, domain: registry.Domain, user_id: st
     if isinstance(service, ForgetsUsers):
         await service.forget_user(user_id)
         return
-    # auth, scan and chat, until they adopt the service shape (issues 11 and 12): a module
+    # scan and chat, until they adopt the service shape (issue 11): a module
     # function of their services taking the runtime.
     forget: Callable[[Runtime, str], Awaitable[None]] = import_module(
         f"eco2.domains.{domain.name}.services"
