@@ -20,6 +20,7 @@ from eco2.platform.embedded import free_port
 
 __all__ = [
     "StreamRefused",
+    "cpu_by_process",
     "cpu_reference",
     "cpu_seconds",
     "descendants",
@@ -79,6 +80,20 @@ def cpu_seconds(pid: int) -> float:
         total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         total += sum(cpu_seconds(k) for k in kids)
     return total
+
+
+def cpu_by_process(pid: int, data_dir: Path) -> dict[str, float]:
+    """CPU seconds of an ``eco2 serve`` (``app``: web and in-process workers) and of its
+    embedded stores (``postgres``, ``valkey``), exited children included."""
+    totals = {"app": 0.0, "postgres": 0.0, "valkey": 0.0}
+    for each in descendants(pid) | embedded_stores(data_dir):
+        with contextlib.suppress(OSError):
+            comm = Path(f"/proc/{each}/comm").read_text().strip()
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+            name = next((n for n in ("postgres", "valkey") if comm.startswith(n)), "app")
+            totals[name] += ticks / os.sysconf("SC_CLK_TCK")
+    return totals
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,14 +1,21 @@
 """Chat under load: streamed answers over SSE from one ``eco2 serve`` process.
 
     python bench/bench_chat.py [--sequential 50] [--concurrency 500] [--stream-seconds 2.0]
+                               [--provider offline --provider openai] [--before SRC]
 
 1. Offline provider (the embedded default): ``--sequential`` questions one after another,
    each ``POST /api/v1/chat/{id}/messages`` then ``GET /api/v1/chat/{job_id}/events``; time to
-   the first ``token`` event and to ``done`` (both from the POST), p50/p95.
+   the first ``token`` event and to ``done`` (both from the POST), p50/p95. Then
+   ``--concurrency`` simultaneous messages and SSE streams, as below.
 2. ``ECO2_CHAT_PROVIDER=openai`` pointed at a fake OpenAI-compatible server (raw asyncio, this
    file with ``--fake-model``) that streams every chat completion as ``--chunks`` text chunks
    spread over ``--stream-seconds``: ``--concurrency`` simultaneous messages and SSE streams;
    success rate (a ``done`` event received), time to first token and total time, p50/p99.
+
+A burst reports the server's CPU per answer, split into the app process (web and in-process
+job workers) and its embedded PostgreSQL and Valkey. With ``--before SRC`` (a ``src``
+directory, e.g. of ``git worktree add --detach /tmp/before <commit>``) a server running that
+code takes the same load first, with its own data dir; the two never run at once.
 
 Each run starts ``eco2 serve`` on a fresh embedded data dir (PostgreSQL + Valkey) pinned to
 CPU 0; the fake model and this load generator share CPU 1. Messages are spread over many
@@ -39,7 +46,7 @@ import httpx
 
 from _support import (
     StreamRefused,
-    cpu_seconds,
+    cpu_by_process,
     free_port,
     percentile,
     read_http_message,
@@ -142,10 +149,15 @@ def spawn_model(seconds: float, count: int) -> tuple[subprocess.Popen[str], int]
 
 
 @contextlib.contextmanager
-def eco2_serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[tuple[int, str]]:
-    """``eco2 serve`` on the embedded default, pinned to CPU 0; yields (pid, base URL)."""
+def eco2_serve(
+    data_dir: Path, extra_env: dict[str, str], src: Path | None = None
+) -> Iterator[tuple[int, str]]:
+    """``eco2 serve`` on the embedded default (the code in ``src``, else this checkout's),
+    pinned to CPU 0; yields (pid, base URL)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ECO2_", "OPENAI_"))}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     env |= {
         "ECO2_ENV": "local",
         "ECO2_DATA_DIR": str(data_dir),
@@ -229,6 +241,13 @@ async def _post_message(host: str, port: int, seat: Seat, question: str) -> tupl
         writer.close()
 
 
+def refusal_code(body: bytes) -> str:
+    """The ``error.code`` of a refusal (e.g. ``database_unavailable``), if it has one."""
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        return str(json.loads(body)["error"]["code"])
+    return ""
+
+
 async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: float) -> Result:
     """POST the message, follow its SSE stream to ``done`` (ok) or ``error``."""
     started = time.perf_counter()
@@ -242,7 +261,7 @@ async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: f
         async with asyncio.timeout(limit_s):
             status, body = await _post_message(host, port, seat, question)
             if status != "202":
-                return result(False, f"POST {status}")
+                return result(False, f"POST {status} {refusal_code(body)}")
             stream_url = json.loads(body)["stream_url"]
             async for name, data in sse_events(host, port, stream_url, seat.cookie):
                 if name == b"token":
@@ -301,42 +320,77 @@ def report(name: str, results: list[Result], high: float) -> None:
     )
 
 
-def run(sequential_n: int, concurrency: int, seconds: float, chunks: int) -> None:
+def measured_burst(
+    name: str, pid: int, data_dir: Path, base: str, places: list[Seat], limit_s: float
+) -> None:
+    """A burst of one answer per seat; completion, latency and the server's CPU per answer,
+    split by process."""
+    before = cpu_by_process(pid, data_dir)
+    results = asyncio.run(burst(base, places, len(places), limit_s))
+    used = {k: v - before[k] for k, v in cpu_by_process(pid, data_dir).items()}
+    report(name, results, 0.99)
+    n, done = len(places), max(1, sum(r.ok for r in results))
+    split = ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in used.items())
+    print(
+        f"server CPU {sum(used.values()):.2f} s: {1000 * sum(used.values()) / n:.1f} ms per "
+        f"answer sent ({split}), {1000 * sum(used.values()) / done:.1f} ms per answer "
+        f"completed; machine load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+def offline_runs(work: Path, label: str, src: Path | None, n: int, concurrency: int) -> None:
+    data_dir = work / f"offline-{label}"
+    with eco2_serve(data_dir, {"ECO2_CHAT_PROVIDER": "offline"}, src) as (pid, base):
+        places = seats(base, USERS, -(-(concurrency + 20) // USERS))
+        asyncio.run(sequential(base, places, 10))  # warm-up
+        print(f"\n[{label}] eco2 serve (1 process, CPU 0), offline provider · {USERS} users")
+        report("sequential", asyncio.run(sequential(base, places, n)), 0.95)
+        asyncio.run(burst(base, places[-20:], 20, 60))  # warm-up
+        name = f"{concurrency} concurrent streams"
+        measured_burst(name, pid, data_dir, base, places[:concurrency], 120)
+
+
+def model_runs(
+    work: Path, label: str, src: Path | None, model_port: int, concurrency: int, seconds: float
+) -> None:
+    llm = {
+        "ECO2_CHAT_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+    }
+    data_dir = work / f"openai-{label}"
+    with eco2_serve(data_dir, llm, src) as (pid, base):
+        places = seats(base, USERS, -(-(concurrency + 20) // USERS))
+        asyncio.run(burst(base, places[-20:], 20, seconds + 30))  # warm-up
+        print(f"\n[{label}] eco2 serve (1 process, CPU 0), openai provider on a fake model")
+        name = f"{concurrency} concurrent streams"
+        measured_burst(name, pid, data_dir, base, places[:concurrency], seconds + 60)
+
+
+def run(
+    sequential_n: int,
+    concurrency: int,
+    seconds: float,
+    chunks: int,
+    providers: set[str],
+    before: Path | None,
+) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
     os.sched_setaffinity(0, CLIENT_CPU)
     work = Path(tempfile.mkdtemp(prefix="eco2-bench-chat-"))
+    sources = {"before": before, "after": None} if before else {"after": None}
     model = None
+    print(f"load average {os.getloadavg()[0]:.1f} before the run")
     try:
-        with eco2_serve(work / "offline", {"ECO2_CHAT_PROVIDER": "offline"}) as (_, base):
-            places = seats(base, 10, 1)
-            asyncio.run(sequential(base, places, 10))  # warm-up
-            print(f"eco2 serve (1 process, CPU 0), offline provider, {sequential_n} questions")
-            report("sequential", asyncio.run(sequential(base, places, sequential_n)), 0.95)
-
-        model, model_port = spawn_model(seconds, chunks)
-        llm = {
-            "ECO2_CHAT_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-bench",
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
-        }
-        with eco2_serve(work / "openai", llm) as (pid, base):
-            per_user = -(-(concurrency + 20) // USERS)
-            places = seats(base, USERS, per_user)
-            asyncio.run(burst(base, places[-20:], 20, seconds + 30))  # warm-up
-            print(
-                f"\neco2 serve (1 process, CPU 0), openai provider on a fake model streaming "
-                f"{chunks} chunks over {seconds} s · {USERS} users"
-            )
-            cpu_before = cpu_seconds(pid)
-            results = asyncio.run(burst(base, places[:concurrency], concurrency, seconds + 60))
-            cpu_used = cpu_seconds(pid) - cpu_before
-            report(f"{concurrency} concurrent streams", results, 0.99)
-            print(
-                f"server CPU (app + embedded PostgreSQL/Valkey): {cpu_used:.2f} s, "
-                f"{1000 * cpu_used / concurrency:.1f} ms per answer; "
-                f"machine load average {os.getloadavg()[0]:.1f}"
-            )
+        if "offline" in providers:
+            for label, src in sources.items():
+                offline_runs(work, label, src, sequential_n, concurrency)
+        if "openai" in providers:
+            model, model_port = spawn_model(seconds, chunks)
+            print(f"\nfake model: {chunks} chunks over {seconds} s per answer")
+            for label, src in sources.items():
+                model_runs(work, label, src, model_port, concurrency, seconds)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the children's shutdown is ours to wait for
         if model is not None:
@@ -353,6 +407,20 @@ def run(sequential_n: int, concurrency: int, seconds: float, chunks: int) -> Non
 @click.option("--concurrency", default=500, show_default=True)
 @click.option("--stream-seconds", default=2.0, show_default=True, help="Fake model stream (s).")
 @click.option("--chunks", default=20, show_default=True, help="Content chunks per answer.")
+@click.option(
+    "--provider",
+    "providers",
+    multiple=True,
+    type=click.Choice(["offline", "openai"]),
+    default=["offline", "openai"],
+    show_default=True,
+    help="Which provider's runs (repeat for both).",
+)
+@click.option(
+    "--before",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The old code's src dir: its server runs the same load first, in the same run.",
+)
 @click.option("--fake-model", is_flag=True, hidden=True)
 @click.option("--port", default=0, hidden=True)
 def main(
@@ -360,13 +428,15 @@ def main(
     concurrency: int,
     stream_seconds: float,
     chunks: int,
+    providers: tuple[str, ...],
+    before: Path | None,
     fake_model: bool,
     port: int,
 ) -> None:
     if fake_model:
         asyncio.run(serve_fake_model(port, stream_seconds, chunks))
         return
-    run(sequential_n, concurrency, stream_seconds, chunks)
+    run(sequential_n, concurrency, stream_seconds, chunks, set(providers), before)
 
 
 if __name__ == "__main__":

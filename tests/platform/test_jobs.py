@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from eco2.platform.job_events import EventLog, StaleAttempt
+from eco2.platform.job_events import EventLog, NewEvent, StaleAttempt
 from eco2.settings import Settings
 from tests.fakes.db import sql
 from tests.fakes.live import live_app
@@ -60,6 +60,45 @@ async def test_each_event_once_one_attempt_at_a_time_nothing_after_the_end(redis
     record = await log.record("j1")
     assert record is not None
     assert (record.owner, record.done) == ("owner", 4)
+
+
+async def test_a_batch_is_one_write_each_event_once_in_order(redis: Redis) -> None:
+    """Events written together get their own seqs, are published as one message, skip what an
+    earlier attempt logged (the seqs after it move up) and stop at the end."""
+    log = EventLog(redis, "test", ttl=60, terminal=("done",))
+    await log.create("j2", "owner", time.time() + 60, ("queued", "queued", {}))
+    first = await log.writer("j2", 1)
+    assert await first.emit("step", {"n": 1}, key="step:started") == 2
+
+    second = await log.writer("j2", 2)
+    async with redis.pubsub() as pubsub:
+        await pubsub.subscribe(log.keys.notify("j2"))
+        await pubsub.get_message(timeout=1)  # the subscription itself
+        seqs = await second.emit_many(
+            [
+                NewEvent("step", {"n": 1}, key="step:started"),  # logged by the first attempt
+                NewEvent("token", lambda seq: {"seq": seq}, note="tokens"),
+                NewEvent("token", lambda seq: {"seq": seq}, note="tokens"),
+                NewEvent("done", {"ok": True}),
+                NewEvent("late", {}),
+            ]
+        )
+        published = [await pubsub.get_message(timeout=1) for _ in range(2)]
+    assert seqs == [None, 3, 4, 5, None]
+    messages = [m["data"] for m in published if m is not None]
+    assert messages == [b'[[3,"token",{"seq":3}],[4,"token",{"seq":4}],[5,"done",{"ok":true}]]']
+    events = await log.read_after("j2", 0)
+    assert [(e.seq, e.name) for e in events] == [
+        (1, "queued"),
+        (2, "step"),
+        (3, "token"),
+        (4, "token"),
+        (5, "done"),
+    ]
+    assert second.state["tokens"] == "2"
+    assert second.ended
+    with pytest.raises(StaleAttempt):
+        await first.emit_many([NewEvent("token", {})])
 
 
 async def test_a_job_whose_every_attempt_died_is_given_up(settings: Settings) -> None:

@@ -6,7 +6,8 @@ event: ``[seq, name, data]``, ``seq`` = position from 1) and a record ``k:job:<j
 expire after the kind's TTL.
 
 **One ordered set of events, whatever the retries.** A job runs at least once, so the same
-event may be emitted by several attempts. Each write is one Lua call that appends only if
+event may be emitted by several attempts. Each write (one event or a batch of them) is one Lua
+call that appends an event only if
 
 * the writer's attempt is the newest (an attempt that lost its claim, still running
   somewhere, is fenced off),
@@ -16,11 +17,12 @@ event may be emitted by several attempts. Each write is one Lua call that append
 so a retried job re-emits its steps and the client sees each once, in order. Nothing is
 written after the terminal event.
 
-**Streams end and cost nothing while they wait.** Appending publishes the entry itself on
-``k:notify:<job_id>``; each process keeps one pattern subscription per kind and hands the
-entries to its waiting streams (no per-stream polling, no read per event). A stream for a
-finished job sends the terminal event and closes; every stream has a deadline; a user holds
-at most ``stream_max_per_user`` open streams (429 past it).
+**Streams end and cost nothing while they wait.** Appending publishes the entries themselves
+(a JSON array, one message per write) on ``k:notify:<job_id>``; each process keeps one pattern
+subscription per kind and hands the entries to its waiting streams (no per-stream polling, no
+read per event), which send each batch as one chunk of SSE blocks they encode themselves. A
+stream for a finished job sends the terminal event and closes; every stream has a deadline; a
+user holds at most ``stream_max_per_user`` open streams (429 past it).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +40,7 @@ import anyio
 import msgspec
 import structlog
 from litestar import Request
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEvent, Stream
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -53,6 +55,7 @@ CLOSING = "~closing"  # a notification no job has: it only wakes listeners
 SSE_RETRY_MS = 2000
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 STREAM_SLOT_MARGIN_SECONDS = 60
+MAX_BATCH = 256  # events per Lua call
 
 ScriptArg = str | int | float | bytes
 Payload = Callable[[int], Any]
@@ -68,6 +71,19 @@ class JobEvent(msgspec.Struct, array_like=True):
 
 
 _decode_event = msgspec.json.Decoder(JobEvent).decode
+_decode_events = msgspec.json.Decoder(list[JobEvent]).decode
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to log: ``key`` logs it once per job, ``note`` names a record field set to the
+    writing attempt (read back by later attempts in ``EventWriter.state``)."""
+
+    name: str
+    payload: Payload | Any
+    key: str | None = None
+    note: str = ""
+
 
 # KEYS: events, record. ARGV: owner, deadline, ttl, first entry, first key, channel.
 _CREATE = """
@@ -76,7 +92,7 @@ redis.call('HSET', KEYS[2], 'owner', ARGV[1], 'deadline', ARGV[2], 'attempt', 0)
 if redis.call('LLEN', KEYS[1]) == 0 then
   redis.call('RPUSH', KEYS[1], ARGV[4])
   redis.call('HSET', KEYS[2], 'm:' .. ARGV[5], 1)
-  redis.call('PUBLISH', ARGV[6], ARGV[4])
+  redis.call('PUBLISH', ARGV[6], '[' .. ARGV[4] .. ']')
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -94,26 +110,37 @@ table.insert(state, 1, redis.call('LLEN', KEYS[1]))
 return state
 """
 
-# KEYS: events, record. ARGV: attempt, seq, key ('' = none), entry, channel, ttl, terminal,
-# note ('' = none: else the record field that remembers this attempt wrote such an event).
-# Returns {status, length}: 1 appended, 0 already logged, -1 fenced off, -2 length moved,
-# -3 the job has ended.
+# KEYS: events, record. ARGV: attempt, length the writer expects, channel, ttl, then four per
+# event: key ('' = none), terminal ('1'/'0'), note ('' = none: else the record field that
+# remembers this attempt wrote such an event), entry (its seq = its position in the log).
+# Appends the events in order and publishes them as one JSON array. Returns {status, appended,
+# length}: 1 all appended; 0 the next event's key is logged already (the rest not written: their
+# seqs move); -1 fenced off; -2 the length moved; -3 the job has ended.
 _EMIT = """
 if tonumber(ARGV[1]) < tonumber(redis.call('HGET', KEYS[2], 'attempt') or '0') then
-  return {-1, 0}
+  return {-1, 0, 0}
 end
-if redis.call('HEXISTS', KEYS[2], 'done') == 1 then return {-3, 0} end
-if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], 'm:' .. ARGV[3]) == 1 then return {0, 0} end
 local length = redis.call('LLEN', KEYS[1])
-if length + 1 ~= tonumber(ARGV[2]) then return {-2, length} end
-redis.call('RPUSH', KEYS[1], ARGV[4])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'm:' .. ARGV[3], ARGV[2]) end
-if ARGV[7] == '1' then redis.call('HSET', KEYS[2], 'done', ARGV[2]) end
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], ARGV[8], ARGV[1]) end
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('PUBLISH', ARGV[5], ARGV[4])
-return {1, length + 1}
+if length ~= tonumber(ARGV[2]) then return {-2, 0, length} end
+local entries = {}
+local status = 1
+for i = 5, #ARGV, 4 do
+  if redis.call('HEXISTS', KEYS[2], 'done') == 1 then status = -3; break end
+  local key = ARGV[i]
+  if key ~= '' and redis.call('HEXISTS', KEYS[2], 'm:' .. key) == 1 then status = 0; break end
+  length = length + 1
+  entries[#entries + 1] = ARGV[i + 3]
+  if key ~= '' then redis.call('HSET', KEYS[2], 'm:' .. key, length) end
+  if ARGV[i + 1] == '1' then redis.call('HSET', KEYS[2], 'done', length) end
+  if ARGV[i + 2] ~= '' then redis.call('HSET', KEYS[2], ARGV[i + 2], ARGV[1]) end
+end
+if #entries > 0 then
+  redis.call('RPUSH', KEYS[1], unpack(entries))
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  redis.call('PUBLISH', ARGV[3], '[' .. table.concat(entries, ',') .. ']')
+end
+return {status, #entries, length}
 """
 
 # KEYS: a user's open streams (zset: token → expiry). ARGV: now, expiry, token, limit.
@@ -232,43 +259,54 @@ class EventWriter:
     ) -> int | None:
         """Log one event (once per ``key``, when given); its ``seq``, or None if not logged.
         ``note`` names a record field set to this attempt (``state`` of later attempts)."""
+        return (await self.emit_many([NewEvent(name, payload, key, note)]))[0]
+
+    async def emit_many(self, events: Sequence[NewEvent]) -> list[int | None]:
+        """Log events in order with one Lua call (a few when some are logged already); the
+        ``seq`` of each, None for one not logged."""
         log_ = self._log
         keys = [log_.keys.events(self.job_id), log_.keys.record(self.job_id)]
-        terminal = "1" if name in log_.terminal else "0"
-        for _ in range(3):
+        seqs: list[int | None] = []
+        rest = list(events)
+        moved = 0
+        while rest and moved < 3:
             try:
                 if self._length is None:
                     self._length = int(await log_.redis.llen(keys[0]))
-                seq = self._length + 1
+                start = self._length
                 args: list[ScriptArg] = [
                     self.attempt,
-                    seq,
-                    key or "",
-                    _entry(seq, name, payload),
+                    start,
                     log_.keys.notify(self.job_id),
                     log_.ttl,
-                    terminal,
-                    note,
                 ]
-                status, length = await log_._emit(keys=keys, args=args)
+                for seq, event in enumerate(rest[:MAX_BATCH], start + 1):
+                    terminal = "1" if event.name in log_.terminal else "0"
+                    entry = _entry(seq, event.name, event.payload)
+                    args += [event.key or "", terminal, event.note, entry]
+                status, appended, length = await log_._emit(keys=keys, args=args)
             except RedisError as exc:
                 self._length = None
                 log.warning("job_event_lost", kind=log_.kind, job_id=self.job_id, error=str(exc))
-                return None
-            if status == 1:
-                self._length = int(length)
-                if terminal == "1":
-                    self.state["done"] = str(length)
-                if note:
-                    self.state[note] = str(self.attempt)
-                return seq
-            if status == -2:  # another writer appended meanwhile: retry at the new length
-                self._length = int(length)
-                continue
-            if status == -1:
+                break
+            self._length = int(length)
+            for seq, event in enumerate(rest[:appended], start + 1):
+                seqs.append(seq)
+                if event.name in log_.terminal:
+                    self.state["done"] = str(seq)
+                if event.note:
+                    self.state[event.note] = str(self.attempt)
+            rest = rest[appended:]
+            if status == 0:  # already logged by an earlier attempt
+                seqs.append(None)
+                rest = rest[1:]
+            elif status == -2:  # another writer appended meanwhile: retry at the new length
+                moved += 1
+            elif status == -1:
                 raise StaleAttempt(self.job_id)
-            return None  # already logged, or the job has ended
-        return None
+            elif status == -3:  # the job has ended
+                break
+        return seqs + [None] * (len(events) - len(seqs))
 
 
 # --- reading: one subscription per process and kind -----------------------------------------
@@ -338,11 +376,11 @@ class EventHub:
         if not waiters:
             return
         try:
-            event = _decode_event(data)
+            events = _decode_events(data)
         except msgspec.DecodeError:  # the closing wake-up, or not ours
             return
         for waiter in waiters:
-            waiter.inbox.append(event)
+            waiter.inbox.extend(events)
             waiter.wake.set()
 
     def _reread_all(self) -> None:
@@ -384,10 +422,11 @@ class EventHub:
         *,
         keepalive: float,
         replay: Replay | None = None,
-    ) -> AsyncIterator[JobEvent | None]:
+    ) -> AsyncIterator[list[JobEvent] | None]:
         """Events after ``since`` (a ``Last-Event-ID``; None: a first connection, whose backlog
-        ``replay`` may rewrite) until the terminal one or ``deadline`` (epoch seconds); ``None``
-        asks for a keepalive. A finished job gives its terminal event only."""
+        ``replay`` may rewrite) until the terminal one or ``deadline`` (epoch seconds), in
+        batches as they were written; ``None`` asks for a keepalive. A finished job gives its
+        terminal event only."""
         terminal = self.log.terminal
         after = since or 0
         with self._waiting(job_id) as waiter:
@@ -395,16 +434,17 @@ class EventHub:
             if record is not None and record.done is not None:
                 last = await self.log.read_one(job_id, record.done)
                 if last is not None:
-                    yield last
+                    yield [last]
                 return
             backlog = await self.log.read_after(job_id, after)
             if replay is not None and since is None:
                 backlog = replay(backlog)
-            for event in backlog:
-                after = max(after, event.seq)
-                yield event
-                if event.name in terminal:
-                    return
+            batch, ended = _until_terminal(backlog, terminal)
+            if batch:
+                after = max(after, max(e.seq for e in batch))
+                yield batch
+            if ended:
+                return
             while not self.closed:
                 left = deadline - time.time()
                 if left <= 0:
@@ -425,13 +465,23 @@ class EventHub:
                 if waiter.reread or (events and events[0].seq > after + 1):
                     waiter.reread = False  # missed entries: fill the gap from the log
                     events = await self.log.read_after(job_id, after)
-                for event in events:
-                    if event.seq <= after:
-                        continue
-                    after = event.seq
-                    yield event
-                    if event.name in terminal:
-                        return
+                fresh = [e for e in events if e.seq > after]
+                batch, ended = _until_terminal(fresh, terminal)
+                if batch:
+                    after = batch[-1].seq
+                    yield batch
+                if ended:
+                    return
+
+
+def _until_terminal(
+    events: list[JobEvent], terminal: Collection[str]
+) -> tuple[list[JobEvent], bool]:
+    """The events up to the first terminal one, and whether there was one."""
+    for n, event in enumerate(events):
+        if event.name in terminal:
+            return events[: n + 1], True
+    return events, False
 
 
 Replay = Callable[[list[JobEvent]], list[JobEvent]]
@@ -517,28 +567,30 @@ class JobStream:
         token = await slots.take(user_id, deadline)  # 429 before any byte is sent
         return cls(hub, slots, policy, job_id, user_id, since, deadline, token)
 
-    async def messages(self) -> AsyncIterator[ServerSentEventMessage]:
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The response body: the retry hint, then one chunk per batch of events (or
+        keepalive), ending with the terminal event or, at the deadline, the kind's own."""
         hub, policy = self.hub, self.policy
         try:
             ended = False
-            events = hub.stream(
+            head = b"retry: %d\r\n" % SSE_RETRY_MS  # sent with the first event, as one block
+            batches = hub.stream(
                 self.job_id,
                 self.since,
                 self.deadline,
                 keepalive=policy.keepalive_seconds,
                 replay=policy.replay,
             )
-            async for event in events:
-                if event is None:
-                    yield _keepalive(policy.keepalive_event)
-                    continue
-                ended = event.name in hub.log.terminal
-                yield ServerSentEventMessage(
-                    data=bytes(event.data).decode(), event=event.name, id=event.seq
-                )
+            async for batch in batches:
+                if batch is None:
+                    yield head + _keepalive(policy.keepalive_event)
+                else:
+                    ended = batch[-1].name in hub.log.terminal
+                    yield head + b"".join(_block(e.name, e.data, e.seq) for e in batch)
+                head = b""
             if not ended and not hub.closed:  # the deadline: say so in the kind's terms
                 name, data = policy.on_deadline(self.job_id)
-                yield ServerSentEventMessage(data=msgspec.json.encode(data).decode(), event=name)
+                yield head + _block(name, msgspec.json.encode(data))
         finally:  # also when the client went away and the stream is being cancelled
             with anyio.CancelScope(shield=True):
                 await self.slots.give_back(self.user_id, self.token)
@@ -575,14 +627,32 @@ class JobStreams:
         await self.hub.close()
 
 
+class EventStream(ServerSentEvent):
+    """A ``text/event-stream`` response of blocks encoded here, a batch of events per chunk:
+    the payloads are JSON already (no line breaks), so Litestar's per-message encoder (and
+    its thread hop for the retry line) has nothing to add but CPU."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        Stream.__init__(self, chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+        self.headers["Connection"] = "keep-alive"
+
+
 def sse(stream: JobStream) -> ServerSentEvent:
-    return ServerSentEvent(stream.messages(), retry_duration=SSE_RETRY_MS, headers=SSE_HEADERS)
+    return EventStream(stream.chunks())
 
 
-def _keepalive(event: str | None) -> ServerSentEventMessage:
+def _block(name: str, data: bytes | msgspec.Raw, seq: int | None = None) -> bytes:
+    """One SSE block (``data`` is one line of JSON)."""
+    head = b"event: %s\r\n" % name.encode()
+    if seq is not None:
+        head = b"id: %d\r\n" % seq + head
+    return head + b"data: " + bytes(data) + b"\r\n\r\n"
+
+
+def _keepalive(event: str | None) -> bytes:
     if event is None:  # a comment only: an empty `data:` line would be a message to a client
-        return ServerSentEventMessage(comment="keepalive", data=None)
-    return ServerSentEventMessage(data="{}", event=event)
+        return b": keepalive\r\n\r\n"
+    return _block(event, b"{}")
 
 
 def last_event_id(request: Request[Any, Any, Any]) -> int | None:

@@ -9,16 +9,22 @@ that will not go on), ``error`` with a retriable code only while the job really 
   instead of every token (:func:`collapse_tokens`);
 * an attempt that streams after an earlier attempt's tokens first sends a ``token_recovery``
   with no text, so the client drops the words of the attempt that died before its own.
+
+Events are written in batches: what an attempt emits before it next waits (the offline
+assistant's whole answer, tokens that arrive while a write is under way) goes to the log, and
+to the streams, in one write; each event is still its own. The end of a job (``done``, a
+retry's ``error``) is written at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
 import structlog
 
-from eco2.platform.job_events import EventWriter, JobEvent
+from eco2.platform.job_events import EventWriter, JobEvent, NewEvent, StaleAttempt
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +39,7 @@ ERROR_MESSAGES = {
 }
 RETRYING_MESSAGE = "답변을 다시 만들고 있어요. 잠시만 기다려 주세요."
 DONE_MESSAGE = "답변이 완료되었어요."
+BATCH_SECONDS = 0.0  # a write waits for nothing but the next turn of the event loop
 
 
 class ModelError(Exception):
@@ -76,52 +83,81 @@ def failed(kind: str) -> dict[str, Any]:
 
 
 class JobProgress:
-    """One attempt's stages, tokens and outcome as job events."""
+    """One attempt's stages, tokens and outcome as job events, written in batches."""
 
-    def __init__(self, events: EventWriter) -> None:
+    def __init__(self, events: EventWriter, batch_seconds: float = BATCH_SECONDS) -> None:
         self._events = events
+        self._batch_seconds = batch_seconds
         earlier = events.state.get(TOKENS_NOTE)
         self._reset_tokens = earlier is not None and earlier != str(events.attempt)
+        self._pending: list[NewEvent] = []
+        self._writing = asyncio.Lock()
+        self._timer: asyncio.Task[None] | None = None
+        self._stale: StaleAttempt | None = None  # found by a write in the background
 
     async def stage(self, name: str, status: str, progress: int | None = None) -> None:
         payload: dict[str, Any] = {"stage": name, "status": status}
         if progress is not None:
             payload["progress"] = progress
-        await self._events.emit(name, payload, key=f"{name}:{status}")
+        self._add(NewEvent(name, payload, key=f"{name}:{status}"))
 
     async def token(self, content: str) -> None:
         if self._reset_tokens:  # an earlier attempt streamed words: drop them first
             self._reset_tokens = False
-            await self._events.emit("token_recovery", lambda seq: recovery("", seq))
-        await self._events.emit(
-            "token",
-            lambda seq: {"content": content, "seq": seq, "node": "answer"},
-            note=TOKENS_NOTE,
+            self._add(NewEvent("token_recovery", lambda seq: recovery("", seq)))
+        self._add(
+            NewEvent(
+                "token",
+                lambda seq: {"content": content, "seq": seq, "node": "answer"},
+                note=TOKENS_NOTE,
+            )
         )
 
     async def done(self, result: dict[str, Any]) -> None:
-        await self._events.emit(
-            "done",
-            {
-                "stage": "done",
-                "status": "completed",
-                "progress": 100,
-                "result": result,
-                "message": DONE_MESSAGE,
-            },
-        )
+        payload = {
+            "stage": "done",
+            "status": "completed",
+            "progress": 100,
+            "result": result,
+            "message": DONE_MESSAGE,
+        }
+        self._add(NewEvent("done", payload))
+        await self.flush()
 
     async def retrying(self, kind: str) -> None:
         """The attempt failed for a passing reason and another one follows."""
-        await self._events.emit(
-            "error",
-            {"error": kind, "message": RETRYING_MESSAGE},
-            key=f"error:{self._events.attempt}",
-        )
+        payload = {"error": kind, "message": RETRYING_MESSAGE}
+        self._add(NewEvent("error", payload, key=f"error:{self._events.attempt}"))
+        await self.flush()
 
     async def fail(self, kind: str) -> None:
         """The job ends without an answer."""
-        await self._events.emit("done", failed(kind))
+        self._add(NewEvent("done", failed(kind)))
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write what is pending now (raises :class:`StaleAttempt` when fenced off)."""
+        async with self._writing:
+            batch, self._pending = self._pending, []
+            if batch:
+                await self._events.emit_many(batch)
+
+    def _add(self, event: NewEvent) -> None:
+        if self._stale is not None:
+            raise self._stale
+        self._pending.append(event)
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        """Also after the attempt has ended some other way (cancelled, a store away): what it
+        emitted is written as it would have been unbatched (a newer attempt fences it off)."""
+        await asyncio.sleep(self._batch_seconds)
+        self._timer = None
+        try:
+            await self.flush()
+        except StaleAttempt as exc:
+            self._stale = exc
 
 
 _Token = msgspec.json.Decoder(dict[str, Any]).decode
