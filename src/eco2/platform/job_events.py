@@ -377,7 +377,11 @@ class EventHub:
             return
         try:
             events = _decode_events(data)
-        except msgspec.DecodeError:  # the closing wake-up, or not ours
+        except msgspec.DecodeError:  # the closing wake-up, or a format this process cannot read
+            if data:  # e.g. one event from a pod of the previous release: the log has it
+                for waiter in waiters:
+                    waiter.reread = True
+                    waiter.wake.set()
             return
         for waiter in waiters:
             waiter.inbox.extend(events)
