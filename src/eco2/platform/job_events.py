@@ -32,7 +32,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -426,7 +426,7 @@ class EventHub:
         *,
         keepalive: float,
         replay: Replay | None = None,
-    ) -> AsyncIterator[list[JobEvent] | None]:
+    ) -> AsyncGenerator[list[JobEvent] | None]:
         """Events after ``since`` (a ``Last-Event-ID``; None: a first connection, whose backlog
         ``replay`` may rewrite) until the terminal one or ``deadline`` (epoch seconds), in
         batches as they were written; ``None`` asks for a keepalive. A finished job gives its
