@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins import InitPluginProtocol
+from litestar.plugins import InitPluginProtocol, PluginProtocol
 from sqlalchemy import text
 
 from eco2 import __version__, interop, registry
@@ -32,6 +32,7 @@ from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
 from eco2.platform.security import Revocations
+from eco2.platform.tracing import http_plugin, setup_tracing, trace_engine
 from eco2.settings import Settings, get_settings
 
 DOCS_PATH = "/docs"
@@ -116,6 +117,7 @@ class Eco2Plugin(InitPluginProtocol):
         settings = self.settings
         redis = redis_client(settings)
         engine = app.state.db_config.get_engine()
+        trace_engine(engine)
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)
         codec = token_codec(keys, settings) if keys else None
@@ -193,7 +195,18 @@ def _embedded_status(settings: Settings) -> Callable[[], dict[str, Any]] | None:
 
 def create_app(domains: Sequence[str] | None = None, settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    return Litestar(plugins=[Eco2Plugin(settings, registry.select(domains))], debug=False)
+    selected = registry.select(domains)
+    plugins: list[PluginProtocol] = [Eco2Plugin(settings, selected)]
+    if setup_tracing(service_name(selected)):  # only with OTEL_EXPORTER_OTLP_ENDPOINT
+        plugins.append(http_plugin())
+    return Litestar(plugins=plugins, debug=False)
+
+
+def service_name(domains: Sequence[registry.Domain]) -> str:
+    """``eco2`` for the whole app, ``eco2-scan`` for a scan pod (traces, metrics)."""
+    if len(domains) == len(registry.DOMAINS):
+        return "eco2"
+    return "eco2-" + "-".join(d.name for d in domains)
 
 
 def preload(domains: Sequence[registry.Domain]) -> None:
