@@ -17,8 +17,22 @@ from typing import Any
 from eco2 import registry
 
 AUTHZ_CLUSTER = "eco2_authz"
-# What the authz server reads; nothing else (e.g. request bodies) leaves the gateway.
-AUTHZ_HEADERS = ("authorization", "cookie", "origin")
+# What the authz server reads; nothing else (e.g. request bodies) leaves the gateway. The
+# trace headers let the check join the request's trace (W3C and B3, as Istio sends them).
+AUTHZ_HEADERS = (
+    "authorization",
+    "cookie",
+    "origin",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+)
 _TYPES = "type.googleapis.com/envoy.extensions"
 
 

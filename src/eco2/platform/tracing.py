@@ -22,7 +22,8 @@ traces its engine's SQL (:func:`trace_engine`); ``eco2 authz`` joins the request
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context, propagate, trace
@@ -182,8 +183,30 @@ def inject(carrier: dict[str, str]) -> dict[str, str]:
     return carrier
 
 
-def extract(carrier: Mapping[str, str]) -> context.Context:
-    return propagate.extract(carrier)
+@contextmanager
+def job_span(kind: str, job_id: str, carrier: Mapping[str, str] | None = None) -> Iterator[None]:
+    """One run of a job as a span. ``carrier`` holds the submitting request's context (put in
+    the job's payload with :func:`inject`); without one, the current context is the request's
+    (a task started by the request). The run continues that trace and links to its span."""
+    if _provider is None:
+        yield
+        return
+    parent = propagate.extract(carrier) if carrier is not None else context.get_current()
+    submitted = trace.get_current_span(parent).get_span_context()
+    with tracer().start_as_current_span(
+        f"{kind} job",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        links=[trace.Link(submitted)] if submitted.is_valid else None,
+        attributes={"eco2.job.kind": kind, "eco2.job.id": job_id},
+    ):
+        yield
+
+
+async def traced_job(kind: str, job_id: str, work: Awaitable[None]) -> None:
+    """Await a job started by the current request as a :func:`job_span` run."""
+    with job_span(kind, job_id):
+        await work
 
 
 def metadata_carrier(metadata: Iterable[tuple[str, Any]] | None) -> dict[str, str]:

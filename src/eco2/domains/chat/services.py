@@ -35,6 +35,7 @@ from eco2.platform import jobs, ratelimit
 from eco2.platform.errors import InvalidInput, ServiceUnavailable
 from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
+from eco2.platform.tracing import traced_job
 from eco2.registry import API
 
 log = structlog.get_logger(__name__)
@@ -180,7 +181,9 @@ class ChatService:
         await events.open(user_id)
         progress = JobProgress(events)
         await progress.stage("queued", "completed", 0)
-        task = asyncio.create_task(self._job(key, turn, history, user_message, progress))
+        task = asyncio.create_task(
+            traced_job("chat", job_id, self._job(key, turn, history, user_message, progress))
+        )
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
         return JobAccepted(job_id=job_id, stream_url=f"{API}/chat/{job_id}/events", status="queued")

@@ -28,6 +28,7 @@ from eco2.domains.scan.schemas import ClassifyRequest, JobAccepted, ScanResponse
 from eco2.domains.scan.writer import BatchWriter
 from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
+from eco2.platform.tracing import traced_job
 from eco2.registry import API
 
 if TYPE_CHECKING:
@@ -137,10 +138,12 @@ class ScanService:
             await session.execute(insert(SCANS).values(row))
         await events.open(user_id)
         await events.append("queued", "completed", progress=0)
-        task = asyncio.create_task(self._job(scan_id, user_id, data, events))
+        job_id = str(scan_id)
+        task = asyncio.create_task(
+            traced_job("scan", job_id, self._job(scan_id, user_id, data, events))
+        )
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
-        job_id = str(scan_id)
         return JobAccepted(
             job_id=job_id,
             stream_url=f"{API}/scan/{job_id}/events",
