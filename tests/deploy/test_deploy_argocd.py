@@ -144,9 +144,7 @@ def test_namespaces_are_valid_and_label_the_mesh() -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_traces_flow_from_app_and_mesh_through_the_collector_to_tempo(
-    helm: str, env: str
-) -> None:
+def test_traces_flow_from_app_and_mesh_through_the_collector_to_tempo(helm: str, env: str) -> None:
     """The eco2 chart's endpoint and istiod's otel-tracing provider name the collector's
     Service; the collector exports to Tempo; Grafana reads Tempo (pinned images)."""
     apps = applications(helm, env)
