@@ -79,7 +79,7 @@ def setup_tracing(service_name: str) -> bool:
     attributes: dict[str, str] = {SERVICE_VERSION: __version__}
     if not os.environ.get("OTEL_SERVICE_NAME"):
         attributes[SERVICE_NAME] = service_name
-    provider = TracerProvider(resource=Resource.create(attributes))  # sampler: OTEL_TRACES_*
+    provider = TracerProvider(resource=Resource.create(attributes))  # sampler: OTEL_TRACES_SAMPLER
     provider.add_span_processor(BatchSpanProcessor(_exporter()))
     trace.set_tracer_provider(provider)
     if not os.environ.get("OTEL_PROPAGATORS"):
