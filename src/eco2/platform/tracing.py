@@ -117,12 +117,6 @@ def _propagator() -> TextMapPropagator:
     )
 
 
-def shutdown() -> None:
-    """Flush what is buffered (the provider also does at interpreter exit)."""
-    if _provider is not None:
-        _provider.shutdown()
-
-
 def http_plugin() -> OpenTelemetryPlugin:
     """The server span of each HTTP request (Litestar's OpenTelemetry middleware, outermost)."""
     from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
@@ -177,16 +171,10 @@ def check_context(*carriers: Mapping[str, str]) -> context.Context:
     return context.get_current()
 
 
-def inject(carrier: dict[str, str]) -> dict[str, str]:
-    """``carrier`` plus the current trace context (for work handed to another process)."""
-    propagate.inject(carrier)
-    return carrier
-
-
 @contextmanager
 def job_span(kind: str, job_id: str, carrier: Mapping[str, str] | None = None) -> Iterator[None]:
     """One run of a job as a span. ``carrier`` holds the submitting request's context (put in
-    the job's payload with :func:`inject`); without one, the current context is the request's
+    the job's payload when it was queued); without one, the current context is the request's
     (a task started by the request). The run continues that trace and links to its span."""
     if _provider is None:
         yield
