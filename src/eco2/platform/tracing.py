@@ -9,8 +9,8 @@ costs what it did. When it is set, :func:`setup_tracing` installs, once per proc
   batching spans to the OTLP exporter (``OTEL_EXPORTER_OTLP_PROTOCOL``: ``http/protobuf`` by
   default, or ``grpc``; endpoint, headers and timeouts from the standard variables);
 * propagators for W3C ``traceparent`` + ``baggage`` and B3 in both its multi-header and its
-  single-header form (Istio's Envoy speaks B3), extracted and injected, unless
-  ``OTEL_PROPAGATORS`` names others;
+  single-header form (Envoy's Zipkin tracer, Istio's default, speaks B3), extracted and
+  injected, unless ``OTEL_PROPAGATORS`` names others;
 * client spans for httpx (the internal client between domains, OAuth, outbound fetches) and
   redis (every command), which also carry the context to the next hop.
 
