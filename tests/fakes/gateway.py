@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,6 +68,14 @@ def dev_split(env: Mapping[str, str], domains: Sequence[str], log_dir: Path) -> 
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0, log.read_text(errors="replace")[-4000:]
     assert not [pid for pid in family if _alive(pid)], "orphans left behind"
+
+
+def domain_urls(log_dir: Path) -> dict[str, str]:
+    """Each domain process's own URL, from the summary ``eco2 dev split`` prints."""
+    summary = (log_dir / "dev-split.log").read_text(errors="replace")
+    line = next(line for line in summary.splitlines() if line.strip().startswith("domains "))
+    ports = re.findall(r"(\w+):(\d+)", line.split("·")[0])
+    return {name: f"http://127.0.0.1:{port}" for name, port in ports}
 
 
 def _descendants(pid: int) -> set[int]:

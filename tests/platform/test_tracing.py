@@ -1,6 +1,7 @@
 """One trace per request across the split deployment (``eco2 dev split``: Envoy with ext_authz
-in front of auth, users, scan and character in their own processes), exported over OTLP to a
-collector in this test; log lines that name their trace; and tracing off costs nothing."""
+in front of auth, users, scan and character in their own processes, the gateway traced like
+Istio's), exported over OTLP to a collector in this test; log lines that name their trace;
+incoming W3C and B3 headers continued; and nothing installed without an endpoint."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 from eco2.platform import tracing
 from eco2.settings import Settings
-from tests.fakes.gateway import dev_split, split_env
+from tests.fakes.gateway import dev_split, domain_urls, split_env
 from tests.fakes.models import FakeServer, Reply, answer_output, fake_openai, response_body
 from tests.fakes.otlp import Collector, Span, otlp_collector
 from tests.scan.conftest import IMAGE, IMAGE_HOST
@@ -87,46 +88,54 @@ def by_service(spans: list[Span], service: str) -> list[Span]:
     return [s for s in spans if s.service == service]
 
 
-def test_one_scan_is_one_trace_across_gateway_authz_domains_stores_and_model(
+def test_one_scan_is_one_trace_from_the_gateway_to_stores_model_and_job(
     traced_split: tuple[str, Path], collector: Collector
 ) -> None:
+    """No trace headers from the client: the gateway starts the trace, as Istio's does."""
     gateway, _ = traced_split
     with httpx.Client(base_url=gateway, timeout=10) as http:
         token = sign_in(http, "추적", {}).cookies["s_access"]
-        trace_id, root_id, header = traceparent()
         response = http.post(
             "/api/v1/scan",
             json={"image_url": IMAGE, "user_input": "라벨 뗀 생수 페트병"},
-            headers={"Authorization": f"Bearer {token}", "traceparent": header},
+            headers={"Authorization": f"Bearer {token}"},
         )
     assert response.status_code == 202, response.text
-    job_id = response.json()["job_id"]
+    job_id, request_id = response.json()["job_id"], response.headers["x-request-id"]
+
+    def submitted(spans: list[Span]) -> Span | None:
+        return next((s for s in spans if s.attributes.get("request_id") == request_id), None)
 
     def complete(spans: list[Span]) -> bool:
-        ours = [s for s in spans if s.trace_id == trace_id]
+        submit = submitted(spans)
+        ours = [s for s in spans if submit is not None and s.trace_id == submit.trace_id]
         return any(s.service == "eco2-character" and s.kind == "SERVER" for s in ours) and any(
             s.name == "scan job" for s in ours
         )
 
-    collector.wait_for(complete)
+    submit = submitted(collector.wait_for(complete))
+    assert submit is not None
     time.sleep(0.5)  # the last batches of the job's spans
-    spans = collector.trace(trace_id)
+    spans = collector.trace(submit.trace_id)
 
-    # the gateway's check and the request's server span both continue the caller's span
+    # the gateway's span is the root; the check and the domain's server span are its children
+    gateway_spans = by_service(spans, "eco2-gateway")
+    (root,) = [s for s in spans if not s.parent_id]
+    assert root in gateway_spans
     (check,) = by_service(spans, "eco2-authz")
     assert check.name == "envoy.service.auth.v3.Authorization/Check"
-    assert (check.parent_id, check.kind) == (root_id, "SERVER")
+    assert check.kind == "SERVER"
+    assert check.parent_id in {s.span_id for s in gateway_spans}
     assert check.attributes["eco2.authz.result"] == "allow"
     scan = by_service(spans, "eco2-scan")
-    (submit,) = [s for s in scan if s.kind == "SERVER"]
-    assert submit.parent_id == root_id
+    assert [s for s in scan if s.kind == "SERVER"] == [submit]
     assert submit.name.startswith("POST /api/v1/scan")
-    assert submit.attributes["request_id"] == response.headers["x-request-id"]
+    assert submit.parent_id in {s.span_id for s in gateway_spans}
 
     # the job continues the request's trace, linked to the request's span
     (job,) = [s for s in scan if s.name == "scan job"]
     assert job.parent_id == submit.span_id
-    assert job.links == ((trace_id, submit.span_id),)
+    assert job.links == ((submit.trace_id, submit.span_id),)
     assert job.attributes["eco2.job.id"] == job_id
 
     # PostgreSQL and Redis under the request, the model call and the reward inside the job
@@ -142,7 +151,6 @@ def test_one_scan_is_one_trace_across_gateway_authz_domains_stores_and_model(
     assert grant.name.startswith("POST /internal/character")
     assert grant.parent_id in {s.span_id for s in grant_call}
     assert any(s.attributes.get("db.system") == "postgresql" for s in character)
-    assert {s.trace_id for s in spans} == {trace_id}
 
 
 def _descendants(spans: list[Span], root: str) -> list[Span]:
@@ -183,23 +191,42 @@ def test_a_log_line_inside_a_request_names_its_trace(
     assert (logged_in.trace_id, logged_in.service) == (trace_id, "eco2-auth")
 
 
-@pytest.mark.parametrize(
-    "style", ["traceparent", "b3 multi", "b3 single", "b3 single, unsampled parent"]
-)
-def test_incoming_trace_headers_are_continued(
+def test_a_callers_traceparent_is_continued_through_the_gateway(
+    traced_split: tuple[str, Path], collector: Collector
+) -> None:
+    gateway, _ = traced_split
+    trace_id, parent_id, header = traceparent()
+    with httpx.Client(base_url=gateway, timeout=10) as http:
+        response = http.get("/api/v1/character/catalog", headers={"traceparent": header})
+    assert response.status_code == 200
+
+    def served(spans: list[Span]) -> bool:
+        return any(s.trace_id == trace_id and s.service == "eco2-character" for s in spans)
+
+    collector.wait_for(served)
+    spans = collector.trace(trace_id)
+    (entry,) = [s for s in spans if s.parent_id == parent_id]
+    assert entry.service == "eco2-gateway"
+    assert {s.service for s in spans} >= {"eco2-gateway", "eco2-authz", "eco2-character"}
+
+
+@pytest.mark.parametrize("style", ["traceparent", "b3 multi", "b3 single", "b3 unsampled"])
+def test_incoming_trace_headers_are_continued_by_a_domain(
     traced_split: tuple[str, Path], collector: Collector, style: str
 ) -> None:
-    """What a caller sends (W3C, or Istio's Envoy's B3 in either form) is the request's
-    parent, at the gateway's check and at the domain; an unsampled parent is not exported."""
-    gateway, _ = traced_split
+    """A domain pod behind Istio's sidecars gets W3C or B3 headers (Envoy's Zipkin tracer
+    sends B3, multi- or single-header): its server span continues them; an unsampled parent
+    is not exported."""
+    _, logs = traced_split
+    character = domain_urls(logs.parent)["character"]
     trace_id, parent_id, header = traceparent()
     headers = {
         "traceparent": {"traceparent": header},
         "b3 multi": {"X-B3-TraceId": trace_id, "X-B3-SpanId": parent_id, "X-B3-Sampled": "1"},
         "b3 single": {"b3": f"{trace_id}-{parent_id}-1"},
-        "b3 single, unsampled parent": {"b3": f"{trace_id}-{parent_id}-0"},
+        "b3 unsampled": {"b3": f"{trace_id}-{parent_id}-0"},
     }[style]
-    with httpx.Client(base_url=gateway, timeout=10) as http:
+    with httpx.Client(base_url=character, timeout=10) as http:
         assert http.get("/api/v1/character/catalog", headers=headers).status_code == 200
         # a marker request afterwards: once its spans are in, ours would have been too
         marker, _, marker_header = traceparent()
@@ -208,11 +235,11 @@ def test_incoming_trace_headers_are_continued(
     collector.wait_for(lambda spans: any(s.trace_id == marker for s in spans))
     time.sleep(0.3)
     spans = collector.trace(trace_id)
-    if style.endswith("unsampled parent"):
+    if style == "b3 unsampled":
         assert spans == []
         return
-    served = {(s.service, s.kind) for s in spans if s.parent_id == parent_id}
-    assert served == {("eco2-authz", "SERVER"), ("eco2-character", "SERVER")}
+    (served,) = [s for s in spans if s.parent_id == parent_id]
+    assert (served.service, served.kind) == ("eco2-character", "SERVER")
 
 
 def test_without_an_endpoint_nothing_is_installed() -> None:
