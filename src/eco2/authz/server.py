@@ -18,7 +18,6 @@ from envoy.service.auth.v3.attribute_context_pb2 import AttributeContext
 from envoy.type.v3.http_status_pb2 import HttpStatus
 from google.rpc import code_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
 from eco2.authz.decisions import CheckInput, Decider, Decision
@@ -69,10 +68,10 @@ class AuthorizationServicer(pb_grpc.AuthorizationServicer):  # type: ignore[misc
         parent = tracing.check_context(
             tracing.metadata_carrier(context.invocation_metadata()), http.headers
         )
-        with tracing.tracer().start_as_current_span(
+        with tracing.span(
             CHECK_SPAN,
-            context=parent,
-            kind=SpanKind.SERVER,
+            "server",
+            parent=parent,
             attributes={"rpc.system": "grpc", "rpc.service": SERVICE_NAME, "rpc.method": "Check"},
         ) as span:
             decision = await self._decide(http)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from eco2.platform import tracing
@@ -27,9 +26,9 @@ async def model_call(provider: str, model: str, operation: str) -> AsyncIterator
     (recorded on the span, which ends with an error status)."""
     try:
         if tracing.enabled():
-            with tracing.tracer().start_as_current_span(
+            with tracing.span(
                 f"{operation} {model}",
-                kind=SpanKind.CLIENT,
+                "client",
                 attributes={
                     "gen_ai.provider.name": provider,
                     "gen_ai.operation.name": operation,

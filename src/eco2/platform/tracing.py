@@ -26,17 +26,19 @@ from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import context, propagate, trace
-
 from eco2 import __version__
 
 if TYPE_CHECKING:
     from litestar.plugins.opentelemetry import OpenTelemetryPlugin
+    from opentelemetry.context import Context
     from opentelemetry.propagators.textmap import TextMapPropagator
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.util.types import Attributes
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+# OpenTelemetry is imported where it is used: a process without tracing never loads it.
 TRACER_NAME = "eco2"
 # Probes and scrapes are not requests anyone follows.
 UNTRACED_PATHS = ["^/health$", "^/ready$", "^/metrics$"]
@@ -70,6 +72,7 @@ def setup_tracing(service_name: str) -> bool:
         return True
     if not otlp_configured():
         return False
+    from opentelemetry import propagate, trace
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
@@ -130,6 +133,7 @@ def trace_engine(engine: AsyncEngine) -> None:
     """A client span per SQL statement on ``engine`` (a no-op when tracing is off)."""
     if _provider is None:
         return
+    from opentelemetry import trace
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.instrumentation.sqlalchemy.version import __version__ as version
     from opentelemetry.metrics import get_meter
@@ -143,12 +147,36 @@ def trace_engine(engine: AsyncEngine) -> None:
     EngineTracer(trace.get_tracer(name, version), engine.sync_engine, connections)  # type: ignore[no-untyped-call]
 
 
-def tracer() -> trace.Tracer:
+def tracer() -> Tracer:
+    from opentelemetry import trace
+
     return trace.get_tracer(TRACER_NAME, __version__)
+
+
+@contextmanager
+def span(
+    name: str,
+    kind: str = "internal",
+    *,
+    parent: Context | None = None,
+    linked: Span | None = None,
+    attributes: Attributes = None,
+) -> Iterator[Span]:
+    """A span of ``kind`` (server, client, consumer, ...) under ``parent`` (default: the
+    current span), linked to the span ``linked``; an exception ends it with an error status."""
+    from opentelemetry.trace import Link, SpanKind
+
+    links = [Link(linked.get_span_context())] if linked is not None else None
+    with tracer().start_as_current_span(
+        name, context=parent, kind=SpanKind[kind.upper()], links=links, attributes=attributes
+    ) as current:
+        yield current
 
 
 def current_ids() -> tuple[str, str] | None:
     """The current span's trace and span ids as hex, if there is a span."""
+    from opentelemetry import trace
+
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None
@@ -156,14 +184,18 @@ def current_ids() -> tuple[str, str] | None:
 
 
 def record_request_id(request_id: str) -> None:
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attribute("request_id", request_id)
+    from opentelemetry import trace
+
+    current = trace.get_current_span()
+    if current.is_recording():
+        current.set_attribute("request_id", request_id)
 
 
-def check_context(*carriers: Mapping[str, str]) -> context.Context:
+def check_context(*carriers: Mapping[str, str]) -> Context:
     """The trace a check belongs to: from the first carrier that names one (``eco2 authz``:
     the gRPC metadata of a traced gateway, else the checked request's own headers)."""
+    from opentelemetry import context, propagate, trace
+
     for carrier in carriers:
         extracted = propagate.extract(carrier)
         if trace.get_current_span(extracted).get_span_context().is_valid:
@@ -179,13 +211,15 @@ def job_span(kind: str, job_id: str, carrier: Mapping[str, str] | None = None) -
     if _provider is None:
         yield
         return
+    from opentelemetry import context, propagate, trace
+
     parent = propagate.extract(carrier) if carrier is not None else context.get_current()
-    submitted = trace.get_current_span(parent).get_span_context()
-    with tracer().start_as_current_span(
+    submitted = trace.get_current_span(parent)
+    with span(
         f"{kind} job",
-        context=parent,
-        kind=trace.SpanKind.CONSUMER,
-        links=[trace.Link(submitted)] if submitted.is_valid else None,
+        "consumer",
+        parent=parent,
+        linked=submitted if submitted.get_span_context().is_valid else None,
         attributes={"eco2.job.kind": kind, "eco2.job.id": job_id},
     ):
         yield
