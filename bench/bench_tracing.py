@@ -1,14 +1,16 @@
 """Benchmark: the request path with tracing off, on at 100 % and on at 10 %, side by side.
 
-    python bench/bench_tracing.py [--seconds 5] [--rounds 3] [--connections 32]
+    python bench/bench_tracing.py [--seconds 5] [--rounds 3] [--connections 32] [--before SRC]
 
 Three ``eco2 serve`` (every domain, embedded stores, the server on CPU 0): one without any
 ``OTEL_*`` variable (tracing off: nothing installed), two exporting to an OTLP/HTTP sink in this
 process with ``parentbased_traceidratio`` at 1.0 and at 0.1. Requests come without trace
-headers, so each server's own sampler decides. Each round loads every route of every server in
-turn with ``wrk`` (the order rotates per round); printed per route and mode: the median over
-rounds of requests/s, p50, p99, the server's CPU per request and the ratio to "off" in the same
-round, plus the spans the sink received.
+headers, so each server's own sampler decides. ``--before SRC`` adds a fourth, the baseline of
+"off": the code in ``SRC`` (the ``src`` of a tree without tracing, e.g. a worktree of main).
+Each round loads every route of every server in turn with ``wrk`` (the order rotates per
+round); printed per route and mode: the median over rounds of requests/s, p50, p99, the
+server's CPU per request and the ratio to "off" in the same round, plus the spans the sink
+received.
 """
 
 from __future__ import annotations
@@ -60,26 +62,28 @@ def otlp_sink() -> Iterator[str]:
         server.shutdown()
 
 
-def modes(endpoint: str) -> dict[str, dict[str, str]]:
+def modes(endpoint: str, before: Path | None) -> dict[str, dict[str, str]]:
     traced = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
     }
+    baseline = {"before": {"PYTHONPATH": str(before.resolve())}} if before else {}
     return {
+        **baseline,
         "off": {},
         "on 100 %": {**traced, "OTEL_TRACES_SAMPLER_ARG": "1.0"},
         "on 10 %": {**traced, "OTEL_TRACES_SAMPLER_ARG": "0.1"},
     }
 
 
-def run(seconds: int, rounds: int, connections: int) -> None:
+def run(seconds: int, rounds: int, connections: int, before: Path | None) -> None:
     os.sched_setaffinity(0, CLIENT_CPU)
     print(f"load average {os.getloadavg()[0]:.1f} before the run")
     work = Path(tempfile.mkdtemp(prefix="eco2-bench-tracing-"))
     try:
         with otlp_sink() as endpoint, contextlib.ExitStack() as stack:
             servers: dict[str, tuple[int, str, str]] = {}
-            for label, env in modes(endpoint).items():
+            for label, env in modes(endpoint, before).items():
                 data_dir = work / label.replace(" ", "").replace("%", "") / "data"
                 data_dir.parent.mkdir(parents=True)
                 pid, base = stack.enter_context(eco2_serve(data_dir, env))
@@ -118,7 +122,7 @@ def report(
     )
     for route in ROUTES:
         off = results["off", route]
-        for label in ("off", "on 100 %", "on 10 %"):
+        for label in dict.fromkeys(label for label, _ in results):
             rows = results[label, route]
 
             def median(key: str, rows: list[dict[str, float]] = rows) -> float:
@@ -138,8 +142,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="per route, mode and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--before", type=Path, metavar="SRC", help="baseline code's src dir")
     args = parser.parse_args()
-    run(args.seconds, args.rounds, args.connections)
+    run(args.seconds, args.rounds, args.connections, args.before)
 
 
 if __name__ == "__main__":
