@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
+import secrets
 import sys
-import uuid
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, WrappedLogger
@@ -16,6 +17,7 @@ from structlog.typing import EventDict, WrappedLogger
 from eco2.platform import tracing
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -43,6 +45,25 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
 
 
+class _RequestIds:
+    """Unique request ids, 32 hex digits like a UUID's: a random prefix per process and a
+    counter (a random UUID per request costs a system call and an object)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # server workers fork
+
+    def reseed(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
+
+
 def add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """``trace_id`` and ``span_id`` of the current span: a log line leads to its trace."""
     ids = tracing.current_ids()
@@ -61,21 +82,22 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         incoming = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), ""
+            (v.decode("latin-1") for k, v in scope["headers"] if k == _REQUEST_ID_HEADER), ""
         )
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else _request_ids.next()
+        echoed = (_REQUEST_ID_HEADER, request_id.encode())
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         if traced:
             tracing.record_request_id(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+                message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
         try:
             await app(scope, receive, send_with_id)
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.reset_contextvars(**tokens)
 
     return middleware
