@@ -23,7 +23,7 @@ Litestar route served by the same process; optionally the old code beside the ne
 
 Tracing off, on at 100 % and at 10 %, beside the code before tracing (issue 17)::
 
-    git worktree add --detach /tmp/base17 78ac29d
+    git worktree add --detach /tmp/base17 769f14e  # main before tracing
     flock /tmp/eco2-bench.lock .venv/bin/python bench/bench_request_path.py --tracing \
         --before /tmp/base17/src
 
