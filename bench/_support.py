@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import httpx
 from eco2.platform.embedded import free_port
 
 __all__ = [
+    "StreamRefused",
     "cpu_reference",
     "cpu_seconds",
     "descendants",
@@ -26,6 +28,7 @@ __all__ = [
     "move_to",
     "percentile",
     "read_http_message",
+    "sse_events",
     "stop",
     "wait_ready",
     "wrk",
@@ -203,3 +206,53 @@ def _rotating_headers(header_sets: list[dict[str, str]]) -> str:
         "request = function()\n  n = n % #sets + 1\n"
         "  return wrk.format(nil, nil, sets[n])\nend\n"
     )
+
+
+async def sse_blocks(reader: asyncio.StreamReader, head: bytes) -> AsyncIterator[bytes]:
+    """The SSE blocks of a response body whose ``head`` was read (chunked or read to the end)."""
+    chunked = b"transfer-encoding: chunked" in head.lower()
+    buffer = b""
+    while True:
+        if chunked:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            data = (await reader.readexactly(size + 2))[:-2] if size else b""
+        else:
+            data = await reader.read(65536)
+        if not data:
+            return
+        *blocks, buffer = (buffer + data).replace(b"\r\n", b"\n").split(b"\n\n")
+        for block in blocks:
+            yield block
+
+
+class StreamRefused(Exception):
+    """The SSE request was answered with another status than 200."""
+
+
+async def sse_events(
+    host: str, port: int, path: str, cookie: str
+) -> AsyncIterator[tuple[bytes, bytes]]:
+    """``GET path`` as an event stream: (event name, data) per event until the body ends."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nhost: {host}\r\ncookie: {cookie}\r\n"
+            f"accept: text/event-stream\r\nconnection: close\r\n\r\n".encode()
+        )
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = head.split(b" ", 2)[1].decode()
+        if status != "200":
+            raise StreamRefused(f"GET {status}")
+        async for block in sse_blocks(reader, head):
+            data = sse_field(block, b"data")
+            if data is not None:
+                yield sse_field(block, b"event") or b"message", data
+    finally:
+        writer.close()
+
+
+def sse_field(block: bytes, name: bytes) -> bytes | None:
+    """One field (``event``, ``data``, ``id``) of an SSE block."""
+    prefix = name + b": "
+    return next((ln[len(prefix) :] for ln in block.split(b"\n") if ln.startswith(prefix)), None)

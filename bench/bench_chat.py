@@ -30,14 +30,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import httpx
 
-from _support import cpu_seconds, free_port, percentile, read_http_message, stop, wait_ready
+from _support import (
+    StreamRefused,
+    cpu_seconds,
+    free_port,
+    percentile,
+    read_http_message,
+    sse_events,
+    stop,
+    wait_ready,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = {0}, {1}
@@ -142,6 +151,10 @@ def eco2_serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[tuple[int,
         "ECO2_DATA_DIR": str(data_dir),
         "ECO2_LOG_LEVEL": "WARNING",
         "ECO2_WASTE_INDEX_DIR": str(Path(tempfile.gettempdir()) / "eco2-waste-index"),
+        # A bench user sends far more than a person would: the per-user limits stay out of it.
+        "ECO2_SCAN_RATE_LIMIT": "1000000",
+        "ECO2_CHAT_RATE_LIMIT": "1000000",
+        "ECO2_STREAM_MAX_PER_USER": "1000",
         **extra_env,
     }
     eco2 = shutil.which("eco2", path=str(Path(sys.executable).parent)) or "eco2"
@@ -216,22 +229,6 @@ async def _post_message(host: str, port: int, seat: Seat, question: str) -> tupl
         writer.close()
 
 
-async def _events(reader: asyncio.StreamReader, chunked: bool) -> AsyncIterator[bytes]:
-    """SSE blocks of a response body (chunked transfer encoding or read to the end)."""
-    buffer = b""
-    while True:
-        if chunked:
-            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-            data = (await reader.readexactly(size + 2))[:-2] if size else b""
-        else:
-            data = await reader.read(65536)
-        if not data:
-            return
-        *blocks, buffer = (buffer + data).split(b"\r\n\r\n")
-        for block in blocks:
-            yield block
-
-
 async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: float) -> Result:
     """POST the message, follow its SSE stream to ``done`` (ok) or ``error``."""
     started = time.perf_counter()
@@ -247,32 +244,18 @@ async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: f
             if status != "202":
                 return result(False, f"POST {status}")
             stream_url = json.loads(body)["stream_url"]
-            reader, writer = await asyncio.open_connection(host, port)
-            try:
-                writer.write(
-                    f"GET {stream_url} HTTP/1.1\r\nhost: {host}\r\ncookie: {seat.cookie}\r\n"
-                    f"accept: text/event-stream\r\nconnection: close\r\n\r\n".encode()
-                )
-                await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = head.split(b" ", 2)[1].decode()
-                if status != "200":
-                    return result(False, f"GET {status}")
-                chunked = b"transfer-encoding: chunked" in head.lower()
-                async for block in _events(reader, chunked):
-                    lines = block.split(b"\r\n")
-                    name = next((ln[7:] for ln in lines if ln.startswith(b"event: ")), b"")
-                    if name == b"token":
-                        tokens += 1
-                        first = first if first is not None else time.perf_counter() - started
-                    elif name == b"done":
-                        return result(True)
-                    elif name == b"error":
-                        detail = block.split(b"data: ", 1)[-1][:80].decode(errors="replace")
-                        return result(False, f"error {detail}")
-                return result(False, "eof")
-            finally:
-                writer.close()
+            async for name, data in sse_events(host, port, stream_url, seat.cookie):
+                if name == b"token":
+                    tokens += 1
+                    first = first if first is not None else time.perf_counter() - started
+                elif name == b"done":
+                    done = json.loads(data)
+                    return result(done["status"] == "completed", done.get("message", ""))
+                elif name == b"error":
+                    return result(False, f"error {data[:80].decode(errors='replace')}")
+            return result(False, "eof")
+    except StreamRefused as exc:
+        return result(False, str(exc))
     except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, KeyError) as exc:
         return result(False, type(exc).__name__)
 

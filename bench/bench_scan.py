@@ -14,6 +14,12 @@
 4. The model switched to instant: ``--sequential`` scans one after another give the per-scan
    overhead of the whole pipeline (auth, model call, answer, reward, storage).
 
+``--jobs`` measures scan jobs instead: each scan is ``POST /api/v1/scan`` (202) and then its SSE
+stream read to the ``done`` event; latency is from the submit to ``done``, and a scan counts as
+complete when ``done`` carries a completed result with an answer. The job queue's share is shown
+apart: from the ``queued`` event to the job's first step (``vision`` started), by their ``ts``;
+the engine's own CPU per job is measured in isolation by ``bench_job_engines.py``.
+
 The load generator speaks raw HTTP/1.1 over uvloop streams so its own cost stays out of the
 measured latency. ``--workers 2`` runs two server processes over both CPUs instead (shared with
 everything else). The scans of a burst advance together on the event loop, so the last one
@@ -34,14 +40,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
 import uvloop
 
 from _support import (
+    StreamRefused,
     cpu_reference,
     cpu_seconds,
     embedded_stores,
@@ -49,12 +58,14 @@ from _support import (
     move_to,
     percentile,
     read_http_message,
+    sse_events,
     stop,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CPU, CLIENT_CPU = {0}, {1}
 IMAGE_HOST = "cdn.bench.test"
+CLASSIFY, JOBS = "/api/v1/scan/classify", "/api/v1/scan"
 USERS = 50
 
 
@@ -152,6 +163,10 @@ def spawn_server(
         "ECO2_IMAGE_ALLOWED_HOSTS": IMAGE_HOST,
         "ECO2_LOG_LEVEL": "WARNING",
         "ECO2_WASTE_INDEX_DIR": str(Path(tempfile.gettempdir()) / "eco2-waste-index"),
+        # A bench user sends far more than a person would: the per-user limits stay out of it.
+        "ECO2_SCAN_RATE_LIMIT": "1000000",
+        "ECO2_CHAT_RATE_LIMIT": "1000000",
+        "ECO2_STREAM_MAX_PER_USER": "1000",
     }
     env.pop("ECO2_DATABASE_URL", None)
     env.pop("ECO2_REDIS_URL", None)
@@ -186,6 +201,7 @@ class Result:
     ok: bool
     seconds: float
     detail: str = ""
+    queue_wait: float | None = None  # job mode: the queued event → the job's first step
 
 
 def sign_in(base: str, count: int) -> list[str]:
@@ -198,52 +214,92 @@ def sign_in(base: str, count: int) -> list[str]:
     return cookies
 
 
-def request_bytes(host: str, cookie: str) -> bytes:
+def request_bytes(host: str, cookie: str, path: str = CLASSIFY) -> bytes:
     body = json.dumps({"image_url": f"https://{IMAGE_HOST}/scan/bench.png"}).encode()
     head = (
-        f"POST /api/v1/scan/classify HTTP/1.1\r\nhost: {host}\r\n"
+        f"POST {path} HTTP/1.1\r\nhost: {host}\r\n"
         f"content-type: application/json\r\ncookie: {cookie}\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
     )
     return head.encode() + body
 
 
-async def one_scan(host: str, port: int, payload: bytes, limit_s: float) -> Result:
+async def post(host: str, port: int, payload: bytes) -> tuple[str, bytes]:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(payload)
+        await writer.drain()
+        head, body = await read_http_message(reader)
+    finally:
+        writer.close()
+    return head.split(b" ", 2)[1].decode(), body
+
+
+def scanned(scan: dict[str, Any]) -> bool:
+    return scan.get("status") == "completed" and scan.get("pipeline_result") is not None
+
+
+async def one_scan(host: str, port: int, cookie: str, limit_s: float) -> Result:
+    """``POST /scan/classify``: the answer in the response."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(limit_s):
-            reader, writer = await asyncio.open_connection(host, port)
-            writer.write(payload)
-            await writer.drain()
-            head, body = await read_http_message(reader)
-            writer.close()
+            status, body = await post(host, port, request_bytes(host, cookie))
     except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
         return Result(False, time.perf_counter() - started, type(exc).__name__)
     elapsed = time.perf_counter() - started
-    status = head.split(b" ", 2)[1].decode()
     if status != "200":
         return Result(False, elapsed, f"HTTP {status} {body[:120]!r}")
     try:
         scan = json.loads(body)
     except ValueError:  # no content-length, or not JSON
         return Result(False, elapsed, f"unreadable body {body[:120]!r}")
-    good = scan.get("status") == "completed" and scan.get("pipeline_result") is not None
+    good = scanned(scan)
     return Result(good, elapsed, "" if good else str(scan.get("error")))
 
 
-async def burst(base: str, cookies: list[str], n: int, limit_s: float) -> list[Result]:
-    host, port = base.removeprefix("http://").split(":")
-    payloads = [request_bytes(host, cookies[i % len(cookies)]) for i in range(n)]
-    return await asyncio.gather(*(one_scan(host, int(port), p, limit_s) for p in payloads))
+async def one_job(host: str, port: int, cookie: str, limit_s: float) -> Result:
+    """``POST /scan`` then its SSE stream to ``done``; ok when the scan's result is an answer."""
+    started = time.perf_counter()
+    stamps: dict[str, float] = {}
+
+    def result(ok: bool, detail: str = "") -> Result:
+        wait = stamps["first"] - stamps["queued"] if len(stamps) == 2 else None
+        return Result(ok, time.perf_counter() - started, detail, wait)
+
+    try:
+        async with asyncio.timeout(limit_s):
+            status, body = await post(host, port, request_bytes(host, cookie, JOBS))
+            if status != "202":
+                return result(False, f"POST {status} {body[:120]!r}")
+            stream_url = json.loads(body)["stream_url"]
+            async for name, data in sse_events(host, port, stream_url, cookie):
+                if name in (b"queued", b"vision") and len(stamps) < 2:  # the engine's share
+                    stamps["queued" if name == b"queued" else "first"] = json.loads(data)["ts"]
+                if name == b"done":
+                    done = json.loads(data)
+                    ok = done.get("status") == "completed" and scanned(done.get("result") or {})
+                    return result(ok, "" if ok else str((done.get("result") or {}).get("error")))
+            return result(False, "stream ended without done")
+    except StreamRefused as exc:
+        return result(False, str(exc))
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, KeyError) as exc:
+        return result(False, type(exc).__name__)
 
 
-async def sequential(base: str, cookies: list[str], n: int) -> list[Result]:
+Scan = Callable[[str, int, str, float], Awaitable[Result]]
+
+
+async def burst(base: str, cookies: list[str], n: int, limit_s: float, scan: Scan) -> list[Result]:
     host, port = base.removeprefix("http://").split(":")
-    results = []
-    for i in range(n):
-        payload = request_bytes(host, cookies[i % len(cookies)])
-        results.append(await one_scan(host, int(port), payload, 30))
-    return results
+    return await asyncio.gather(
+        *(scan(host, int(port), cookies[i % len(cookies)], limit_s) for i in range(n))
+    )
+
+
+async def sequential(base: str, cookies: list[str], n: int, scan: Scan) -> list[Result]:
+    host, port = base.removeprefix("http://").split(":")
+    return [await scan(host, int(port), cookies[i % len(cookies)], 30) for i in range(n)]
 
 
 def report(name: str, results: list[Result], delay: float) -> None:
@@ -264,7 +320,10 @@ async def set_delay(model_port: int, delay: float) -> None:
         await client.post(f"http://127.0.0.1:{model_port}/control/delay/{delay}")
 
 
-def run(concurrency: int, delay: float, sequential_n: int, workers: int, rounds: int) -> None:
+def run(
+    concurrency: int, delay: float, sequential_n: int, workers: int, rounds: int, jobs: bool
+) -> None:
+    scan, what = (one_job, "POST /scan + SSE") if jobs else (one_scan, "POST /scan/classify")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # children inherit
     os.sched_setaffinity(0, CLIENT_CPU)
@@ -278,10 +337,10 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int, rounds:
             move_to(stores, CLIENT_CPU)  # new PostgreSQL backends inherit the postmaster's
         cookies = sign_in(base, USERS)
         asyncio.run(set_delay(model_port, 0.0))
-        asyncio.run(burst(base, cookies, 50, 30))  # warm connections and caches
+        asyncio.run(burst(base, cookies, 50, 30, scan))  # warm connections and caches
         asyncio.run(set_delay(model_port, delay))
         where = "1 process, CPU 0" if workers == 1 else f"{workers} workers, both CPUs"
-        print(f"eco2 serve ({where}) · fake model delay {delay} s · {USERS} users")
+        print(f"eco2 serve ({where}) · {what} · fake model delay {delay} s · {USERS} users")
         parts = {
             "eco2 serve": lambda: cpu_seconds(server.pid) - sum(map(cpu_seconds, stores)),
             "PostgreSQL + Valkey": lambda: sum(map(cpu_seconds, embedded_stores(data_dir))),
@@ -291,10 +350,16 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int, rounds:
         p99s = []
         for n in range(1, rounds + 1):
             before = {name: read() for name, read in parts.items()}
-            results = uvloop.run(burst(base, cookies, concurrency, delay + 60))
+            results = uvloop.run(burst(base, cookies, concurrency, delay + 60, scan))
             used = {name: read() - before[name] for name, read in parts.items()}
             pool = "cold model connection pool" if n == 1 else "warm pool"
             report(f"round {n} ({pool}): {concurrency} concurrent scans", results, delay)
+            waits = [r.queue_wait for r in results if r.queue_wait is not None]
+            if waits:
+                print(
+                    f"  job queue: queued → started p50 {1000 * percentile(waits, 0.5):.0f} ms, "
+                    f"p99 {1000 * percentile(waits, 0.99):.0f} ms ({len(waits)} jobs)"
+                )
             print(
                 "  CPU: "
                 + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in used.items())
@@ -308,7 +373,7 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int, rounds:
         )
         if sequential_n:
             asyncio.run(set_delay(model_port, 0.0))
-            instant = asyncio.run(sequential(base, cookies, sequential_n))
+            instant = asyncio.run(sequential(base, cookies, sequential_n, scan))
             report(f"{sequential_n} sequential scans, instant model", instant, 0.0)
             mean = statistics.mean(r.seconds for r in instant)
             print(f"per-scan overhead (instant model): mean {1000 * mean:.1f} ms")
@@ -332,6 +397,9 @@ def run(concurrency: int, delay: float, sequential_n: int, workers: int, rounds:
 @click.option(
     "--workers", default=1, show_default=True, help="eco2 serve workers (>1: not pinned)."
 )
+@click.option(
+    "--jobs", is_flag=True, help="Scan jobs: POST /api/v1/scan + its SSE stream to `done`."
+)
 @click.option("--fake-model", is_flag=True, hidden=True)
 @click.option("--port", default=0, hidden=True)
 def main(
@@ -340,13 +408,14 @@ def main(
     sequential_n: int,
     rounds: int,
     workers: int,
+    jobs: bool,
     fake_model: bool,
     port: int,
 ) -> None:
     if fake_model:
         asyncio.run(serve_fake_model(port, delay))
         return
-    run(concurrency, delay, sequential_n, workers, rounds)
+    run(concurrency, delay, sequential_n, workers, rounds, jobs)
 
 
 if __name__ == "__main__":

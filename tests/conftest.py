@@ -20,6 +20,7 @@ from eco2.migrate import upgrade
 from eco2.platform.db import async_url
 from eco2.platform.security import generate_private_key
 from eco2.settings import Settings
+from tests.fakes.live import LiveApp, live_app
 from tests.fakes.split import Cluster, cluster_for
 from tests.servers import test_servers
 
@@ -56,6 +57,9 @@ def base_settings(
         auth_signing_keys=signing_key_pem,
         internal_token=INTERNAL_TOKEN,
         location_import_on_start=False,  # tests load the places they need
+        jobs_idle_timeout_seconds=2.0,  # a job whose worker died is retaken within 2 s
+        jobs_drain_seconds=2.0,  # an app stopping with jobs still running stops soon
+        jobs_concurrency=32,  # every app a test builds starts a worker task per slot
         news_collect_interval_seconds=0,  # no collection on a schedule (the feeds are real sites)
     )
     upgrade(settings, "head")
@@ -128,6 +132,14 @@ async def dev_login(client: AsyncTestClient[Litestar], nickname: str = "테스�
     assert response.status_code == 200, response.text
     user_id: str = response.json()["data"]["user_id"]
     return user_id
+
+
+@pytest.fixture
+async def live(settings: Settings) -> AsyncIterator[LiveApp]:
+    """The app of this test's ``settings`` on a real port, with a signed-in user."""
+    async with live_app(settings) as served:
+        await served.sign_in()
+        yield served
 
 
 @pytest.fixture

@@ -28,10 +28,12 @@ from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
 from eco2.platform.identity import authentication, identity_resolver
 from eco2.platform.inputs import InputPolicy, input_policy_middleware
+from eco2.platform.jobs import Jobs
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
 from eco2.platform.security import Revocations
+from eco2.platform.shutdown import Stopping, notice_stop_signals
 from eco2.platform.tracing import http_plugin, setup_tracing, trace_engine
 from eco2.settings import Settings, get_settings
 
@@ -52,9 +54,12 @@ def _local_only(handler: object) -> bool:
 class Eco2Plugin(InitPluginProtocol):
     """Wires the kernel and the selected domains into one app (litestar-fullstack style)."""
 
-    def __init__(self, settings: Settings, domains: Sequence[registry.Domain]) -> None:
+    def __init__(
+        self, settings: Settings, domains: Sequence[registry.Domain], *, http: bool = True
+    ) -> None:
         self.settings = settings
         self.domains = tuple(domains)
+        self.http = http  # False: a worker process (no domain routes, jobs always run)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
@@ -65,11 +70,14 @@ class Eco2Plugin(InitPluginProtocol):
         metrics = prometheus_config(app_name="eco2-" + "-".join(d.name for d in self.domains))
 
         app_config.route_handlers.extend([health, ready, MetricsController])
-        for domain in self.domains:
-            app_config.route_handlers.extend(
-                h for h in domain.route_handlers() if settings.env == "local" or not _local_only(h)
-            )
-        app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
+        if self.http:
+            for domain in self.domains:
+                app_config.route_handlers.extend(
+                    h
+                    for h in domain.route_handlers()
+                    if settings.env == "local" or not _local_only(h)
+                )
+            app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
         app_config.plugins.append(sqlalchemy_plugin(db_config))
         app_config.middleware[:0] = [
             request_id_middleware,
@@ -141,6 +149,8 @@ class Eco2Plugin(InitPluginProtocol):
                 reads=Reads(engine),
                 tokens=codec,
                 revocations=revocations,
+                jobs=Jobs(settings, work=settings.jobs_in_process or not self.http),
+                stopping=Stopping(),
             ),
             identity_resolver=resolver,
             readiness=Readiness(
@@ -165,7 +175,8 @@ class Eco2Plugin(InitPluginProtocol):
 
         A domain's ``lifecycle`` builds its service, which is registered on the runtime (for
         its handlers and its port's in-process side) until the domain stops. Its ``warm_ups``
-        run in threads meanwhile; ``/ready`` waits for them."""
+        run in threads meanwhile; ``/ready`` waits for them. The job workers start once every
+        domain has registered its jobs and are drained before any domain stops."""
         runtime: Runtime = app.state.runtime
         readiness: Readiness = app.state.readiness
         for domain in self.domains:
@@ -183,7 +194,12 @@ class Eco2Plugin(InitPluginProtocol):
                     await hook(app)
                 for hook in reversed(domain.shutdown_hooks()):
                     started.push_async_callback(hook, app)
+            started.push_async_callback(runtime.jobs.stop)
+            await runtime.jobs.start()
+            runtime.stopping.on_stop(runtime.jobs.begin_drain)
+            notice_stop_signals(runtime.stopping)
             yield
+            runtime.stopping.request()
 
 
 def _embedded_status(settings: Settings) -> Callable[[], dict[str, Any]] | None:
@@ -194,20 +210,26 @@ def _embedded_status(settings: Settings) -> Callable[[], dict[str, Any]] | None:
     return lambda: read_status(settings.data_dir) or {}
 
 
-def create_app(domains: Sequence[str] | None = None, settings: Settings | None = None) -> Litestar:
+def create_app(
+    domains: Sequence[str] | None = None, settings: Settings | None = None, *, http: bool = True
+) -> Litestar:
+    """The app of the chosen domains; ``http=False``: a job worker (platform routes only)."""
     settings = settings or get_settings()
     selected = registry.select(domains)
-    plugins: list[PluginProtocol] = [Eco2Plugin(settings, selected)]
-    if setup_tracing(service_name(selected)):  # only with OTEL_EXPORTER_OTLP_ENDPOINT
+    plugins: list[PluginProtocol] = [Eco2Plugin(settings, selected, http=http)]
+    if setup_tracing(service_name(selected, http=http)):  # with OTEL_EXPORTER_OTLP_ENDPOINT
         plugins.append(http_plugin())
     return Litestar(plugins=plugins, debug=False)
 
 
-def service_name(domains: Sequence[registry.Domain]) -> str:
-    """``eco2`` for the whole app, ``eco2-scan`` for a scan pod (traces, metrics)."""
+def service_name(domains: Sequence[registry.Domain], *, http: bool = True) -> str:
+    """``eco2`` for the whole app, ``eco2-scan`` for a scan pod, ``eco2-scan-worker`` for its
+    job worker (traces; ``OTEL_SERVICE_NAME`` overrides)."""
     if len(domains) == len(registry.DOMAINS):
-        return "eco2"
-    return "eco2-" + "-".join(d.name for d in domains)
+        name = "eco2"
+    else:
+        name = "eco2-" + "-".join(d.name for d in domains)
+    return name if http else f"{name}-worker"
 
 
 def preload(domains: Sequence[registry.Domain]) -> None:
@@ -223,12 +245,26 @@ def preload(domains: Sequence[registry.Domain]) -> None:
                 done.add(name)
 
 
-def asgi() -> Litestar:
-    """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
+def _domains_from_environment() -> list[str]:
     import os
 
-    names = [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
+    return [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
+
+
+def asgi() -> Litestar:
+    """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
+    names = _domains_from_environment()
     app = create_app(names)
     preload(registry.select(names))
     app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
+    return app
+
+
+def worker_asgi() -> Litestar:
+    """ASGI factory for ``eco2 worker``: the job domains of ``ECO2_DOMAINS`` (default: all),
+    their workers, and the platform routes (health, readiness, metrics) only."""
+    names = _domains_from_environment() or list(registry.JOB_DOMAINS)
+    app = create_app(names, http=False)
+    preload(registry.select(names))
+    app.on_startup.append(settle_heap)
     return app

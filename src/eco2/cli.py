@@ -127,6 +127,49 @@ def granian_server(
     )
 
 
+@main.command()
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    type=click.Choice(registry.JOB_DOMAINS),
+    help="Work only this domain's job queue (repeatable). Default: every job domain.",
+)
+# Pods: kubelet probes and Prometheus reach the worker on the pod IP.
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104
+@click.option("--port", default=9100, show_default=True, type=click.IntRange(1, 65535))
+def worker(domains: tuple[str, ...], host: str, port: int) -> None:
+    """Run job workers only (health, readiness and metrics on --port).
+
+    On SIGTERM a worker stops taking jobs, gives running ones ECO2_JOBS_DRAIN_SECONDS to
+    finish and hands back the rest. `eco2 serve` runs the same workers in-process.
+    """
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    settings = get_settings()
+    if not settings.database_url or not settings.redis_url:
+        console.print(
+            "[red]eco2 worker needs ECO2_DATABASE_URL and ECO2_REDIS_URL[/] "
+            "(on the embedded default, `eco2 serve` runs the workers in-process)"
+        )
+        sys.exit(2)
+    os.environ["ECO2_DOMAINS"] = ",".join(domains)
+    console.print(
+        f"[bold green]Eco²[/] worker for {', '.join(domains) or 'every job domain'} "
+        f"({settings.env}); health on http://{host}:{port}/health"
+    )
+    Server(
+        "eco2.app:worker_asgi",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        factory=True,
+        log_access=False,
+    ).serve()
+
+
 # --- authz ----------------------------------------------------------------------------------
 
 

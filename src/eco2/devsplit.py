@@ -28,7 +28,7 @@ from rich.console import Console
 
 from eco2 import registry
 from eco2.authz.envoy import Upstream, bootstrap, envoy_binary
-from eco2.platform.embedded import die_with_parent, free_port
+from eco2.platform.embedded import die_with_parent, free_ports
 from eco2.platform.tracing import otlp_configured
 from eco2.settings import Settings
 
@@ -50,12 +50,14 @@ class SplitPlan:
 
     @classmethod
     def allocate(cls, gateway_port: int, domains: Sequence[str] = ()) -> SplitPlan:
+        names = [d.name for d in registry.select(domains)]
+        envoy_admin, authz_grpc, authz_http, *ports = free_ports(3 + len(names))
         return cls(
             gateway=gateway_port,
-            envoy_admin=free_port(),
-            authz_grpc=free_port(),
-            authz_http=free_port(),
-            domains={d.name: free_port() for d in registry.select(domains)},
+            envoy_admin=envoy_admin,
+            authz_grpc=authz_grpc,
+            authz_http=authz_http,
+            domains=dict(zip(names, ports, strict=True)),
         )
 
     def service_urls(self) -> str:

@@ -1,7 +1,9 @@
 """Cross-domain plumbing that works in-process (whole app) and over HTTP (split pods).
 
 A domain's typed port lives in ``eco2.domains.<name>.interface``; this module holds what is
-common to every domain: erasing a user's data in every domain that keeps some.
+common to every domain: erasing a user's data in one domain that keeps some, in the order an
+account erasure goes through them (the users domain, which holds the account, last). The
+erasure itself is a job of the users domain (``eco2.domains.users.erasure``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from eco2.platform.ids import parse_user_id
 from eco2.platform.internal import require_internal_token
 from eco2.platform.runtime import Runtime
 
+ERASED_LAST = "users"
+
 
 @runtime_checkable
 class ForgetsUsers(Protocol):
@@ -39,25 +43,28 @@ async def _forget_locally(runtime: Runtime, domain: registry.Domain, user_id: st
     if isinstance(service, ForgetsUsers):
         await service.forget_user(user_id)
         return
-    # auth, scan and chat, until they adopt the service shape (issues 11 and 12): a module
-    # function of their services taking the runtime.
+    # auth, until it adopts the service shape (issue 12): a module function of its services
+    # taking the runtime.
     forget: Callable[[Runtime, str], Awaitable[None]] = import_module(
         f"eco2.domains.{domain.name}.services"
     ).forget_user
     await forget(runtime, user_id)
 
 
-async def erase_user(runtime: RuntimeDep, user_id: str) -> None:
-    """Erase ``user_id`` from every domain that holds user data, locally or remotely."""
-    for domain in registry.DOMAINS:
-        if not domain.holds_user_data:
-            continue
-        if runtime.serves(domain.name):
-            await _forget_locally(runtime, domain, user_id)
-        else:
-            await runtime.internal_client(domain.name).call(
-                "DELETE", f"/users/{user_id}", into=Forgotten
-            )
+def erasure_order() -> list[registry.Domain]:
+    """Every domain that holds user data; ``users`` (the account itself) last."""
+    holders = [d for d in registry.DOMAINS if d.holds_user_data]
+    return sorted(holders, key=lambda d: d.name == ERASED_LAST)
+
+
+async def forget_in(runtime: Runtime, domain: registry.Domain, user_id: str) -> None:
+    """Erase ``user_id`` from ``domain``, locally or over HTTP (idempotent)."""
+    if runtime.serves(domain.name):
+        await _forget_locally(runtime, domain, user_id)
+    else:
+        await runtime.internal_client(domain.name).call(
+            "DELETE", f"/users/{user_id}", into=Forgotten
+        )
 
 
 def internal_route_handlers(domains: Sequence[registry.Domain]) -> list[HTTPRouteHandler]:

@@ -42,6 +42,7 @@ class Domain:
     ``public_paths`` are reachable without a token; a trailing ``*`` means "this prefix".
     ``db_schema`` is the PostgreSQL schema owning the domain's tables (``None``: no tables).
     ``holds_user_data``: the domain stores per-user rows that an account deletion must erase.
+    ``runs_jobs``: the domain has a job queue (``eco2 worker --domain``, a worker Deployment).
     """
 
     name: str
@@ -49,6 +50,7 @@ class Domain:
     public_paths: tuple[str, ...] = ()
     db_schema: str | None = None
     holds_user_data: bool = False
+    runs_jobs: bool = False
 
     @property
     def internal_prefix(self) -> str:
@@ -67,7 +69,7 @@ class Domain:
 
     def startup_hooks(self) -> list[DomainHook]:
         """Start-up hooks taking the app: ``on_startup`` in the controllers of the domains that
-        do not have a ``lifecycle`` yet (scan, chat)."""
+        do not have a ``lifecycle`` yet (auth: its revocation relay)."""
         return list(getattr(self._controllers(), "on_startup", []))
 
     def shutdown_hooks(self) -> list[DomainHook]:
@@ -106,6 +108,7 @@ DOMAINS: tuple[Domain, ...] = (
         prefixes=(f"{API}/user", f"{API}/users"),
         db_schema="users",
         holds_user_data=True,
+        runs_jobs=True,  # account erasure
     ),
     Domain(
         name="character",
@@ -133,12 +136,14 @@ DOMAINS: tuple[Domain, ...] = (
         public_paths=(f"{API}/scan/categories",),
         db_schema="scan",
         holds_user_data=True,
+        runs_jobs=True,
     ),
     Domain(
         name="chat",
         prefixes=(f"{API}/chat",),
         db_schema="chat",
         holds_user_data=True,
+        runs_jobs=True,
     ),
     # The knowledge library over HTTP and the news feed: public, identical for everyone, no
     # user data.
@@ -148,6 +153,7 @@ DOMAINS: tuple[Domain, ...] = (
 )
 
 DOMAIN_NAMES: tuple[str, ...] = tuple(d.name for d in DOMAINS)
+JOB_DOMAINS: tuple[str, ...] = tuple(d.name for d in DOMAINS if d.runs_jobs)
 
 
 def get_domain(name: str) -> Domain:

@@ -217,6 +217,16 @@ class Settings(BaseSettings):
     # {"name": {"model": id, "base_url": url, "api_key_env": VAR}}; others get the default.
     chat_models: dict[str, ChatModelSettings] = Field(default_factory=dict)
 
+    # Background jobs (scan, chat answers, account erasure) on Redis Streams (streaq): `eco2
+    # serve` also runs the workers unless jobs_in_process is false; `eco2 worker` runs them alone.
+    jobs_in_process: bool = True
+    jobs_concurrency: int = Field(default=1000, ge=1)  # jobs a process runs at once, per queue
+    jobs_max_attempts: int = Field(default=3, ge=1, le=10)  # crashes included
+    jobs_idle_timeout_seconds: float = Field(default=5.0, ge=1)  # a dead worker's jobs: retaken
+    jobs_drain_seconds: float = Field(default=30.0, ge=0)  # on SIGTERM: to finish running jobs
+    stream_max_per_user: int = Field(default=10, ge=1)  # open SSE streams per user
+    idempotency_ttl_seconds: int = Field(default=3600, gt=0)  # Idempotency-Key memory
+
     # Service-to-service calls between split pods
     internal_token: str | None = None
     service_urls: CommaList = Field(default_factory=list)

@@ -38,8 +38,9 @@ def live_settings(base_settings: Settings, _oauth_server: FakeOAuthProvider) -> 
 
 @pytest.fixture(scope="session")
 def api(live_settings: Settings) -> Iterator[str]:
-    """Base URL of the whole app served on a real port (its own public base URL)."""
-    with serve_app(live_settings) as url:
+    """Base URL of the whole app served on a real port (its own public base URL). It lives for
+    the session, so it runs no jobs: its workers would take the jobs of every later test."""
+    with serve_app(live_settings.model_copy(update={"jobs_in_process": False})) as url:
         yield url
 
 

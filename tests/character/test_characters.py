@@ -166,13 +166,18 @@ async def test_internal_grant(client: Client, settings: Settings, user_id: str) 
     url = "/internal/character/grants"
 
     first = await client.post(url, json=grant_body(user_id), headers=headers)
-    again = await client.post(url, json=grant_body(user_id), headers=headers)
+    retried = await client.post(url, json=grant_body(user_id), headers=headers)
+    again = await client.post(
+        url, json={**grant_body(user_id), "source_id": "scan-later"}, headers=headers
+    )
     nothing = await client.post(url, json=grant_body(user_id, "음식물"), headers=headers)
     bad_user = await client.post(url, json=grant_body("not-a-uuid"), headers=headers)
 
     assert first.status_code == 200
     assert first.json()["reward"]["name"] == "페이피"
     assert first.json()["reward"]["received"] is True
+    # The same grant again (a retried scan job) reports what it did the first time.
+    assert retried.json()["reward"]["received"] is True
     assert again.json()["reward"]["received"] is False
     assert nothing.status_code == 200
     assert nothing.json() == {"reward": None}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
 from eco2.settings import Settings
-from tests.scan.test_jobs import parse_sse
+from tests.fakes.sse import parse_sse
 
 IMAGE_HOST = "cdn.eco2.test"
 IMAGE = f"https://{IMAGE_HOST}/chat/photo.png"
@@ -60,11 +62,20 @@ async def send(
     return body
 
 
-async def stream(
-    client: AsyncTestClient[Litestar], stream_url: str, last_event_id: int | None = None
-) -> list[dict[str, Any]]:
-    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-    response = await client.get(stream_url, headers=headers)
+async def stream(client: AsyncTestClient[Litestar], stream_url: str) -> list[dict[str, Any]]:
+    """Follow a job's stream to its end, then return every event the job logged (a stream
+    opened after the job ended sends only its last event; these tests read the content)."""
+    response = await client.get(stream_url)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
-    return parse_sse(response.text)
+    assert parse_sse(response.text)[-1]["event"] == "done"
+    settings: Settings = client.app.state.runtime.settings
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        raw = await redis.lrange(f"chat:events:{stream_url.split('/')[-2]}", 0, -1)
+    finally:
+        await redis.aclose()
+    return [
+        {"event": name, "id": str(seq), "data": data}
+        for seq, name, data in (msgspec.json.decode(r) for r in raw)
+    ]

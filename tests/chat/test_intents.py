@@ -27,7 +27,9 @@ async def evaluate(client: AsyncTestClient[Litestar]) -> Score:
         chat = (await client.post("/api/v1/chat", json={})).json()
         extra: dict[str, Any] = {"image_url": IMAGE} if case.image else {}
         job = await send(client, chat["id"], case.text, **extra)
-        result = (await stream(client, job["stream_url"]))[-1]["data"]["result"]
+        last = (await stream(client, job["stream_url"]))[-1]
+        assert "result" in last["data"], last
+        result = last["data"]["result"]
         score.add(case, result["intent"], result["category"])
         if result["intent"] != case.intent:
             misses.append((case.text, case.intent, result["intent"]))

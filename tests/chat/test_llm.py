@@ -15,6 +15,8 @@ from litestar.testing import AsyncTestClient
 from eco2.domains.location.schemas import CenterEntry
 from eco2.settings import Settings
 from tests.chat.conftest import IMAGE, ask, chat_settings, send, stream
+from tests.conftest import dev_login
+from tests.fakes.live import client_for
 from tests.fakes.models import FakeServer, Reply, fake_openai, text_chunks, tool_chunks
 
 CHAT = "/api/v1/chat"
@@ -86,23 +88,37 @@ async def test_model_tokens_are_escaped_only_bold_survives(
 
 
 @pytest.mark.parametrize(
-    ("reply", "code"),
+    ("reply", "retried"),
     [
-        (Reply(status=500), "temporary"),
-        (Reply(status=400, body={"error": {"message": "bad request"}}), "other"),
-        (Reply(delay=1.5, chunks=text_chunks("늦은 답")), "timeout"),
+        (Reply(status=500), ["temporary"]),
+        (Reply(status=400, body={"error": {"message": "bad request"}}), []),
+        (Reply(delay=1.5, chunks=text_chunks("늦은 답")), ["timeout"]),
     ],
     ids=["server-error", "rejected", "timeout"],
 )
-async def test_model_failure_is_an_sse_error_event(
-    client: AsyncTestClient[Litestar], user_id: str, model: FakeServer, reply: Reply, code: str
+async def test_a_model_failure_ends_the_answer_with_done_failed(
+    base_settings: Settings, model: FakeServer, reply: Reply, retried: list[str]
 ) -> None:
+    """A failure that may pass is retried (the client is told with a retriable ``error`` and
+    keeps listening); once no attempt is left, or for a failure that will not pass, the
+    stream ends with ``done`` ``{status: failed}`` (contract §7)."""
     model.reply(reply)
-    events = await events_of(client, "페트병 어떻게 버려?")
-    assert events[-1]["event"] == "error"
-    assert events[-1]["data"]["error"] == code
+    twice = chat_settings(
+        base_settings,
+        chat_provider="openai",
+        openai_api_key="sk-test",
+        openai_base_url=model.url,
+        model_timeout_seconds=0.5,
+        model_max_attempts=1,
+        jobs_max_attempts=2,
+    )
+    async with client_for(twice) as client:
+        await dev_login(client)
+        events = await events_of(client, "페트병 어떻게 버려?")
+    assert [e["data"]["error"] for e in events if e["event"] == "error"] == retried
+    assert events[-1]["event"] == "done"
+    assert events[-1]["data"]["status"] == "failed"
     assert events[-1]["data"]["message"]
-    assert "done" not in [e["event"] for e in events]
 
 
 async def test_nearby_tool_gets_the_location_and_item_and_its_places_reach_the_answer(
@@ -112,7 +128,7 @@ async def test_nearby_tool_gets_the_location_and_item_and_its_places_reach_the_a
     model: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tools = app.state.chat_service.tools
+    tools = app.state.runtime.services["chat"].tools
     calls: list[dict[str, Any]] = []
 
     async def nearest(latitude: float, longitude: float, **options: Any) -> list[CenterEntry]:
@@ -161,7 +177,7 @@ async def test_nearby_tool_for_a_shop_looks_for_refill_stores(
         calls.append(options)
         return []
 
-    monkeypatch.setattr(app.state.chat_service.tools._places, "nearest", nearest)
+    monkeypatch.setattr(app.state.runtime.services["chat"].tools._places, "nearest", nearest)
     model.script.responder = lambda request: Reply(
         chunks=text_chunks("주변에 가게가 없어요.")
         if tool_results(request)
@@ -193,7 +209,7 @@ async def test_photo_tool_scans_the_message_photo_and_its_result_reaches_the_ans
     model: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tools = app.state.chat_service.tools
+    tools = app.state.runtime.services["chat"].tools
     calls: list[tuple[Any, ...]] = []
     original = tools.photo
 

@@ -92,6 +92,9 @@ def test_the_alerts_cover_what_users_feel(render: Renderer) -> None:
         "Eco2ModelCallErrors",
         "Eco2SseStreamsHigh",
         "Eco2AuthzDenySpike",
+        "Eco2JobBacklogOld",
+        "Eco2JobFailures",
+        "Eco2JobsGivenUp",
     } <= names
     (deny_spike,) = [a for a in alerts(render, "prod") if a["alert"] == "Eco2AuthzDenySpike"]
     assert "by (reason)" in deny_spike["expr"]

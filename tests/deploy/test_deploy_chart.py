@@ -37,6 +37,8 @@ CRD_KINDS = {
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
     "Telemetry": "telemetry.istio.io/v1",
+    "ScaledObject": "keda.sh/v1alpha1",
+    "TriggerAuthentication": "keda.sh/v1alpha1",
 }
 # Both authz modes in both environments.
 VARIANTS = [(env, mode) for env in ENVS for mode in ("sidecar", "central")]
@@ -48,6 +50,10 @@ def docs_for(render: Renderer, env: str, mode: str, *sets: str) -> list[dict[str
 
 def domain_workload(name: str) -> str:
     return f"eco2-{name}"
+
+
+def worker(name: str) -> str:
+    return f"eco2-{name}-worker"
 
 
 # --- helm lint / kubernetes-validate ---------------------------------------------------------
@@ -111,6 +117,35 @@ CRD_SPEC_FIELDS = {
     "ServiceMonitor": {"selector", "namespaceSelector", "endpoints", "jobLabel"},
     "PrometheusRule": {"groups"},
     "Telemetry": {"selector", "targetRefs", "tracing", "metrics", "accessLogging"},
+    "ScaledObject": {
+        "scaleTargetRef",
+        "pollingInterval",
+        "cooldownPeriod",
+        "idleReplicaCount",
+        "minReplicaCount",
+        "maxReplicaCount",
+        "fallback",
+        "advanced",
+        "triggers",
+    },
+    "TriggerAuthentication": {"secretTargetRef", "env", "hashiCorpVault", "podIdentity"},
+}
+# The redis-streams trigger's metadata keys (KEDA docs, scalers/redis-streams).
+KEDA_REDIS_STREAMS_FIELDS = {
+    "address",
+    "host",
+    "port",
+    "usernameFromEnv",
+    "passwordFromEnv",
+    "stream",
+    "consumerGroup",
+    "pendingEntriesCount",
+    "streamLength",
+    "lagCount",
+    "activationLagCount",
+    "enableTLS",
+    "unsafeSsl",
+    "databaseIndex",
 }
 AUTHZ_RULE_FIELDS = {"from", "to", "when"}
 AUTHZ_SOURCE_FIELDS = {
@@ -190,6 +225,11 @@ def test_crd_kinds_are_structurally_valid(render: Renderer, env: str, mode: str)
                 for rule in group["rules"]:
                     assert {"alert", "expr", "labels", "annotations"} <= set(rule), where
                     assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+        if kind == "ScaledObject":
+            for trigger in doc["spec"]["triggers"]:
+                assert trigger["type"] == "redis-streams", where
+                assert set(trigger["metadata"]) <= KEDA_REDIS_STREAMS_FIELDS, where
+                assert all(isinstance(v, str) for v in trigger["metadata"].values()), where
         if kind == "ExternalSecret":
             for item in doc["spec"]["data"]:
                 assert set(item) == {"secretKey", "remoteRef"}, where
@@ -302,9 +342,10 @@ def test_every_domain_gets_deployment_service_hpa_pdb(
     expected = {domain_workload(n) for n in registry.DOMAIN_NAMES}
     if mode == "central":
         expected.add("eco2-authz")
-    assert set(deployments) == expected
-    assert set(services) == set(hpas) == set(pdbs) == expected
-    assert expected <= set(accounts)
+    workers = {worker(n) for n in registry.JOB_DOMAINS}
+    assert set(deployments) == set(services) == set(pdbs) == expected | workers
+    assert set(hpas) == expected  # workers: KEDA owns their replica count
+    assert expected | workers <= set(accounts)
     for name in registry.DOMAIN_NAMES:
         deployment = deployments[domain_workload(name)]
         pod = deployment["spec"]["template"]
@@ -529,7 +570,7 @@ def test_dashboard_links_metrics_to_traces(render: Renderer) -> None:
 
 # --- configuration and secrets -----------------------------------------------------------------
 
-CHART_MANAGED_SETTINGS = {"ECO2_AUTH_TRUST_GATEWAY", "ECO2_SERVICE_URLS"}
+CHART_MANAGED_SETTINGS = {"ECO2_AUTH_TRUST_GATEWAY", "ECO2_SERVICE_URLS", "ECO2_JOBS_IN_PROCESS"}
 
 
 def settings_env_names() -> dict[str, set[str]]:
@@ -580,6 +621,71 @@ def test_config_and_secret_reach_every_container(render: Renderer, env: str) -> 
         for container in doc["spec"]["template"]["spec"]["containers"]:
             refs = {next(iter(r.values()))["name"] for r in container["envFrom"]}
             assert refs == {"eco2-config", "eco2-env"}, doc["metadata"]["name"]
+
+
+# --- job workers -------------------------------------------------------------------------------
+
+
+def test_values_workers_equal_the_registry_job_domains() -> None:
+    assert set(VALUES["workers"]["domains"]) == set(registry.JOB_DOMAINS)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_worker_per_job_domain_scaled_on_its_queue(render: Renderer, env: str) -> None:
+    from eco2.platform.jobs import CONSUMER_GROUP, stream_key
+
+    docs = render.docs(env)
+    deployments = by_kind(docs, "Deployment")
+    scaled = by_kind(docs, "ScaledObject")
+    (auth,) = by_kind(docs, "TriggerAuthentication").values()
+    config = by_kind(docs, "ConfigMap")["eco2-config"]["data"]
+    drain = float(config["ECO2_JOBS_DRAIN_SECONDS"])
+    assert set(scaled) == {worker(n) for n in registry.JOB_DOMAINS}
+    for name in registry.JOB_DOMAINS:
+        pod = deployments[worker(name)]["spec"]["template"]
+        (app,) = pod["spec"]["containers"]
+        assert app["args"][:3] == ["worker", "--domain", name]
+        port = int(app["args"][app["args"].index("--port") + 1])
+        assert app["ports"] == [{"name": "http", "containerPort": port}]
+        assert app["readinessProbe"]["httpGet"]["path"] == "/ready"
+        # The pod is given the drain and a margin: running jobs finish or go back in time.
+        grace = pod["spec"]["terminationGracePeriodSeconds"]
+        assert drain < grace <= drain + 60
+        assert "replicas" not in deployments[worker(name)]["spec"], "KEDA owns the replicas"
+        spec = scaled[worker(name)]["spec"]
+        assert spec["scaleTargetRef"]["name"] == worker(name)
+        assert 0 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+        (trigger,) = spec["triggers"]
+        assert trigger["metadata"]["stream"] == stream_key(name)
+        assert trigger["metadata"]["consumerGroup"] == CONSUMER_GROUP
+        assert int(trigger["metadata"]["streamLength"]) > 0
+        assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    (ref,) = auth["spec"]["secretTargetRef"]
+    assert ref["name"] == "eco2-env"
+    assert ref["key"] in VALUES["secrets"]["keys"]
+    for name in registry.DOMAIN_NAMES:  # the web pods leave the jobs to the workers
+        (app, *_) = deployments[domain_workload(name)]["spec"]["template"]["spec"]["containers"]
+        env_vars = {e["name"]: e.get("value") for e in app["env"]}
+        assert env_vars["ECO2_JOBS_IN_PROCESS"] == "false"
+
+
+def test_without_workers_the_domain_pods_run_the_jobs(render: Renderer) -> None:
+    docs = render.docs("dev", "workers.enabled=false")
+    assert not by_kind(docs, "ScaledObject")
+    deployments = by_kind(docs, "Deployment")
+    assert not {worker(n) for n in registry.JOB_DOMAINS} & set(deployments)
+    for name in registry.DOMAIN_NAMES:
+        (app, *_) = deployments[domain_workload(name)]["spec"]["template"]["spec"]["containers"]
+        assert "ECO2_JOBS_IN_PROCESS" not in {e["name"] for e in app["env"]}
+
+
+def test_without_keda_workers_have_fixed_replicas(render: Renderer) -> None:
+    docs = render.docs("dev", "workers.keda.enabled=false")
+    assert not by_kind(docs, "ScaledObject")
+    assert not by_kind(docs, "TriggerAuthentication")
+    deployments = by_kind(docs, "Deployment")
+    for name in registry.JOB_DOMAINS:
+        assert deployments[worker(name)]["spec"]["replicas"] >= 1
 
 
 # --- migrations, observability, edge -----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import Row, text
@@ -28,3 +29,14 @@ async def count(settings: Settings, table: str, user_id: str) -> int:
     column = "id" if table == "users.users" else "user_id"
     rows = await sql(settings, f"SELECT count(*) FROM {table} WHERE {column} = :u", u=user_id)  # noqa: S608
     return int(rows[0][0])
+
+
+async def erased(settings: Settings, user_id: str, within: float = 20.0) -> None:
+    """Wait for the account erasure of ``user_id`` (a job) to complete."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        rows = await sql(settings, "SELECT state FROM users.erasures WHERE user_id = :u", u=user_id)
+        if rows and rows[0][0] == "completed":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the erasure of {user_id} did not complete")

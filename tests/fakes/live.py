@@ -48,8 +48,60 @@ def serve(make_app: Callable[[str], Litestar]) -> Iterator[str]:
         yield base_url
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(30)
         sock.close()
+        if thread.is_alive():  # a server left running would serve (and work) for later tests
+            raise RuntimeError(f"{base_url} did not stop")
+
+
+@dataclass
+class LiveApp:
+    """The whole app on a real port: its URL, the app object (to reach its services) and a
+    client that keeps the cookies of whoever signed in last."""
+
+    url: str
+    app: Litestar
+    http: httpx.AsyncClient
+    loop: asyncio.AbstractEventLoop
+
+    async def call(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work()`` on the app's own event loop (its pools belong to that loop)."""
+        future = asyncio.run_coroutine_threadsafe(_awaited(work), self.loop)
+        return await asyncio.wrap_future(future)
+
+    async def sign_in(self, nickname: str = "테스터") -> str:
+        response = await self.http.post("/api/v1/auth/dev/login", json={"nickname": nickname})
+        assert response.status_code == 200, response.text
+        user_id: str = response.json()["data"]["user_id"]
+        return user_id
+
+
+@contextlib.asynccontextmanager
+async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
+    """``create_app(settings)`` served on a free port until the block ends (its lifespan
+    shutdown, with the job workers' drain, runs on the way out)."""
+    built: list[Litestar] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def make(url: str) -> Litestar:
+        app = create_app(settings=settings.model_copy(update={"public_base_url": url}))
+        app.on_startup.append(lambda: loops.append(asyncio.get_running_loop()))
+        built.append(app)
+        return app
+
+    server = serve(make)
+    url = await asyncio.to_thread(server.__enter__)
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            yield LiveApp(url, built[0], http, loops[0])
+    finally:
+        # As SIGTERM would: open streams end, so the server's shutdown need not wait for them.
+        loops[0].call_soon_threadsafe(built[0].state.runtime.stopping.request)
+        await asyncio.to_thread(server.__exit__, None, None, None)
+
+
+async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
 
 
 class Fake(Protocol):

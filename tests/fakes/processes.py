@@ -68,10 +68,13 @@ def eco2_env(**settings: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def eco2_serve(
-    *domains: str, port: int, env: dict[str, str], log_dir: Path
+    *domains: str, port: int, env: dict[str, str], log_dir: Path, command: str = "serve"
 ) -> Iterator[Eco2Process]:
-    log = log_dir / f"serve-{'-'.join(domains) or 'all'}-{port}.log"
-    args = [sys.executable, "-m", "eco2", "serve", "--port", str(port)]
+    """``eco2 serve`` (or ``eco2 worker`` with ``command="worker"``) on ``port``."""
+    log = log_dir / f"{command}-{'-'.join(domains) or 'all'}-{port}.log"
+    args = [sys.executable, "-m", "eco2", command, "--port", str(port)]
+    if command == "worker":
+        args += ["--host", "127.0.0.1"]
     for domain in domains:
         args += ["--domain", domain]
     with log.open("wb") as out:

@@ -1,9 +1,11 @@
 """The split deployment on one machine, and ports called both ways.
 
 :class:`Cluster` runs one ``eco2 serve --domain X`` process per domain on the test's PostgreSQL
-and Redis, each started on first use and kept for the session. Every process knows where every
-domain lives (``ECO2_SERVICE_URLS``); the images process stands in for the gateway as the public
-origin (``ECO2_PUBLIC_BASE_URL``), so the photo URLs it hands out are served by it.
+and Redis (a database of its own there: the cluster's job workers must not take the jobs of the
+apps tests build), each started on first use and kept for the session. Every process knows
+where every domain lives (``ECO2_SERVICE_URLS``); the images process stands in for the gateway
+as the public origin (``ECO2_PUBLIC_BASE_URL``), so the photo URLs it hands out are served by
+it.
 
 :func:`port_caller` gives a port test an app in the test process that reaches the port's domain
 in-process (it serves that domain) or over HTTP (the domain runs in its cluster process): the
@@ -18,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 from litestar import Litestar
@@ -37,6 +40,12 @@ IN_PROCESS, OVER_HTTP = "in_process", "over_http"
 SIDES = [IN_PROCESS, pytest.param(OVER_HTTP, marks=pytest.mark.slow)]
 
 
+def _another_database(redis_url: str) -> str:
+    parts = urlsplit(redis_url)
+    database = int(parts.path.strip("/") or 0)
+    return parts._replace(path=f"/{(database + 1) % 16}").geturl()
+
+
 class Cluster:
     def __init__(
         self, settings: Settings, signing_key_pem: str, internal_token: str, work_dir: Path
@@ -46,7 +55,7 @@ class Cluster:
         self.env = eco2_env(
             env="local",
             database_url=settings.database_url or "",
-            redis_url=settings.redis_url or "",
+            redis_url=_another_database(settings.redis_url or ""),
             auth_signing_keys=signing_key_pem,
             internal_token=internal_token,
             service_urls=",".join(f"{name}={url}" for name, url in self.urls.items()),

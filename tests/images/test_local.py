@@ -16,6 +16,7 @@ from eco2.domains.images.interface import is_allowed_image_url
 from eco2.platform.runtime import Runtime
 from eco2.settings import Settings
 from tests.conftest import dev_login
+from tests.fakes.db import erased
 from tests.fakes.live import with_runtime
 from tests.images.conftest import exif_of, photo
 
@@ -230,7 +231,9 @@ async def test_files_are_public_but_only_real_keys(client: Client, user_id: str)
         assert response.status_code == 404, path
 
 
-async def test_account_deletion_erases_images(client: Client, user_id: str) -> None:
+async def test_account_deletion_erases_images(
+    client: Client, settings: Settings, user_id: str
+) -> None:
     grant = await presign(client, "chat", "image/png")
     assert (await put(client, grant["upload_url"], PNG_BYTES, "image/png")).status_code == 200
     from eco2.domains.images.storage import storage_for
@@ -238,6 +241,7 @@ async def test_account_deletion_erases_images(client: Client, user_id: str) -> N
     storage = storage_for(client.app.state.settings)
     assert await storage.stat(grant["key"]) is not None
     assert (await client.delete("/api/v1/user/me")).status_code == 204
+    await erased(settings, user_id)  # a job
     assert await storage.stat(grant["key"]) is None
 
 

@@ -311,20 +311,22 @@ async def test_domains_shut_down_before_the_process_wide_clients_close(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Plain on_shutdown hooks run after every lifespan manager, so a domain closing its
-    background tasks would find Redis already closed; chat's never ran at all."""
-    from eco2.domains.chat import services as chat_services
+    background work (chat's streams) would find Redis already closed: a domain's lifecycle
+    closes its service while the process-wide clients are still open."""
+    from eco2.domains.chat.services import ChatService
 
     calls: list[str] = []
+    close = ChatService.close
 
-    async def probe(app: Litestar) -> None:
-        calls.append("redis up" if await app.state.runtime.redis.ping() else "redis down")
+    async def probing_close(self: ChatService) -> None:
+        calls.append("redis up" if await self.runtime.redis.ping() else "redis down")
+        await close(self)
 
-    hooks = registry.Domain.shutdown_hooks
-    monkeypatch.setattr(registry.Domain, "shutdown_hooks", lambda d: [*hooks(d), probe])
+    monkeypatch.setattr(ChatService, "close", probing_close)
     app = create_app(["chat"], settings=settings)
     async with AsyncTestClient(app, base_url="http://testserver.local"):
-        service = app.state.chat_service
+        service = app.state.runtime.service("chat", ChatService)
 
     assert calls == ["redis up"]
-    assert chat_services.stop in registry.select(["chat"])[0].shutdown_hooks()
-    assert service.hub.closed
+    assert service.streams.hub.closed
+    assert "chat" not in app.state.runtime.services

@@ -7,7 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from eco2.settings import Settings
 from tests.conftest import dev_login
-from tests.fakes.db import count
+from tests.fakes.db import count, erased
 from tests.scan.conftest import classify
 
 
@@ -60,4 +60,5 @@ async def test_account_deletion_erases_scans(
     await classify(client, "캔")
     assert await count(settings, "scan.scans", user_id) == 2
     assert (await client.delete("/api/v1/user/me")).status_code == 204
+    await erased(settings, user_id)
     assert await count(settings, "scan.scans", user_id) == 0

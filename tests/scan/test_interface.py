@@ -20,7 +20,7 @@ from tests.scan.conftest import IMAGE
 async def test_classify(side: str, settings: Settings, cluster: Cluster) -> None:
     user_id = str(uuid.uuid4())
     async with port_caller(side, settings, cluster, "scan", "character") as caller:
-        scans = scan_port(caller.runtime, caller.client.app.state)
+        scans = scan_port(caller.runtime)
         assert isinstance(scans, caller.expect(LocalScan, RemoteScan))
 
         clean = await caller.run(scans.classify(user_id, IMAGE, "라벨 뗀 생수 페트병"))

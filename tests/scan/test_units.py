@@ -73,9 +73,9 @@ def test_unfinished_jobs_past_their_deadline_count_as_abandoned() -> None:
     from eco2.domains.scan.store import abandoned
     from eco2.platform.db import utcnow
 
-    old = Scan(status="running", created_at=utcnow() - timedelta(minutes=10))
+    old = Scan(status="running", created_at=utcnow() - timedelta(minutes=6))
     fresh = Scan(status="running", created_at=utcnow())
     done = Scan(status="completed", created_at=utcnow() - timedelta(hours=1))
-    assert abandoned(old, timeout=90.0)
-    assert not abandoned(fresh, timeout=90.0)
-    assert not abandoned(done, timeout=90.0)
+    assert abandoned(old, lifetime=300.0)
+    assert not abandoned(fresh, lifetime=300.0)
+    assert not abandoned(done, lifetime=300.0)

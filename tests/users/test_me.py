@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from eco2.platform.security import ACCESS_COOKIE, REFRESH_COOKIE
 from eco2.settings import Settings
 from tests.conftest import dev_login
-from tests.fakes.db import count
+from tests.fakes.db import count, erased
 
 Client = AsyncTestClient[Litestar]
 ME = "/api/v1/user/me"
@@ -152,6 +152,7 @@ async def test_delete_erases_the_account(
     response = await client.delete(path)
 
     assert response.status_code == 204
+    await erased(settings, user_id)
     for table in USER_TABLES:
         assert await count(settings, table, user_id) == 0, table
     client.cookies.clear()
@@ -174,6 +175,7 @@ async def test_delete_leaves_other_users_alone(client: Client, settings: Setting
     other = await dev_login(client, "다른사람")
     mine = await dev_login(client, "나")
     assert (await client.delete(ME)).status_code == 204
+    await erased(settings, mine)
     assert await count(settings, "users.users", mine) == 0
     assert await count(settings, "users.users", other) == 1
     assert await count(settings, "character.ownerships", other) == 1

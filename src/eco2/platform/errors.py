@@ -97,6 +97,16 @@ class ServiceUnavailable(AppError):
     message = "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해 주세요."
 
 
+def failure_code(exc: BaseException) -> str:
+    """A failure as a metrics label: its stable code (``model_timeout``, a domain's
+    ``character_unavailable``) or kind, else its class; a small closed set either way."""
+    for name in ("code", "kind"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(exc).__name__
+
+
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from prometheus_client import Counter
 
 from eco2.platform import tracing
+from eco2.platform.errors import failure_code
 
 MODEL_CALLS = Counter(
     "eco2_model_calls",
@@ -39,16 +40,6 @@ async def model_call(provider: str, model: str, operation: str) -> AsyncIterator
         else:
             yield
     except Exception as exc:
-        MODEL_CALLS.labels(provider, operation, _outcome(exc)).inc()
+        MODEL_CALLS.labels(provider, operation, failure_code(exc)).inc()
         raise
     MODEL_CALLS.labels(provider, operation, "ok").inc()
-
-
-def _outcome(exc: Exception) -> str:
-    """The failure's stable code (scan's ``model_timeout``, chat's ``temporary``), else its
-    class: a small closed set either way."""
-    for name in ("code", "kind"):
-        value = getattr(exc, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(exc).__name__

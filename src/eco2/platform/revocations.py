@@ -15,12 +15,17 @@ transaction (``eco2.platform.security.Revocations``). This cache:
    drops to per-request Redis lookups until it has resubscribed and reloaded.
 
 Bound: a revocation made by this process is enforced here at once (``Revocations`` adds it
-to the attached cache after the Redis transaction); every other process enforces it within
+to the attached cache, whatever Redis answers); every other process enforces it within
 ``ENFORCEMENT_BOUND_SECONDS`` (0.8 s). Pub/sub on one TCP connection is ordered, so if any
 reply arrived after the revocation was published, the revocation arrived first (typically
 within a millisecond); if none did, the cache stops trusting itself at most
 ``STALE_AFTER_SECONDS + HEARTBEAT_SECONDS`` later. While Redis cannot answer at all, checks
 raise :class:`RevocationStoreUnavailable` (callers fail closed with a 503).
+
+A revocation made while Redis was unreachable waits in a durable outbox (the auth domain's);
+``before_sync`` publishes it when this cache re-syncs, before the snapshot, so a cache that
+reconnects never trusts a Redis that lacks it. If that hook fails, the cache keeps failing
+closed (503) instead of looking keys up in Redis.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -128,6 +133,8 @@ class RevocationCache:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._following: PubSub | None = None
+        self.before_sync: Callable[[], Awaitable[object]] | None = None
+        self._doubtful = False  # before_sync failed: Redis may lack revocations
 
     @classmethod
     def for_settings(
@@ -172,6 +179,9 @@ class RevocationCache:
         return bool(identity.family_id) and self.contains(family_key(identity.family_id or ""))
 
     async def _remote(self, identity: Identity) -> bool:
+        if self._doubtful:
+            _child(self.metrics.lookups, "redis", "error").inc()
+            raise RevocationStoreUnavailable("revocations recorded meanwhile are not published")
         try:
             revoked = await revoked_in(self.lookups, identity)
         except (RedisError, OSError) as exc:
@@ -233,6 +243,13 @@ class RevocationCache:
         try:
             await pubsub.subscribe(REVOCATION_CHANNEL)
             await self._await_subscribed(pubsub)
+            if self.before_sync is not None:
+                try:
+                    await self.before_sync()
+                except Exception:
+                    self._doubtful = True
+                    raise
+                self._doubtful = False
             snapshot = await self._snapshot(client)
             # Merged, not replaced: keys added meanwhile by this process's own revocations
             # stay (entries are only ever forgotten at their deadline).

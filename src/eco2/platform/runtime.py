@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from eco2.platform.db import Reads
 from eco2.platform.internal import InternalClient
+from eco2.platform.jobs import Jobs
 from eco2.platform.security import Revocations, TokenCodec
+from eco2.platform.shutdown import Stopping
 from eco2.settings import Settings
 
 S = TypeVar("S")
@@ -27,6 +29,8 @@ class Runtime:
     reads: Reads  # statements that only read, outside transactions
     tokens: TokenCodec | None
     revocations: Revocations
+    jobs: Jobs
+    stopping: Stopping
     # Each served domain's service, registered by the app when the domain starts
     # (docs/architecture.md, "Services").
     services: dict[str, object] = field(default_factory=dict)

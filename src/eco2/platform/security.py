@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
@@ -276,7 +276,12 @@ def family_key(family_id: str) -> str:
 class LocalRevocations(Protocol):
     """An in-process revoked set (``eco2.platform.revocations.RevocationCache``)."""
 
+    before_sync: SyncHook | None
+
     def add(self, key: str, ttl_seconds: float) -> None: ...
+
+
+SyncHook = Callable[[], Awaitable[object]]
 
 
 class Revocations:
@@ -284,28 +289,46 @@ class Revocations:
 
     Every revocation is also published on :data:`REVOCATION_CHANNEL` so processes that keep an
     in-memory copy learn about it without polling; ``local``, this process's own copy, gets
-    it at once (the request after a logout must already be refused here).
+    it at once (the request after a logout must already be refused here, even when Redis
+    could not be told).
     """
 
     def __init__(self, redis: Redis, local: LocalRevocations | None = None) -> None:
         self.redis = redis
         self.local = local
+        self._outbox_waiting: Callable[[], None] | None = None
 
     async def revoke_token(self, jti: str, expires_at: int) -> None:
-        await self._revoke(jti_key(jti), expires_at - int(time.time()))
+        await self.publish(jti_key(jti), expires_at - int(time.time()))
 
     async def revoke_family(self, family_id: str, ttl_seconds: int) -> None:
-        await self._revoke(family_key(family_id), ttl_seconds)
+        await self.publish(family_key(family_id), ttl_seconds)
 
-    async def _revoke(self, key: str, ttl_seconds: int) -> None:
+    async def publish(self, key: str, ttl_seconds: int) -> None:
+        """``SET key EX ttl`` + ``PUBLISH``; this process enforces the key whatever Redis says."""
         if ttl_seconds <= 0:
             return
+        self.remember(key, ttl_seconds)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, b"1", ex=ttl_seconds)
             pipe.publish(REVOCATION_CHANNEL, key)
             await pipe.execute()
+
+    def remember(self, key: str, ttl_seconds: float) -> None:
         if self.local is not None:
             self.local.add(key, ttl_seconds)
+
+    def attach_outbox(self, *, publish: SyncHook, waiting: Callable[[], None]) -> None:
+        """A durable outbox of revocations (the auth domain's): ``publish`` publishes what it
+        holds and runs each time the local revoked set re-syncs, before the set trusts Redis
+        again; ``waiting`` is called when a revocation could not reach Redis."""
+        self._outbox_waiting = waiting
+        if self.local is not None:
+            self.local.before_sync = publish
+
+    def outbox_waiting(self) -> None:
+        if self._outbox_waiting is not None:
+            self._outbox_waiting()
 
     async def is_revoked(self, identity: Identity) -> bool:
         return await revoked_in(self.redis, identity)

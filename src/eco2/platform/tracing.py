@@ -22,7 +22,7 @@ traces its engine's SQL (:func:`trace_engine`); ``eco2 authz`` joins the request
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -203,11 +203,22 @@ def check_context(*carriers: Mapping[str, str]) -> Context:
     return context.get_current()
 
 
+def context_carrier() -> dict[str, str]:
+    """The current trace context as headers (``traceparent``, ...), for work queued now."""
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
 @contextmanager
-def job_span(kind: str, job_id: str, carrier: Mapping[str, str] | None = None) -> Iterator[None]:
-    """One run of a job as a span. ``carrier`` holds the submitting request's context (put in
-    the job's payload when it was queued); without one, the current context is the request's
-    (a task started by the request). The run continues that trace and links to its span."""
+def job_span(
+    kind: str, job_id: str, carrier: Mapping[str, str] | None = None, *, attempt: int = 1
+) -> Iterator[None]:
+    """One attempt of a job as a span. ``carrier`` holds the submitting request's context (put
+    in the job's payload by :func:`context_carrier` when it was queued); without one, the
+    current context. The attempt continues that trace and links to the request's span."""
     if _provider is None:
         yield
         return
@@ -220,15 +231,9 @@ def job_span(kind: str, job_id: str, carrier: Mapping[str, str] | None = None) -
         "consumer",
         parent=parent,
         linked=submitted if submitted.get_span_context().is_valid else None,
-        attributes={"eco2.job.kind": kind, "eco2.job.id": job_id},
+        attributes={"eco2.job.kind": kind, "eco2.job.id": job_id, "eco2.job.attempt": attempt},
     ):
         yield
-
-
-async def traced_job(kind: str, job_id: str, work: Awaitable[None]) -> None:
-    """Await a job started by the current request as a :func:`job_span` run."""
-    with job_span(kind, job_id):
-        await work
 
 
 def metadata_carrier(metadata: Iterable[tuple[str, Any]] | None) -> dict[str, str]:

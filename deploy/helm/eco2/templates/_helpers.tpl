@@ -85,6 +85,31 @@ plus role, args and the ports/probes it serves on. Templates range over
 {{- toYaml $out -}}
 {{- end -}}
 
+{{/*
+The job workers, as a YAML map domain -> spec: workers.defaults merged with the domain's
+overrides, plus the Deployment args and the pod's grace period (the drain plus a margin).
+*/}}
+{{- define "eco2.workers" -}}
+{{- $root := . -}}
+{{- $out := dict -}}
+{{- if .Values.workers.enabled -}}
+{{- range $name, $worker := .Values.workers.domains -}}
+{{- $spec := mergeOverwrite (deepCopy $root.Values.workers.defaults) (default dict $worker) -}}
+{{- if $spec.enabled -}}
+{{- $_ := set $spec "args" (list "worker" "--domain" $name "--host" "0.0.0.0" "--port" (toString $root.Values.workers.port)) -}}
+{{- $drain := index $root.Values.config "ECO2_JOBS_DRAIN_SECONDS" | default "30" | float64 | ceil | int -}}
+{{- $_ := set $spec "terminationGracePeriodSeconds" (add $drain $root.Values.workers.shutdownMarginSeconds) -}}
+{{- $_ := set $out $name $spec -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{- define "eco2.workerName" -}}
+{{- printf "%s-%s-worker" (include "eco2.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "eco2.authzArgs" -}}
 - authz
 - --grpc-port

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import structlog
-from litestar import Request, Response, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect
 
@@ -16,6 +16,7 @@ from eco2.domains.auth.cookies import (
     login_cookie,
     session_cookies,
 )
+from eco2.domains.auth.revocations import Relay
 from eco2.domains.auth.schemas import DevLogin, Envelope, LoginStart, ProviderProfile
 from eco2.domains.auth.services import LoginFailed
 from eco2.domains.users.interface import clean_nickname
@@ -147,3 +148,18 @@ async def dev_login(
 
 
 route_handlers = [jwks, start_login, callback, refresh, logout, dev_login]
+
+
+async def start_revocation_relay(app: Litestar) -> None:
+    relay = Relay(app.state.runtime)
+    relay.start()
+    app.state.revocation_relay = relay
+
+
+async def stop_revocation_relay(app: Litestar) -> None:
+    relay: Relay = app.state.revocation_relay
+    await relay.close()
+
+
+on_startup = [start_revocation_relay]
+on_shutdown = [stop_revocation_relay]

@@ -55,3 +55,15 @@ class RefreshToken(CreatedAt, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the token this one was rotated into: a reuse within the grace gets that one back
     successor_jti: Mapped[str | None] = mapped_column(String(64))
+
+
+class RevocationOutbox(CreatedAt, Base):
+    """A revocation (a ``blacklist:…`` key and when it may be forgotten), written in the same
+    transaction that revokes in the database and removed once Redis has it. While Redis is
+    away it waits here; it is applied when Redis returns (``auth.revocations``)."""
+
+    __tablename__ = "revocation_outbox"
+    __table_args__ = {"schema": SCHEMA}
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -18,6 +18,7 @@ from sqlalchemy import Update, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eco2.domains.auth import revocations
 from eco2.domains.auth.models import LinkedAccount, LoginAudit, RefreshToken
 from eco2.domains.auth.providers import OAuthClient, OAuthFailure, new_code_verifier
 from eco2.domains.auth.schemas import LoginStart, PendingLogin, ProviderProfile
@@ -361,11 +362,13 @@ async def rotate(runtime: Runtime, token: str | None) -> SessionTokens:
             return tokens
         successor = await session.get(RefreshToken, row.successor_jti or "")
         reused = now - row.used_at > REFRESH_REUSE_GRACE
+        revoking = revocations.family_entries([row.family_id], _family_ttl(runtime))
         if reused:
             await session.execute(_revoke_rows([row.family_id]))
+            await revocations.record(session, revoking)
     if reused:
         log.warning("refresh_token_reuse", user_id=user_id, family=row.family_id)
-        await _revoke_in_redis(runtime, [row.family_id])
+        await revocations.revoke(runtime, revoking)
         raise Unauthorized(code="refresh_token_reused")
     if successor is None or successor.revoked_at is not None:
         raise Unauthorized(code="refresh_token_revoked")
@@ -380,11 +383,14 @@ def _revoke_rows(family_ids: Collection[str]) -> Update:
     )
 
 
+def _family_ttl(runtime: Runtime) -> int:
+    return runtime.settings.auth_refresh_ttl_seconds
+
+
 async def _revoke_in_redis(runtime: Runtime, family_ids: Collection[str]) -> None:
     """Reaches the access tokens of the families too (they carry ``fid``)."""
-    ttl = runtime.settings.auth_refresh_ttl_seconds
     for family_id in family_ids:
-        await runtime.revocations.revoke_family(family_id, ttl)
+        await runtime.revocations.revoke_family(family_id, _family_ttl(runtime))
 
 
 async def logout(runtime: Runtime, access_token: str | None, refresh_token: str | None) -> None:
@@ -395,17 +401,22 @@ async def logout(runtime: Runtime, access_token: str | None, refresh_token: str 
     access = _verified_or_none(codec, access_token, "access")
     refresh = _verified_or_none(codec, refresh_token, "refresh")
     families = {t.family_id for t in (access, refresh) if t and t.family_id}
-    # Each store on its own: with Redis down the database still stops the refresh tokens.
-    if families:
-        await _best_effort("database", _commit_revocation(runtime, families))
-        await _best_effort("redis", _revoke_in_redis(runtime, families))
+    revoked = revocations.family_entries(families, _family_ttl(runtime))
     if access and access.jti and access.expires_at:
-        await _best_effort("redis", runtime.revocations.revoke_token(access.jti, access.expires_at))
+        revoked.append(revocations.token_entry(access.jti, access.expires_at))
+    # Recorded in the database first (refresh tokens and the outbox): with Redis down the
+    # refresh token is dead at once and the access token is refused once Redis is back.
+    await _best_effort("database", _commit_revocation(runtime, families, revoked))
+    await revocations.revoke(runtime, revoked)
 
 
-async def _commit_revocation(runtime: Runtime, family_ids: Collection[str]) -> None:
+async def _commit_revocation(
+    runtime: Runtime, family_ids: Collection[str], revoked: list[revocations.Entry]
+) -> None:
     async with runtime.sessions.begin() as session:
-        await session.execute(_revoke_rows(family_ids))
+        if family_ids:
+            await session.execute(_revoke_rows(family_ids))
+        await revocations.record(session, revoked)
 
 
 async def _best_effort(store: str, work: Awaitable[None]) -> None:

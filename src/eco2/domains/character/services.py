@@ -135,16 +135,22 @@ class CharacterService:
 
 
 async def _own(session: AsyncSession, user_id: str, code: str, source_id: str | None) -> bool:
-    """Give ``code`` to the user; True when this call created the ownership."""
+    """Give ``code`` to the user; True when ``source_id`` gave it (now, or on an earlier run
+    of the same job: a retried grant reports what the first one did)."""
+    owner = parse_user_id(user_id)
     stmt = (
         insert(Ownership)
-        .values(
-            id=uuid.uuid4(),
-            user_id=parse_user_id(user_id),
-            character_code=code,
-            source_id=source_id,
-        )
+        .values(id=uuid.uuid4(), user_id=owner, character_code=code, source_id=source_id)
         .on_conflict_do_nothing(index_elements=[Ownership.user_id, Ownership.character_code])
         .returning(Ownership.id)
     )
-    return (await session.execute(stmt)).first() is not None
+    if (await session.execute(stmt)).first() is not None:
+        return True
+    if source_id is None:
+        return False
+    given_by = await session.scalar(
+        select(Ownership.source_id).where(
+            Ownership.user_id == owner, Ownership.character_code == code
+        )
+    )
+    return given_by == source_id

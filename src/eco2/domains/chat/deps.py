@@ -1,20 +1,27 @@
-"""The process-wide chat service as a dependency: ``chats: Chats``."""
+"""The chat service: built when the domain starts, handed to handlers as ``chats: Chats``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TypeAlias
 
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 
 from eco2.domains.chat.services import ChatService
+from eco2.platform.di import service_dependency
+from eco2.platform.runtime import Runtime
 
 Chats: TypeAlias = NamedDependency[ChatService]
 
 
-def provide_chats(state: State) -> ChatService:
-    service: ChatService = state.chat_service
-    return service
+@asynccontextmanager
+async def lifecycle(runtime: Runtime) -> AsyncIterator[ChatService]:
+    service = await ChatService.start(runtime)
+    try:
+        yield service
+    finally:
+        await service.close()
 
 
-dependencies = {"chats": Provide(provide_chats, sync_to_thread=False)}
+dependencies = {"chats": service_dependency("chat", ChatService)}

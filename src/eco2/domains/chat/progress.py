@@ -1,20 +1,38 @@
-"""How an answer's progress reaches the client: SSE job events, or nothing (legacy call)."""
+"""How an answer's progress reaches the client: SSE job events, or nothing (legacy call).
+
+The events follow contract §7: a progress event per stage, ``token`` events, ``done``
+(``status: completed`` with the stored answer, or ``status: failed`` with a message for a job
+that will not go on), ``error`` with a retriable code only while the job really goes on
+(another attempt follows), and ``token_recovery``:
+
+* a subscriber without ``Last-Event-ID`` gets one ``token_recovery`` with the text so far
+  instead of every token (:func:`collapse_tokens`);
+* an attempt that streams after an earlier attempt's tokens first sends a ``token_recovery``
+  with no text, so the client drops the words of the attempt that died before its own.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import structlog
 
-from eco2.platform import jobs
+from eco2.platform.job_events import EventWriter, JobEvent
 
 log = structlog.get_logger(__name__)
 
+TERMINAL = ("done",)
+RETRIABLE = ("timeout", "temporary", "connection_reset")
+TOKENS_NOTE = "tokens"  # the record field naming the attempt that streamed tokens last
 ERROR_MESSAGES = {
     "timeout": "답변 시간이 너무 오래 걸렸어요. 다시 시도해 주세요.",
     "temporary": "일시적인 문제로 답변하지 못했어요. 잠시 후 다시 시도해 주세요.",
     "other": "답변을 만들지 못했어요. 다른 질문으로 다시 시도해 주세요.",
+    "chat_not_found": "대화가 삭제되어 답변을 저장하지 못했어요.",
 }
+RETRYING_MESSAGE = "답변을 다시 만들고 있어요. 잠시만 기다려 주세요."
+DONE_MESSAGE = "답변이 완료되었어요."
 
 
 class ModelError(Exception):
@@ -23,6 +41,14 @@ class ModelError(Exception):
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind = kind
+
+
+def failure_kind(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ModelError):
+        return exc.kind
+    return "other"
 
 
 class Collect:
@@ -35,21 +61,42 @@ class Collect:
         return None
 
 
-class JobProgress:
-    """Stages, tokens and the outcome as job events (contract §7)."""
+def recovery(accumulated: str, last_seq: int) -> dict[str, Any]:
+    return {
+        "stage": "token_recovery",
+        "status": "snapshot",
+        "accumulated": accumulated,
+        "last_seq": last_seq,
+        "completed": False,  # the client closes the stream on true: `done` carries the end
+    }
 
-    def __init__(self, events: jobs.EventLog) -> None:
+
+def failed(kind: str) -> dict[str, Any]:
+    return {"stage": "done", "status": "failed", "message": ERROR_MESSAGES.get(kind, kind)}
+
+
+class JobProgress:
+    """One attempt's stages, tokens and outcome as job events."""
+
+    def __init__(self, events: EventWriter) -> None:
         self._events = events
+        earlier = events.state.get(TOKENS_NOTE)
+        self._reset_tokens = earlier is not None and earlier != str(events.attempt)
 
     async def stage(self, name: str, status: str, progress: int | None = None) -> None:
         payload: dict[str, Any] = {"stage": name, "status": status}
         if progress is not None:
             payload["progress"] = progress
-        await self._events.emit(name, payload)
+        await self._events.emit(name, payload, key=f"{name}:{status}")
 
     async def token(self, content: str) -> None:
+        if self._reset_tokens:  # an earlier attempt streamed words: drop them first
+            self._reset_tokens = False
+            await self._events.emit("token_recovery", lambda seq: recovery("", seq))
         await self._events.emit(
-            "token", lambda seq: {"content": content, "seq": seq, "node": "answer"}
+            "token",
+            lambda seq: {"content": content, "seq": seq, "node": "answer"},
+            note=TOKENS_NOTE,
         )
 
     async def done(self, result: dict[str, Any]) -> None:
@@ -60,16 +107,45 @@ class JobProgress:
                 "status": "completed",
                 "progress": 100,
                 "result": result,
-                "message": "답변이 완료되었어요.",
+                "message": DONE_MESSAGE,
             },
         )
 
-    async def fail(self, exc: BaseException) -> None:
-        kind = "other"
-        if isinstance(exc, TimeoutError):
-            kind = "timeout"
-        elif isinstance(exc, ModelError):
-            kind = exc.kind
+    async def retrying(self, kind: str) -> None:
+        """The attempt failed for a passing reason and another one follows."""
+        await self._events.emit(
+            "error",
+            {"error": kind, "message": RETRYING_MESSAGE},
+            key=f"error:{self._events.attempt}",
+        )
+
+    async def fail(self, kind: str) -> None:
+        """The job ends without an answer."""
+        await self._events.emit("done", failed(kind))
+
+
+_Token = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def collapse_tokens(events: list[JobEvent]) -> list[JobEvent]:
+    """The backlog for a subscriber without ``Last-Event-ID``: the tokens (of the current
+    attempt) folded into one ``token_recovery`` where the last one was."""
+    last = max(
+        (i for i, e in enumerate(events) if e.name in ("token", "token_recovery")), default=-1
+    )
+    if last < 0:
+        return events
+    text: list[str] = []
+    kept: list[JobEvent] = []
+    for event in events[: last + 1]:
+        if event.name == "token":
+            text.append(str(_Token(event.data).get("content", "")))
+        elif event.name == "token_recovery":
+            text = [str(_Token(event.data).get("accumulated", ""))]
         else:
-            log.error("chat_job_crashed", error=repr(exc))
-        await self._events.emit("error", {"error": kind, "message": ERROR_MESSAGES[kind]})
+            kept.append(event)
+    seq = events[last].seq
+    folded = JobEvent(
+        seq, "token_recovery", msgspec.Raw(msgspec.json.encode(recovery("".join(text), seq)))
+    )
+    return [*kept, folded, *events[last + 1 :]]

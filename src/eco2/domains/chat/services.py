@@ -1,25 +1,47 @@
-"""Chat: sessions, answering a message now (legacy) or as a job streamed over SSE."""
+"""Chat: sessions, answering a message now (legacy) or as a durable job streamed over SSE.
+
+A message sent with ``POST /chat/{id}/messages`` is stored at once and answered by a job on
+the ``chat`` queue, which runs at least once and has one effect: the user's message and the
+answer are keyed by the job id (a retry that finds the answer stored only reports it), and
+its events are logged once each (:mod:`eco2.platform.job_events`, :mod:`.progress`). A model
+failure that may pass (timeout, rate limit) is retried as another attempt; a job that will
+not go on ends with ``done`` ``{status: failed}``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import msgspec
 import structlog
-from litestar import Litestar
-from litestar.datastructures import State
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.chat import store
-from eco2.domains.chat.assistant import Assistant, OfflineAssistant, Reply, Turn
+from eco2.domains.chat.assistant import Assistant, OfflineAssistant, Progress, Reply, Turn
 from eco2.domains.chat.context import History, Topic, summarize
-from eco2.domains.chat.models import ChatSession
-from eco2.domains.chat.progress import Collect, JobProgress, ModelError
+from eco2.domains.chat.models import ChatMessage, ChatSession
+from eco2.domains.chat.progress import (
+    RETRIABLE,
+    TERMINAL,
+    Collect,
+    JobProgress,
+    ModelError,
+    collapse_tokens,
+    failed,
+    failure_kind,
+)
 from eco2.domains.chat.render import legacy_html
 from eco2.domains.chat.schemas import (
+    ChatCreated,
+    ChatDetail,
+    ChatPage,
+    Deleted,
     DoneResult,
     JobAccepted,
     LegacyAnswer,
@@ -31,11 +53,21 @@ from eco2.domains.chat.schemas import (
 from eco2.domains.chat.tools import Toolbox
 from eco2.domains.images.interface import check_image_url
 from eco2.knowledge import load_knowledge
-from eco2.platform import jobs, ratelimit
-from eco2.platform.errors import InvalidInput, ServiceUnavailable
+from eco2.platform import ratelimit
+from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
+from eco2.platform.idempotency import claim_job_id
 from eco2.platform.ids import parse_user_id
+from eco2.platform.job_events import (
+    EventHub,
+    EventLog,
+    JobStream,
+    JobStreams,
+    StaleAttempt,
+    StreamPolicy,
+    StreamSlots,
+)
+from eco2.platform.jobs import RETRY_SECONDS, Attempt, JobSpec, Payload, RetryLater, job_lifetime
 from eco2.platform.runtime import Runtime
-from eco2.platform.tracing import traced_job
 from eco2.registry import API
 
 log = structlog.get_logger(__name__)
@@ -43,6 +75,27 @@ log = structlog.get_logger(__name__)
 KIND = "chat"
 IMAGE_ONLY_TEXT = "이 이미지 분류해줘"
 FAILED_ANSWER = "답변을 만들지 못했어요. 잠시 후 다시 시도해 주세요."
+
+
+class ChatJob(msgspec.Struct):
+    """What answering a message needs (its user message is stored before it is queued)."""
+
+    user_id: str
+    chat_id: str
+    user_message_id: str
+    text: str
+    image_url: str | None = None
+    position: Position | None = None
+    model: str | None = None
+
+    def turn(self) -> Turn:
+        return Turn(self.user_id, self.text, self.image_url, self.position, model=self.model)
+
+
+def user_message_id(job_id: str) -> uuid.UUID:
+    """The stored user message of a job, derived from its id (a retried submit stores it once);
+    the answer is stored under the job id itself."""
+    return uuid.uuid5(uuid.UUID(job_id), "user")
 
 
 def build_assistant(runtime: Runtime, tools: Toolbox) -> Assistant:
@@ -54,20 +107,35 @@ def build_assistant(runtime: Runtime, tools: Toolbox) -> Assistant:
 
 
 class ChatService:
-    """Process-wide: the assistant, the event hub and the running jobs."""
+    """Process-wide: the assistant, the chat queue, the event log and its streams."""
 
-    def __init__(self, runtime: Runtime, state: State) -> None:
+    def __init__(self, runtime: Runtime, tools: Toolbox) -> None:
         settings = runtime.settings
         self.runtime = runtime
-        self.tools = Toolbox(runtime, state)
+        self.tools = tools
         self.assistant = build_assistant(runtime, self.tools)
-        self.hub = jobs.EventHub(
-            runtime.redis,
-            KIND,
-            terminal=("done", "error"),
-            keepalive_seconds=settings.chat_keepalive_seconds,
+        self.events = EventLog(
+            runtime.redis, KIND, ttl=settings.chat_events_ttl_seconds, terminal=TERMINAL
         )
-        self._jobs: set[asyncio.Task[None]] = set()
+        self.streams = JobStreams(
+            EventHub(self.events, runtime.stopping),
+            StreamSlots(runtime.redis, settings.stream_max_per_user),
+            StreamPolicy(
+                on_deadline=lambda _: ("done", failed("timeout")),
+                keepalive_seconds=settings.chat_keepalive_seconds,
+                keepalive_event="keepalive",
+                replay=collapse_tokens,
+            ),
+            missing=lambda: NotFound("답변 작업을 찾을 수 없습니다.", code="chat_job_not_found"),
+        )
+        self.queue = runtime.jobs.queue(KIND)
+        self.queue.register(
+            JobSpec("answer", self._run_job, self._give_up, timeout=settings.chat_timeout_seconds)
+        )
+
+    @property
+    def lifetime(self) -> float:
+        return job_lifetime(self.runtime.settings, self.runtime.settings.chat_timeout_seconds)
 
     # --- input ------------------------------------------------------------------------------
 
@@ -98,8 +166,11 @@ class ChatService:
         text = text or IMAGE_ONLY_TEXT
         return Turn(user_id, text, image_url, position, temperature, model)
 
-    async def _history(self, session: AsyncSession, chat: ChatSession) -> History:
-        recent = await store.recent(session, chat.id, self.runtime.settings.chat_history_messages)
+    async def _history(
+        self, session: AsyncSession, chat: ChatSession, before: ChatMessage | None = None
+    ) -> History:
+        limit = self.runtime.settings.chat_history_messages
+        recent = await store.recent(session, chat.id, limit, before.created_at if before else None)
         context = chat.context or {}
         return History(
             summary=chat.summary,
@@ -110,126 +181,239 @@ class ChatService:
 
     # --- answering --------------------------------------------------------------------------
 
-    async def _reply(self, turn: Turn, history: History, progress: Any) -> Reply:
+    async def _reply(self, turn: Turn, history: History, progress: Progress) -> Reply:
         async with asyncio.timeout(self.runtime.settings.chat_timeout_seconds):
             return await self.assistant.reply(turn, history, progress)
 
     async def _record(
-        self, chat_id: uuid.UUID, history: History, reply: Reply
-    ) -> tuple[str, Persistence]:
-        """Store the answer and move the chat's memory forward; returns the chat id."""
+        self, chat_id: uuid.UUID, history: History, reply: Reply, message_id: uuid.UUID
+    ) -> Persistence:
+        """Store the answer (once: keyed by ``message_id``) and move the chat's memory on."""
         async with self.runtime.sessions.begin() as session:
             chat = await session.get(ChatSession, chat_id, with_for_update=True)
             if chat is None:  # deleted while answering
                 raise store.not_found()
-            topic = reply.topic or history.topic
-            topics, summary = summarize(list((chat.context or {}).get("topics", [])), reply.topic)
-            chat.context = {"topic": topic.as_dict() if topic else None, "topics": topics}
-            chat.summary = summary
-            message = await store.add_message(
-                session,
-                chat,
-                role="assistant",
-                content=reply.answer,
-                intent=reply.intent,
-                category=reply.category,
-                model=reply.model,
-            )
-            return str(chat.id), Persistence(
-                user_message="",
-                assistant_message=str(message.id),
-                assistant_message_created_at=message.created_at,
-            )
+            message = await session.get(ChatMessage, message_id)
+            if message is None:
+                topic = reply.topic or history.topic
+                topics, summary = summarize(
+                    list((chat.context or {}).get("topics", [])), reply.topic
+                )
+                chat.context = {"topic": topic.as_dict() if topic else None, "topics": topics}
+                chat.summary = summary
+                message = await store.add_message(
+                    session,
+                    chat,
+                    message_id,
+                    role="assistant",
+                    content=reply.answer,
+                    intent=reply.intent,
+                    category=reply.category,
+                    model=reply.model,
+                )
+            return _persistence(message)
 
     async def _open(
-        self, user_id: str, chat_id: str | None, turn: Turn
-    ) -> tuple[uuid.UUID, History, str]:
-        """The chat (new when ``chat_id`` is None), its history, and the stored user message."""
+        self, user_id: str, chat_id: str | None, turn: Turn, message_id: uuid.UUID | None = None
+    ) -> tuple[ChatSession, ChatMessage]:
+        """The chat (new when ``chat_id`` is None) and the stored user message (stored once
+        when ``message_id`` is given)."""
         owner = parse_user_id(user_id)
         async with self.runtime.sessions.begin() as session:
             if chat_id is None:
                 chat = await store.create(session, owner, None)
             else:
                 chat = await store.owned(session, owner, chat_id)
-            history = await self._history(session, chat)
-            message = await store.add_message(
-                session, chat, role="user", content=turn.text, image_url=turn.image_url
-            )
-            return chat.id, history, str(message.id)
+            message = await session.get(ChatMessage, message_id) if message_id else None
+            if message is None:
+                message = await store.add_message(
+                    session,
+                    chat,
+                    message_id,
+                    role="user",
+                    content=turn.text,
+                    image_url=turn.image_url,
+                )
+            return chat, message
 
     async def legacy(self, user_id: str, data: LegacyMessage) -> LegacyAnswer:
         """Contract §3.11: answer now; the chat continues with the returned ``session_id``."""
         turn = self._turn(user_id, data.message, data.image_url, temperature=data.temperature)
-        chat_id, history, _ = await self._open(user_id, data.session_id, turn)
+        chat, message = await self._open(user_id, data.session_id, turn)
+        async with self.runtime.sessions() as session:
+            history = await self._history(session, chat, before=message)
         try:
             reply = await self._reply(turn, history, Collect())
         except (ModelError, TimeoutError) as exc:
             log.warning("chat_answer_failed", error=str(exc))
             raise ServiceUnavailable(FAILED_ANSWER, code="chat_unavailable") from exc
-        session_id, _ = await self._record(chat_id, history, reply)
-        return LegacyAnswer(session_id=session_id, user_answer=legacy_html(reply.answer))
+        await self._record(chat.id, history, reply, uuid.uuid4())
+        return LegacyAnswer(session_id=str(chat.id), user_answer=legacy_html(reply.answer))
 
-    async def submit(self, user_id: str, chat_id: str, data: SendMessage) -> JobAccepted:
+    async def submit(
+        self, user_id: str, chat_id: str, data: SendMessage, idempotency_key: str | None = None
+    ) -> JobAccepted:
         turn = self._turn(
             user_id, data.message, data.image_url, data.user_location, model=data.model
         )
-        key, history, user_message = await self._open(user_id, chat_id, turn)
-        job_id = str(uuid.uuid4())
-        events = jobs.EventLog(
-            self.runtime.redis, KIND, job_id, self.runtime.settings.chat_events_ttl_seconds
+        job_id = await claim_job_id(
+            self.runtime.redis,
+            KIND,
+            user_id,
+            idempotency_key,
+            {"chat_id": chat_id, "message": data},
+            self.runtime.settings.idempotency_ttl_seconds,
         )
-        await events.open(user_id)
-        progress = JobProgress(events)
-        await progress.stage("queued", "completed", 0)
-        task = asyncio.create_task(
-            traced_job("chat", job_id, self._job(key, turn, history, user_message, progress))
+        chat, message = await self._open(user_id, chat_id, turn, user_message_id(job_id))
+        queued = {"stage": "queued", "status": "completed", "progress": 0}
+        try:
+            deadline = time.time() + self.lifetime
+            await self.events.create(
+                job_id, user_id, deadline, ("queued", "queued:completed", queued)
+            )
+        except RedisError as exc:
+            raise ServiceUnavailable(code="event_store_unavailable") from exc
+        job = ChatJob(
+            user_id,
+            str(chat.id),
+            str(message.id),
+            turn.text,
+            turn.image_url,
+            turn.position,
+            turn.model,
         )
-        self._jobs.add(task)
-        task.add_done_callback(self._jobs.discard)
+        await self.queue.enqueue("answer", job_id, msgspec.to_builtins(job))
         return JobAccepted(job_id=job_id, stream_url=f"{API}/chat/{job_id}/events", status="queued")
 
-    async def _job(
-        self,
-        chat_id: uuid.UUID,
-        turn: Turn,
-        history: History,
-        user_message: str,
-        progress: JobProgress,
-    ) -> None:
+    async def _run_job(self, attempt: Attempt, payload: Payload) -> None:
+        job = msgspec.convert(payload, ChatJob)
+        answer_id = uuid.UUID(attempt.job_id)
         try:
-            reply = await self._reply(turn, history, progress)
-            _, persistence = await self._record(chat_id, history, reply)
-        except Exception as exc:
-            await progress.fail(exc)
+            progress = JobProgress(await self.events.writer(attempt.job_id, attempt.number))
+            stored = await self._stored_answer(answer_id)
+            if stored is None:
+                stored = await self._answer(job, answer_id, progress, attempt)
+            if stored is not None:
+                await progress.done(stored)
+        except StaleAttempt:  # a newer attempt took the job over
             return
-        persistence.user_message = user_message
-        result = DoneResult(reply.answer, reply.intent, reply.category, persistence, reply.model)
-        await progress.done(msgspec.to_builtins(result))
+        except (SQLAlchemyError, RedisError, OSError) as exc:
+            raise RetryLater(f"store unavailable: {exc!r}", RETRY_SECONDS) from exc
+
+    async def _answer(
+        self, job: ChatJob, answer_id: uuid.UUID, progress: JobProgress, attempt: Attempt
+    ) -> dict[str, Any] | None:
+        """Answer the message and store the answer; the ``done`` result, or None when the job
+        ended without an answer."""
+        chat_id = uuid.UUID(job.chat_id)
+        async with self.runtime.sessions() as session:
+            chat = await session.get(ChatSession, chat_id)
+            asked = await session.get(ChatMessage, uuid.UUID(job.user_message_id))
+            if chat is None or asked is None:  # deleted meanwhile
+                await progress.fail("chat_not_found")
+                return None
+            history = await self._history(session, chat, before=asked)
+        try:
+            reply = await self._reply(job.turn(), history, progress)
+        except (ModelError, TimeoutError) as exc:
+            kind = failure_kind(exc)
+            log.warning("chat_answer_failed", job_id=attempt.job_id, kind=kind, error=str(exc))
+            if kind in RETRIABLE and not attempt.last:
+                await progress.retrying(kind)
+                raise RetryLater(kind, RETRY_SECONDS) from exc
+            await progress.fail(kind)
+            return None
+        try:
+            persistence = await self._record(chat_id, history, reply, answer_id)
+        except NotFound:
+            await progress.fail("chat_not_found")
+            return None
+        persistence.user_message = job.user_message_id
+        done: dict[str, Any] = msgspec.to_builtins(
+            DoneResult(reply.answer, reply.intent, reply.category, persistence, reply.model)
+        )
+        return done
+
+    async def _stored_answer(self, answer_id: uuid.UUID) -> dict[str, Any] | None:
+        """The ``done`` result of an answer an earlier attempt stored before it died."""
+        async with self.runtime.sessions() as session:
+            message = await session.get(ChatMessage, answer_id)
+        if message is None:
+            return None
+        persistence = _persistence(message)
+        persistence.user_message = str(user_message_id(str(answer_id)))
+        result = DoneResult(
+            message.content, message.intent or "", message.category, persistence, message.model
+        )
+        done: dict[str, Any] = msgspec.to_builtins(result)
+        return done
+
+    async def _give_up(self, attempt: Attempt, payload: Payload) -> None:
+        """Attempts used up: an answer stored by a dying attempt still counts; else it failed."""
+        try:
+            progress = JobProgress(await self.events.writer(attempt.job_id, attempt.number))
+        except StaleAttempt:
+            return
+        stored = await self._stored_answer(uuid.UUID(attempt.job_id))
+        if stored is not None:
+            await progress.done(stored)
+        else:
+            await progress.fail("other")
+
+    # --- chats ------------------------------------------------------------------------------
+
+    async def chats(self, user_id: str, limit: int, cursor: str | None) -> ChatPage:
+        async with self.runtime.sessions() as session:
+            return await store.chats(session, parse_user_id(user_id), limit, cursor)
+
+    async def create(self, user_id: str, title: str | None) -> ChatCreated:
+        async with self.runtime.sessions.begin() as session:
+            chat = await store.create(session, parse_user_id(user_id), title)
+        return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
+
+    async def detail(
+        self, user_id: str, chat_id: str, limit: int, cursor: str | None
+    ) -> ChatDetail:
+        async with self.runtime.sessions() as session:
+            chat = await store.owned(session, parse_user_id(user_id), chat_id)
+            return await store.detail(session, chat, limit, cursor)
+
+    async def rename(self, user_id: str, chat_id: str, title: str) -> ChatCreated:
+        async with self.runtime.sessions.begin() as session:
+            chat = await store.owned(session, parse_user_id(user_id), chat_id)
+            await store.rename(session, chat, title)
+        return ChatCreated(id=str(chat.id), title=chat.title, created_at=chat.created_at)
+
+    async def delete(self, user_id: str, chat_id: str) -> Deleted:
+        async with self.runtime.sessions.begin() as session:
+            chat = await store.owned(session, parse_user_id(user_id), chat_id)
+            await store.delete_chat(session, chat)
+        return Deleted(id=chat_id)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def stream(self, user_id: str, job_id: str, since: int | None) -> JobStream:
+        return await self.streams.open(user_id, job_id, since)
+
+    @classmethod
+    async def start(cls, runtime: Runtime) -> ChatService:
+        await asyncio.to_thread(load_knowledge)  # the index itself warms up in the background
+        return cls(runtime, Toolbox(runtime))
 
     async def close(self) -> None:
-        for task in list(self._jobs):
-            task.cancel()
-        await asyncio.gather(*self._jobs, return_exceptions=True)
-        await self.hub.close()
+        await self.streams.close()
         close = getattr(self.assistant, "close", None)
         if close is not None:
             await close()
 
-
-# --- lifecycle ------------------------------------------------------------------------------
-
-
-async def start(app: Litestar) -> None:
-    await asyncio.to_thread(load_knowledge)  # the index itself warms up in the background
-    app.state.chat_service = ChatService(app.state.runtime, app.state)
+    async def forget_user(self, user_id: str) -> None:
+        async with self.runtime.sessions.begin() as session:
+            await store.forget(session, parse_user_id(user_id))
 
 
-async def stop(app: Litestar) -> None:
-    """Runs only after ``start`` succeeded (the app's domain lifecycle)."""
-    service: ChatService = app.state.chat_service
-    await service.close()
-
-
-async def forget_user(runtime: Runtime, user_id: str) -> None:
-    async with runtime.sessions.begin() as session:
-        await store.forget(session, parse_user_id(user_id))
+def _persistence(message: ChatMessage) -> Persistence:
+    return Persistence(
+        user_message="",
+        assistant_message=str(message.id),
+        assistant_message_created_at=message.created_at,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, select, update
@@ -100,19 +101,26 @@ async def detail(
     )
 
 
-async def recent(session: AsyncSession, chat_id: uuid.UUID, limit: int) -> list[ChatMessage]:
+async def recent(
+    session: AsyncSession, chat_id: uuid.UUID, limit: int, before: datetime | None = None
+) -> list[ChatMessage]:
+    """The chat's last ``limit`` messages (those older than ``before``), oldest first."""
+    query = select(ChatMessage).where(ChatMessage.session_id == chat_id)
+    if before is not None:
+        query = query.where(ChatMessage.created_at < before)
     rows = await session.scalars(
-        select(ChatMessage)
-        .where(ChatMessage.session_id == chat_id)
-        .order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc())
-        .limit(limit)
+        query.order_by(ChatMessage.created_at.desc(), ChatMessage.id.desc()).limit(limit)
     )
     return list(reversed(list(rows)))
 
 
-async def add_message(session: AsyncSession, chat: ChatSession, **values: Any) -> ChatMessage:
+async def add_message(
+    session: AsyncSession, chat: ChatSession, message_id: uuid.UUID | None = None, **values: Any
+) -> ChatMessage:
     """Append a message and keep the chat's counters, preview and title current."""
-    message = ChatMessage(id=uuid.uuid4(), session_id=chat.id, user_id=chat.user_id, **values)
+    message = ChatMessage(
+        id=message_id or uuid.uuid4(), session_id=chat.id, user_id=chat.user_id, **values
+    )
     message.created_at = max(utcnow(), chat.last_message_at)  # strictly ordered in a chat
     session.add(message)
     chat.message_count += 1

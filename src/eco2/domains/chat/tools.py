@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from litestar.datastructures import State
-
 from eco2.domains.character.interface import character_port
 from eco2.domains.character.schemas import CatalogCharacter, OwnedCharacter
 from eco2.domains.chat.context import Topic, resolve
@@ -57,10 +55,10 @@ async def find_hits(text: str, limit: int = 5) -> list[Hit]:
 
 
 class Toolbox:
-    def __init__(self, runtime: Runtime, state: State) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.kb: KnowledgeBase = load_knowledge()
-        self._scan = scan_port(runtime, state)
+        self._scan = scan_port(runtime)
         self._characters = character_port(runtime)
         self._places = location_port(runtime)
 

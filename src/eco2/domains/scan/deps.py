@@ -1,20 +1,27 @@
-"""The process-wide scan service as a dependency: ``scans: Scans``."""
+"""The scan service: built when the domain starts, handed to handlers as ``scans: Scans``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TypeAlias
 
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 
 from eco2.domains.scan.services import ScanService
+from eco2.platform.di import service_dependency
+from eco2.platform.runtime import Runtime
 
 Scans: TypeAlias = NamedDependency[ScanService]
 
 
-def provide_scans(state: State) -> ScanService:
-    service: ScanService = state.scan_service
-    return service
+@asynccontextmanager
+async def lifecycle(runtime: Runtime) -> AsyncIterator[ScanService]:
+    service = await ScanService.start(runtime)
+    try:
+        yield service
+    finally:
+        await service.close()
 
 
-dependencies = {"scans": Provide(provide_scans, sync_to_thread=False)}
+dependencies = {"scans": service_dependency("scan", ScanService)}

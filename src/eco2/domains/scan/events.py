@@ -1,7 +1,9 @@
-"""Scan progress events on the kernel's job event log (:mod:`eco2.platform.jobs`).
+"""Scan progress events on the kernel's job event log (:mod:`eco2.platform.job_events`).
 
 Each event is named after its stage and carries a :class:`ScanEvent` (job_id, stage, status,
-seq, ts, progress?, result?), the JSON the web client reads (contract §7).
+seq, ts, progress?, result?), the JSON the web client reads (contract §7). A scan logs each
+(stage, status) once, so a retried job re-emits its steps without the client seeing them
+twice; ``done`` ends the stream.
 """
 
 from __future__ import annotations
@@ -9,27 +11,34 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from redis.asyncio import Redis
-
 from eco2.domains.scan.schemas import ScanEvent, Stage, StageStatus
-from eco2.platform import jobs
+from eco2.platform.job_events import EventWriter
 
 KIND = "scan"
+TERMINAL = ("done",)
 
 
-def event_hub(redis: Redis) -> jobs.EventHub:
-    return jobs.EventHub(redis, KIND, terminal=("done",))
+def event(
+    job_id: str,
+    stage: Stage,
+    status: StageStatus,
+    *,
+    progress: int | None = None,
+    result: dict[str, Any] | None = None,
+) -> Any:
+    """The payload of one event, built once its ``seq`` is known."""
+
+    def payload(seq: int) -> ScanEvent:
+        return ScanEvent(job_id, stage, status, seq, time.time(), progress, result)
+
+    return payload
 
 
-class EventLog:
-    """The pipeline's emitter: one scan job's stage events."""
+class JobEmitter:
+    """The pipeline's emitter for a scan job: one attempt's events, each stage once."""
 
-    def __init__(self, redis: Redis, job_id: str, ttl: int) -> None:
-        self.job_id = job_id
-        self._log = jobs.EventLog(redis, KIND, job_id, ttl)
-
-    async def open(self, user_id: str) -> None:
-        await self._log.open(user_id)
+    def __init__(self, writer: EventWriter) -> None:
+        self.writer = writer
 
     async def append(
         self,
@@ -39,7 +48,5 @@ class EventLog:
         progress: int | None = None,
         result: dict[str, Any] | None = None,
     ) -> None:
-        def payload(seq: int) -> ScanEvent:
-            return ScanEvent(self.job_id, stage, status, seq, time.time(), progress, result)
-
-        await self._log.emit(stage, payload)
+        payload = event(self.writer.job_id, stage, status, progress=progress, result=result)
+        await self.writer.emit(stage, payload, key=f"{stage}:{status}")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from litestar.datastructures import State
-
 from eco2.domains.scan.schemas import ClassifyRequest, InternalClassify, ScanResponse
 from eco2.platform.runtime import Runtime
 
@@ -20,13 +18,13 @@ class ScanPort(Protocol):
 class LocalScan:
     """The process's own scan service (looked up per call: start-up order does not matter)."""
 
-    def __init__(self, state: State) -> None:
-        self._state = state
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
 
     async def classify(self, user_id: str, image_url: str, user_input: str | None) -> ScanResponse:
         from eco2.domains.scan.services import ScanService
 
-        service: ScanService = self._state.scan_service
+        service = self._runtime.service("scan", ScanService)
         return await service.classify(user_id, ClassifyRequest(image_url, user_input))
 
 
@@ -39,5 +37,5 @@ class RemoteScan:
         return await self._client.call("POST", "/classify", json=request, into=ScanResponse)
 
 
-def scan_port(runtime: Runtime, state: State) -> ScanPort:
-    return LocalScan(state) if runtime.serves("scan") else RemoteScan(runtime)
+def scan_port(runtime: Runtime) -> ScanPort:
+    return LocalScan(runtime) if runtime.serves("scan") else RemoteScan(runtime)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, String, Text, Uuid
+from sqlalchemy import Boolean, DateTime, Index, String, Text, Uuid, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,11 +18,14 @@ class Scan(Base):
 
     ``status``: queued → running → completed | failed. ``timings`` holds seconds per step
     (vision, rule, answer, reward). ``error_code`` is set when the scan failed.
+    ``reward_due``: the scan deserves a reward that is not recorded on it yet (it is stored
+    before the reward is granted; ``ScanService.settle_rewards`` grants what a crash left).
     """
 
     __tablename__ = "scans"
     __table_args__ = (
         Index("ix_scans_user_created", "user_id", "created_at"),
+        Index("ix_scans_reward_due", "completed_at", postgresql_where="reward_due"),
         {"schema": SCHEMA},
     )
 
@@ -41,6 +44,7 @@ class Scan(Base):
     conditions: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     reward: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    reward_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     timings: Mapped[dict[str, float] | None] = mapped_column(JSONB(none_as_null=True))
     error_code: Mapped[str | None] = mapped_column(String(48))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,7 +1,8 @@
-"""One scan: vision → rule → answer → reward, timed per step, reported as events.
+"""One scan: vision → rule → answer, timed per step, reported as events.
 
-The pipeline holds no database connection: the model calls happen with nothing borrowed, and
-the caller stores the outcome in one short write afterwards.
+The pipeline holds no database connection: the model calls happen with nothing borrowed. It
+decides whether the scan deserves its reward; the caller stores the outcome first and grants
+the reward after (``ScanService``), so that a reward never exists without its stored scan.
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ STEP_SECONDS = Histogram(
 )
 PROGRESS = {"vision": 25, "rule": 50, "answer": 75, "reward": 90}
 
-Grant = Callable[[Observation], Awaitable[Reward | None]]
-
 
 class Emitter(Protocol):
     async def append(
@@ -66,6 +65,7 @@ class Outcome:
     observation: Observation | None = None
     grounding: Grounding | None = None
     answer: Answer | None = None
+    reward_due: bool = False
     reward: Reward | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error_code: str | None = None
@@ -78,27 +78,24 @@ class Pipeline:
     answers: AnswerProvider
     timeout: float
 
-    async def run(self, scan: ScanInput, grant: Grant, emit: Emitter) -> Outcome:
+    async def run(self, scan: ScanInput, emit: Emitter) -> Outcome:
         outcome = Outcome()
         try:
             async with asyncio.timeout(self.timeout):
-                await self._steps(scan, grant, emit, outcome)
+                await self._steps(scan, emit, outcome)
         except ProviderError as exc:
             outcome.error_code = exc.code
         except TimeoutError:
             outcome.error_code = "scan_timeout"
         return outcome
 
-    async def _steps(self, scan: ScanInput, grant: Grant, emit: Emitter, out: Outcome) -> None:
+    async def _steps(self, scan: ScanInput, emit: Emitter, out: Outcome) -> None:
         out.observation = obs = await self._step("vision", emit, out, self.vision.observe(scan))
         if not obs.classified:
             return
         out.grounding = await self._step("rule", emit, out, _now(grounding_for, self.kb, obs))
         out.answer = await self._step("answer", emit, out, self.answers.answer(obs, out.grounding))
-        if deserves_reward(obs, out.answer, self.kb):
-            out.reward = await self._step("reward", emit, out, grant(obs))
-        else:
-            await emit.append("reward", "completed", progress=PROGRESS["reward"])
+        out.reward_due = deserves_reward(obs, out.answer, self.kb)
 
     async def _step(self, name: Stage, emit: Emitter, out: Outcome, work: Awaitable[T]) -> T:
         await emit.append(name, "started")
@@ -114,6 +111,10 @@ class Pipeline:
             STEP_SECONDS.labels(step=name).observe(elapsed)
         await emit.append(name, "completed", progress=PROGRESS[name])
         return result
+
+    async def reward(self, emit: Emitter, out: Outcome, grant: Awaitable[Reward | None]) -> None:
+        """The reward step, after the scan is stored (``grant`` is idempotent per scan)."""
+        out.reward = await self._step("reward", emit, out, grant)
 
 
 def deserves_reward(observation: Observation, answer: Answer, kb: KnowledgeBase) -> bool:

@@ -95,12 +95,12 @@ def _jsonable(value: Any) -> Any:
     return msgspec.to_builtins(value) if value is not None else None
 
 
-def row_values(outcome: Outcome, response: ScanResponse) -> dict[str, Any]:
-    """Columns a finished scan sets."""
+def row_values(outcome: Outcome) -> dict[str, Any]:
+    """Columns a finished scan sets (its reward, when it deserves one, is owed until granted)."""
     obs = outcome.observation
-    result = response.pipeline_result
+    result = pipeline_result(outcome)
     return {
-        "status": response.status,
+        "status": "failed" if outcome.error_code else "completed",
         "major_category": obs.major if obs else None,
         "middle_category": obs.middle if obs else None,
         "minor_category": obs.minor if obs else None,
@@ -116,11 +116,24 @@ def row_values(outcome: Outcome, response: ScanResponse) -> dict[str, Any]:
         ),
         "conditions": [str(c) for c in obs.conditions] if obs else None,
         "answer": _jsonable(result.final_answer if result else None),
-        "reward": _jsonable(outcome.reward),
+        "reward": None,
+        "reward_due": outcome.reward_due and outcome.error_code is None,
         "timings": outcome.timings,
         "error_code": outcome.error_code,
         "completed_at": utcnow(),
     }
+
+
+def abandoned_response(scan_id: str) -> ScanResponse:
+    """A scan whose job outlived every attempt (its process kept dying)."""
+    return ScanResponse(
+        task_id=scan_id,
+        status="failed",
+        message=MESSAGES["failed"],
+        pipeline_result=None,
+        reward=None,
+        error=error("scan_abandoned"),
+    )
 
 
 def to_scan_response(scan: Scan) -> ScanResponse:

@@ -29,10 +29,11 @@ async def owned_scan(session: AsyncSession, user_id: uuid.UUID, scan_id: str) ->
     return scan
 
 
-def abandoned(scan: Scan, timeout: float) -> bool:
-    """A job whose pod died never finishes; past twice the scan timeout it has failed."""
+def abandoned(scan: Scan, lifetime: float) -> bool:
+    """Still unfinished past the longest its job can take: every attempt died (a job that was
+    never queued, because its submit failed half-way, ends up here too)."""
     unfinished = scan.status in ("queued", "running")
-    return unfinished and utcnow() - scan.created_at > timedelta(seconds=2 * timeout + 30)
+    return unfinished and utcnow() - scan.created_at > timedelta(seconds=lifetime)
 
 
 def summary(scan: Scan) -> ScanSummary:

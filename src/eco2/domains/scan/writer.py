@@ -1,4 +1,4 @@
-"""Group inserts of finished scans: one multi-row statement for all rows waiting to be written.
+"""Group writes of finished scans: one statement for all rows waiting to be written.
 
 Under a burst, a thousand scans finishing together become a few dozen statements instead of a
 thousand transactions; alone, a scan is written at once. Each caller still waits until its own
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Executable, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = structlog.get_logger(__name__)
@@ -23,8 +25,18 @@ Pending = tuple[dict[str, Any], asyncio.Future[None]]
 
 
 class BatchWriter:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: Table) -> None:
-        self._sessions, self._table = sessions, table
+    """Runs ``statement`` once per batch with every waiting row's parameters. A batch is
+    committed without waiting for the disk unless ``durable(rows)`` says it must be (a scan
+    whose reward is granted after it is stored must not vanish in a crash)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        statement: Executable,
+        *,
+        durable: Callable[[list[dict[str, Any]]], bool] = lambda _: True,
+    ) -> None:
+        self._sessions, self._statement, self._durable = sessions, statement, durable
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -47,20 +59,27 @@ class BatchWriter:
 
     async def _flush(self, batch: list[Pending]) -> None:
         try:
-            async with self._sessions.begin() as session:
-                # A scan row may be lost in the last moments before a crash; not worth an
-                # fsync wait on every scan (the reward, in character, stays durable).
-                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                await session.execute(insert(self._table), [row for row, _ in batch])
+            await self._execute([row for row, _ in batch])
         except Exception as exc:
+            refused = isinstance(exc, DBAPIError) and not exc.connection_invalidated
+            if refused and len(batch) > 1:  # one bad row must not fail its neighbours
+                for pending in batch:
+                    await self._flush([pending])
+                return
             log.warning("scan_batch_write_failed", rows=len(batch), error=str(exc))
-            for _, done in batch:
+            for _, done in batch:  # the whole batch failed (a store away): every writer knows
                 if not done.done():
                     done.set_exception(exc)
             return
         for _, done in batch:
             if not done.done():
                 done.set_result(None)
+
+    async def _execute(self, rows: list[dict[str, Any]]) -> None:
+        async with self._sessions.begin() as session:
+            if not self._durable(rows):  # may be lost in a crash's last moments: fine
+                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            await session.execute(self._statement, rows)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from eco2.domains.users.deps import Users, dependencies
+from eco2.domains.users.erasure import ErasureState
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
 from eco2.platform.di import AuthRequest
 from eco2.platform.internal import internal_router
@@ -27,7 +28,12 @@ class MeController(Controller):
     ) -> UserProfile:
         return await users.update(request.user.user_id, data.cleaned())
 
-    @delete("/", summary="Delete my account and all its data", status_code=204)
+    @delete(
+        "/",
+        summary="Delete my account and all its data",
+        description="Answered once the deletion is recorded; a job erases every domain's data.",
+        status_code=204,
+    )
     async def remove(self, request: AuthRequest, users: Users) -> None:
         await users.delete_account(request.user.user_id)
 
@@ -42,6 +48,11 @@ async def record_login(data: JSONBody[LoginRecord], users: Users) -> LoginResult
     return await users.record_login(data)
 
 
-internal = internal_router("users", [record_login], dependencies)
+@get("/erasures/{user_id:str}")
+async def erasure_state(user_id: FromPath[str], users: Users) -> ErasureState:
+    return await users.erasure_state(user_id)
+
+
+internal = internal_router("users", [record_login, erasure_state], dependencies)
 
 route_handlers = [MeController, PluralMeController, internal]

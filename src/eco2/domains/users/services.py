@@ -1,4 +1,5 @@
-"""Profiles: reads and edits, the record auth keeps at each sign-in, account deletion."""
+"""Profiles: reads and edits, the record auth keeps at each sign-in, account deletion (a job:
+``erasure``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Uuid, any_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eco2 import interop
+from eco2.domains.users.erasure import Erasures, ErasureState
 from eco2.domains.users.models import User
 from eco2.domains.users.nicknames import NICKNAME_MAX, clean_nickname, eco_nickname
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile
@@ -40,6 +41,7 @@ class UserService:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._profiles = BatchLoader(self._read_profiles)
+        self._erasures = Erasures(runtime)
 
     async def profile(self, user_id: str) -> UserProfile:
         """From PostgreSQL on every call (no cache to fall behind a change or a deletion)."""
@@ -85,10 +87,14 @@ class UserService:
             return LoginResult(user_id=str(user.id), created=True)
 
     async def delete_account(self, user_id: str) -> None:
-        """The user's data in every domain that keeps some, the profile included."""
+        """Record the deletion of the user's data in every domain that keeps some, the profile
+        included, and queue its job; done once recorded (the job finishes it)."""
         async with self._runtime.sessions() as session:
             await _get_user(session, user_id)
-        await interop.erase_user(self._runtime, user_id)
+        await self._erasures.request(user_id)
+
+    async def erasure_state(self, user_id: str) -> ErasureState:
+        return await self._erasures.state(user_id)
 
     async def forget_user(self, user_id: str) -> None:
         async with self._runtime.sessions.begin() as session:

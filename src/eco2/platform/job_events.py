@@ -1,0 +1,597 @@
+"""A job's events in Redis, streamed over SSE by any pod and resumable with ``Last-Event-ID``.
+
+A job of kind ``k`` (``scan``, ``chat``) has a list ``k:events:<job_id>`` (one entry per
+event: ``[seq, name, data]``, ``seq`` = position from 1) and a record ``k:job:<job_id>``
+(owner, stream deadline, the attempt that may write, the events already logged). Both
+expire after the kind's TTL.
+
+**One ordered set of events, whatever the retries.** A job runs at least once, so the same
+event may be emitted by several attempts. Each write is one Lua call that appends only if
+
+* the writer's attempt is the newest (an attempt that lost its claim, still running
+  somewhere, is fenced off),
+* the event's key (e.g. ``vision:completed``) is not logged yet, and
+* the log is as long as the writer expects (the ``seq`` inside the payload stays exact),
+
+so a retried job re-emits its steps and the client sees each once, in order. Nothing is
+written after the terminal event.
+
+**Streams end and cost nothing while they wait.** Appending publishes the entry itself on
+``k:notify:<job_id>``; each process keeps one pattern subscription per kind and hands the
+entries to its waiting streams (no per-stream polling, no read per event). A stream for a
+finished job sends the terminal event and closes; every stream has a deadline; a user holds
+at most ``stream_max_per_user`` open streams (429 past it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import msgspec
+import structlog
+from litestar import Request
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from eco2.platform.errors import AppError, ServiceUnavailable, TooManyRequests
+from eco2.platform.shutdown import Stopping
+
+log = structlog.get_logger(__name__)
+
+LISTEN_SECONDS = 0.5  # the listener's longest wait before it looks at its closing flag
+RECONNECT_SECONDS = 1.0
+CLOSING = "~closing"  # a notification no job has: it only wakes listeners
+SSE_RETRY_MS = 2000
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+STREAM_SLOT_MARGIN_SECONDS = 60
+
+ScriptArg = str | int | float | bytes
+Payload = Callable[[int], Any]
+"""Builds an event's JSON payload from its ``seq`` (payloads that carry their own seq)."""
+
+
+class JobEvent(msgspec.Struct, array_like=True):
+    """One logged event; ``data`` is the payload's JSON, sent to clients as is."""
+
+    seq: int
+    name: str
+    data: msgspec.Raw
+
+
+_decode_event = msgspec.json.Decoder(JobEvent).decode
+
+# KEYS: events, record. ARGV: owner, deadline, ttl, first entry, first key, channel.
+_CREATE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], 'owner', ARGV[1], 'deadline', ARGV[2], 'attempt', 0)
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('RPUSH', KEYS[1], ARGV[4])
+  redis.call('HSET', KEYS[2], 'm:' .. ARGV[5], 1)
+  redis.call('PUBLISH', ARGV[6], ARGV[4])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS: events, record. ARGV: attempt. Returns {length, is newest, record fields...}.
+_BEGIN = """
+local current = tonumber(redis.call('HGET', KEYS[2], 'attempt') or '0')
+local attempt = tonumber(ARGV[1])
+if attempt > current then redis.call('HSET', KEYS[2], 'attempt', attempt) end
+local state = redis.call('HGETALL', KEYS[2])
+table.insert(state, 1, attempt >= current and 1 or 0)
+table.insert(state, 1, redis.call('LLEN', KEYS[1]))
+return state
+"""
+
+# KEYS: events, record. ARGV: attempt, seq, key ('' = none), entry, channel, ttl, terminal,
+# note ('' = none: else the record field that remembers this attempt wrote such an event).
+# Returns {status, length}: 1 appended, 0 already logged, -1 fenced off, -2 length moved,
+# -3 the job has ended.
+_EMIT = """
+if tonumber(ARGV[1]) < tonumber(redis.call('HGET', KEYS[2], 'attempt') or '0') then
+  return {-1, 0}
+end
+if redis.call('HEXISTS', KEYS[2], 'done') == 1 then return {-3, 0} end
+if ARGV[3] ~= '' and redis.call('HEXISTS', KEYS[2], 'm:' .. ARGV[3]) == 1 then return {0, 0} end
+local length = redis.call('LLEN', KEYS[1])
+if length + 1 ~= tonumber(ARGV[2]) then return {-2, length} end
+redis.call('RPUSH', KEYS[1], ARGV[4])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'm:' .. ARGV[3], ARGV[2]) end
+if ARGV[7] == '1' then redis.call('HSET', KEYS[2], 'done', ARGV[2]) end
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], ARGV[8], ARGV[1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('PUBLISH', ARGV[5], ARGV[4])
+return {1, length + 1}
+"""
+
+# KEYS: a user's open streams (zset: token → expiry). ARGV: now, expiry, token, limit.
+_OPEN_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[2])))
+return 1
+"""
+
+
+class StaleAttempt(Exception):
+    """A newer attempt of the job owns its events: this one must stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    owner: str
+    deadline: float
+    done: int | None  # seq of the terminal event, once the job has ended
+
+
+class _Keys:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def events(self, job_id: str) -> str:
+        return f"{self.kind}:events:{job_id}"
+
+    def record(self, job_id: str) -> str:
+        return f"{self.kind}:job:{job_id}"
+
+    def notify(self, job_id: str = "") -> str:
+        return f"{self.kind}:notify:{job_id}"
+
+
+def _entry(seq: int, name: str, payload: Payload | Any) -> bytes:
+    body = payload(seq) if callable(payload) else payload
+    return msgspec.json.encode(JobEvent(seq, name, msgspec.Raw(msgspec.json.encode(body))))
+
+
+class EventLog:
+    """The event logs of one kind of job."""
+
+    def __init__(
+        self, redis: Redis, kind: str, *, ttl: int, terminal: Collection[str] = ("done",)
+    ) -> None:
+        self.redis, self.kind, self.ttl = redis, kind, ttl
+        self.keys = _Keys(kind)
+        self.terminal = frozenset(terminal)
+        self._create = redis.register_script(_CREATE)
+        self._begin = redis.register_script(_BEGIN)
+        self._emit = redis.register_script(_EMIT)
+
+    async def create(
+        self, job_id: str, owner: str, deadline: float, first: tuple[str, str, Payload | Any]
+    ) -> bool:
+        """The job's record and its first event (name, key, payload), unless it exists."""
+        name, key, payload = first
+        keys = [self.keys.events(job_id), self.keys.record(job_id)]
+        entry = _entry(1, name, payload)
+        args: list[ScriptArg] = [owner, deadline, self.ttl, entry, key, self.keys.notify(job_id)]
+        return bool(await self._create(keys=keys, args=args))
+
+    async def record(self, job_id: str) -> JobRecord | None:
+        owner, deadline, done = await self.redis.hmget(
+            self.keys.record(job_id), ["owner", "deadline", "done"]
+        )
+        if owner is None:
+            return None
+        return JobRecord(
+            owner=owner.decode() if isinstance(owner, bytes) else owner,
+            deadline=float(deadline or 0),
+            done=int(done) if done is not None else None,
+        )
+
+    async def writer(self, job_id: str, attempt: int) -> EventWriter:
+        """The events of one attempt of the job (fenced: a newer attempt stops it)."""
+        keys = [self.keys.events(job_id), self.keys.record(job_id)]
+        length, newest, *fields = await self._begin(keys=keys, args=[attempt])
+        if not newest:
+            raise StaleAttempt(job_id)
+        state = {k.decode(): v.decode() for k, v in zip(fields[::2], fields[1::2], strict=True)}
+        return EventWriter(self, job_id, attempt, int(length), state)
+
+    async def read_after(self, job_id: str, seq: int) -> list[JobEvent]:
+        raw = await self.redis.lrange(self.keys.events(job_id), seq, -1)
+        return [_decode_event(r) for r in raw]
+
+    async def read_one(self, job_id: str, seq: int) -> JobEvent | None:
+        raw = await self.redis.lindex(self.keys.events(job_id), seq - 1)
+        return _decode_event(raw) if raw is not None else None
+
+
+class EventWriter:
+    """Appends one attempt's events; a Redis hiccup loses an event, never fails the job."""
+
+    def __init__(
+        self, log: EventLog, job_id: str, attempt: int, length: int, state: dict[str, str]
+    ) -> None:
+        self._log, self.job_id, self.attempt = log, job_id, attempt
+        self._length: int | None = length
+        self.state = state  # the record as the attempt began (``m:<key>`` = logged events)
+
+    @property
+    def ended(self) -> bool:
+        return "done" in self.state
+
+    def logged(self, key: str) -> bool:
+        """Whether an earlier attempt already logged the event ``key``."""
+        return f"m:{key}" in self.state
+
+    async def emit(
+        self, name: str, payload: Payload | Any, *, key: str | None = None, note: str = ""
+    ) -> int | None:
+        """Log one event (once per ``key``, when given); its ``seq``, or None if not logged.
+        ``note`` names a record field set to this attempt (``state`` of later attempts)."""
+        log_ = self._log
+        keys = [log_.keys.events(self.job_id), log_.keys.record(self.job_id)]
+        terminal = "1" if name in log_.terminal else "0"
+        for _ in range(3):
+            try:
+                if self._length is None:
+                    self._length = int(await log_.redis.llen(keys[0]))
+                seq = self._length + 1
+                args: list[ScriptArg] = [
+                    self.attempt,
+                    seq,
+                    key or "",
+                    _entry(seq, name, payload),
+                    log_.keys.notify(self.job_id),
+                    log_.ttl,
+                    terminal,
+                    note,
+                ]
+                status, length = await log_._emit(keys=keys, args=args)
+            except RedisError as exc:
+                self._length = None
+                log.warning("job_event_lost", kind=log_.kind, job_id=self.job_id, error=str(exc))
+                return None
+            if status == 1:
+                self._length = int(length)
+                if terminal == "1":
+                    self.state["done"] = str(length)
+                if note:
+                    self.state[note] = str(self.attempt)
+                return seq
+            if status == -2:  # another writer appended meanwhile: retry at the new length
+                self._length = int(length)
+                continue
+            if status == -1:
+                raise StaleAttempt(self.job_id)
+            return None  # already logged, or the job has ended
+        return None
+
+
+# --- reading: one subscription per process and kind -----------------------------------------
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """One open stream's inbox: entries pushed by the hub, or a request to re-read."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    inbox: deque[JobEvent] = field(default_factory=deque)
+    reread: bool = False
+
+
+class EventHub:
+    """One pattern subscription per process and kind, handing each published entry to the
+    streams of its job in this process."""
+
+    def __init__(self, log: EventLog, stopping: Stopping | None = None) -> None:
+        self.log = log
+        self._waiters: defaultdict[str, set[_Waiter]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._ending = False  # the process is stopping: streams end, the listener stays
+        if stopping is not None:
+            stopping.on_stop(self.end_streams)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing or self._ending
+
+    def end_streams(self) -> None:
+        """End this process's streams (their clients resume elsewhere with ``Last-Event-ID``)."""
+        self._ending = True
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.wake.set()
+
+    def _ensure_listening(self) -> None:
+        if not self._closing and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        """Until closed, by a flag: redis-py can swallow a cancellation inside a pub/sub read
+        and keep waiting for a message that never comes, so this loop is never cancelled."""
+        prefix = self.log.keys.notify()
+        while not self._closing:
+            try:
+                async with self.log.redis.pubsub() as pubsub:
+                    await pubsub.psubscribe(f"{prefix}*")
+                    while not self._closing:
+                        message = await pubsub.get_message(timeout=LISTEN_SECONDS)
+                        kind = message.get("type") if message else None
+                        if kind == "pmessage":
+                            self._deliver(message["channel"], message["data"], len(prefix))
+                        elif kind == "psubscribe":  # from now on nothing is missed: re-read
+                            self._reread_all()  # what was published before
+            except Exception as exc:
+                if self._closing:
+                    return
+                log.warning("job_event_hub_reconnect", kind=self.log.kind, error=str(exc))
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    def _deliver(self, channel: bytes | str, data: bytes, skip: int) -> None:
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        waiters = self._waiters.get(name[skip:])
+        if not waiters:
+            return
+        try:
+            event = _decode_event(data)
+        except msgspec.DecodeError:  # the closing wake-up, or not ours
+            return
+        for waiter in waiters:
+            waiter.inbox.append(event)
+            waiter.wake.set()
+
+    def _reread_all(self) -> None:
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.reread = True
+                waiter.wake.set()
+
+    async def close(self) -> None:
+        """Stop listening and end this process's streams."""
+        self.end_streams()
+        self._closing = True
+        if self._task:
+            with contextlib.suppress(RedisError, OSError):  # ends the listener's wait now
+                await self.log.redis.publish(self.log.keys.notify(CLOSING), b"")
+            # Each step of the listener ends within the client's socket timeout (2 s).
+            _, pending = await asyncio.wait({self._task}, timeout=LISTEN_SECONDS + 4.0)
+            if pending:  # not expected
+                log.warning("job_event_hub_listener_stuck", kind=self.log.kind)
+                self._task.cancel()
+
+    @contextlib.contextmanager
+    def _waiting(self, job_id: str) -> Any:
+        self._ensure_listening()
+        waiter = _Waiter()
+        self._waiters[job_id].add(waiter)
+        try:
+            yield waiter
+        finally:
+            self._waiters[job_id].discard(waiter)
+            if not self._waiters[job_id]:
+                self._waiters.pop(job_id, None)
+
+    async def stream(
+        self,
+        job_id: str,
+        since: int | None,
+        deadline: float,
+        *,
+        keepalive: float,
+        replay: Replay | None = None,
+    ) -> AsyncIterator[JobEvent | None]:
+        """Events after ``since`` (a ``Last-Event-ID``; None: a first connection, whose backlog
+        ``replay`` may rewrite) until the terminal one or ``deadline`` (epoch seconds); ``None``
+        asks for a keepalive. A finished job gives its terminal event only."""
+        terminal = self.log.terminal
+        after = since or 0
+        with self._waiting(job_id) as waiter:
+            record = await self.log.record(job_id)
+            if record is not None and record.done is not None:
+                last = await self.log.read_one(job_id, record.done)
+                if last is not None:
+                    yield last
+                return
+            backlog = await self.log.read_after(job_id, after)
+            if replay is not None and since is None:
+                backlog = replay(backlog)
+            for event in backlog:
+                after = max(after, event.seq)
+                yield event
+                if event.name in terminal:
+                    return
+            while not self.closed:
+                left = deadline - time.time()
+                if left <= 0:
+                    return
+                waiter.wake.clear()
+                if not waiter.inbox and not waiter.reread:
+                    try:
+                        await asyncio.wait_for(waiter.wake.wait(), min(keepalive, left))
+                    except TimeoutError:
+                        if time.time() < deadline:
+                            yield None
+                        continue
+                if self.closed:
+                    return
+                events: list[JobEvent] = []
+                while waiter.inbox:
+                    events.append(waiter.inbox.popleft())
+                if waiter.reread or (events and events[0].seq > after + 1):
+                    waiter.reread = False  # missed entries: fill the gap from the log
+                    events = await self.log.read_after(job_id, after)
+                for event in events:
+                    if event.seq <= after:
+                        continue
+                    after = event.seq
+                    yield event
+                    if event.name in terminal:
+                        return
+
+
+Replay = Callable[[list[JobEvent]], list[JobEvent]]
+"""Rewrites the backlog a subscriber without ``Last-Event-ID`` gets (e.g. tokens → one
+``token_recovery``)."""
+
+
+# --- SSE responses --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPolicy:
+    """How one kind's streams look: keepalives as comments or as named events, and what a
+    stream sends when its deadline passes."""
+
+    on_deadline: Callable[[str], tuple[str, Any]]
+    keepalive_seconds: float = 15.0
+    keepalive_event: str | None = None
+    replay: Replay | None = None
+
+
+class StreamSlots:
+    """Each user's open streams, counted across pods: a sorted set of stream tokens scored by
+    when each must have ended (a pod that dies leaves no slot taken past that)."""
+
+    def __init__(self, redis: Redis, limit: int) -> None:
+        self.redis, self.limit = redis, limit
+        self._open = redis.register_script(_OPEN_SLOT)
+
+    @staticmethod
+    def key(user_id: str) -> str:
+        return f"streams:{user_id}"
+
+    async def take(self, user_id: str, until: float) -> str:
+        token = uuid.uuid4().hex
+        now = time.time()
+        expiry = until + STREAM_SLOT_MARGIN_SECONDS
+        try:
+            opened = await self._open(
+                keys=[self.key(user_id)], args=[now, expiry, token, self.limit]
+            )
+        except RedisError as exc:
+            raise ServiceUnavailable(code="event_store_unavailable") from exc
+        if not opened:
+            raise TooManyRequests(
+                "진행 상황을 보는 창이 너무 많아요. 다른 창을 닫고 다시 시도해 주세요.",
+                code="too_many_streams",
+                headers={"Retry-After": "5"},
+            )
+        return token
+
+    async def give_back(self, user_id: str, token: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.zrem(self.key(user_id), token)
+
+
+@dataclass
+class JobStream:
+    """One client's view of a job, holding one of the user's stream slots until it ends;
+    :func:`sse` turns it into the HTTP response."""
+
+    hub: EventHub
+    slots: StreamSlots
+    policy: StreamPolicy
+    job_id: str
+    user_id: str
+    since: int | None
+    deadline: float
+    token: str
+
+    @classmethod
+    async def open(
+        cls,
+        hub: EventHub,
+        slots: StreamSlots,
+        policy: StreamPolicy,
+        *,
+        job_id: str,
+        user_id: str,
+        since: int | None,
+        deadline: float,
+    ) -> JobStream:
+        token = await slots.take(user_id, deadline)  # 429 before any byte is sent
+        return cls(hub, slots, policy, job_id, user_id, since, deadline, token)
+
+    async def messages(self) -> AsyncIterator[ServerSentEventMessage]:
+        hub, policy = self.hub, self.policy
+        try:
+            ended = False
+            events = hub.stream(
+                self.job_id,
+                self.since,
+                self.deadline,
+                keepalive=policy.keepalive_seconds,
+                replay=policy.replay,
+            )
+            async for event in events:
+                if event is None:
+                    yield _keepalive(policy.keepalive_event)
+                    continue
+                ended = event.name in hub.log.terminal
+                yield ServerSentEventMessage(
+                    data=bytes(event.data).decode(), event=event.name, id=event.seq
+                )
+            if not ended and not hub.closed:  # the deadline: say so in the kind's terms
+                name, data = policy.on_deadline(self.job_id)
+                yield ServerSentEventMessage(data=msgspec.json.encode(data).decode(), event=name)
+        finally:  # also when the client went away and the stream is being cancelled
+            with anyio.CancelScope(shield=True):
+                await self.slots.give_back(self.user_id, self.token)
+
+
+@dataclass
+class JobStreams:
+    """One kind's streams: who may open one (the job's owner; anyone else gets the kind's
+    404, ``missing``) and how they look."""
+
+    hub: EventHub
+    slots: StreamSlots
+    policy: StreamPolicy
+    missing: Callable[[], AppError]
+
+    async def open(self, user_id: str, job_id: str, since: int | None) -> JobStream:
+        try:
+            record = await self.hub.log.record(job_id)
+        except RedisError as exc:
+            raise ServiceUnavailable(code="event_store_unavailable") from exc
+        if record is None or record.owner != user_id:
+            raise self.missing()
+        return await JobStream.open(
+            self.hub,
+            self.slots,
+            self.policy,
+            job_id=job_id,
+            user_id=user_id,
+            since=since,
+            deadline=record.deadline,
+        )
+
+    async def close(self) -> None:
+        await self.hub.close()
+
+
+def sse(stream: JobStream) -> ServerSentEvent:
+    return ServerSentEvent(stream.messages(), retry_duration=SSE_RETRY_MS, headers=SSE_HEADERS)
+
+
+def _keepalive(event: str | None) -> ServerSentEventMessage:
+    if event is None:  # a comment only: an empty `data:` line would be a message to a client
+        return ServerSentEventMessage(comment="keepalive", data=None)
+    return ServerSentEventMessage(data="{}", event=event)
+
+
+def last_event_id(request: Request[Any, Any, Any]) -> int | None:
+    """The ``seq`` a reconnecting client already has (``Last-Event-ID`` or ``?last_event_id``);
+    None for a first connection."""
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None:
+        return None
+    try:
+        return min(max(0, int(raw)), 2**31)
+    except ValueError:
+        return 0
