@@ -45,7 +45,7 @@ class Collector:
             for scope_spans in resource_spans.scope_spans:
                 self.spans.extend(_span(s, service) for s in scope_spans.spans)
 
-    def wait_for(self, done: Callable[[list[Span]], bool], timeout: float = 15.0) -> list[Span]:
+    def wait_for(self, done: Callable[[list[Span]], bool], timeout: float = 30.0) -> list[Span]:
         """The spans once ``done(spans)`` holds (spans arrive in batches), else fail."""
         deadline = time.monotonic() + timeout
         while not done(list(self.spans)):
