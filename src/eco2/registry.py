@@ -136,7 +136,11 @@ DOMAINS: tuple[Domain, ...] = (
     # The knowledge library over HTTP and the news feed: public, identical for everyone, no
     # user data.
     Domain(
-        name="info", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",), db_schema="info"
+        name="info",
+        prefixes=(f"{API}/info",),
+        public_paths=(f"{API}/info*",),
+        db_schema="info",
+        runs_jobs=True,  # the news collection
     ),
 )
 
