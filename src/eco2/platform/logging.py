@@ -16,6 +16,33 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+_TICKET = re.compile(r"(ticket=)[^&\s\"'#]+")
+
+
+def redact(text: str) -> str:
+    """A stream ticket is a credential: never in a log line, whoever logged a URL with it."""
+    return _TICKET.sub(r"\1[redacted]", text) if "ticket=" in text else text
+
+
+def redact_tickets(
+    _: object, __: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+class RedactTickets(logging.Filter):
+    """The same for the standard library's loggers (HTTP clients and servers log URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "ticket=" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
 def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     """JSON lines in clusters (machine-read), colourful console output locally."""
     renderer: structlog.types.Processor = (
@@ -24,6 +51,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            redact_tickets,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
@@ -35,6 +63,9 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTickets) for f in handler.filters):
+            handler.addFilter(RedactTickets())
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
