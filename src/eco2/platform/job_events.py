@@ -557,6 +557,7 @@ class JobStreams:
     missing: Callable[[], AppError]
     path: StreamPath
     tokens: TokenCodec | None
+    lifetime: float  # the longest a job of this kind lasts (``jobs.job_lifetime``)
 
     async def url(self, job_id: str, user_id: str, deadline: float | None) -> str:
         """The job's ``stream_url``: its path with a ticket that lets the owner (re)connect
@@ -571,7 +572,11 @@ class JobStreams:
                 return path
             deadline = record.deadline
         ticket = self.tokens.issue_ticket(
-            user_id=user_id, kind=self.hub.log.kind, job_id=job_id, expires_at=deadline
+            user_id=user_id,
+            kind=self.hub.log.kind,
+            job_id=job_id,
+            issued_at=deadline - self.lifetime,
+            expires_at=deadline,
         )
         return with_ticket(path, ticket)
 

@@ -221,16 +221,19 @@ class TokenCodec:
     def ticket_audience(self) -> str:
         return self.audience + TICKET_AUDIENCE_SUFFIX
 
-    def issue_ticket(self, *, user_id: str, kind: str, job_id: str, expires_at: float) -> str:
-        """A stream ticket for the owner of a job, valid until the job's end (``expires_at``)."""
-        now = int(time.time())
+    def issue_ticket(
+        self, *, user_id: str, kind: str, job_id: str, issued_at: float, expires_at: float
+    ) -> str:
+        """A stream ticket for the owner of a job, from the job's start (``issued_at``) to its
+        end (``expires_at``). The same job gets the same ticket (a replayed submit answers
+        exactly as the first): its claims are the job's, and RS256 signs deterministically."""
         claims = {
             "iss": self.issuer,
             "aud": self.ticket_audience,
             "sub": user_id,
-            "jti": uuid.uuid4().hex,
-            "iat": now,
-            "nbf": now,
+            "jti": job_id,
+            "iat": int(issued_at),
+            "nbf": int(issued_at),
             "exp": math.ceil(expires_at),
             "typ": TICKET_TYP,
             "kind": kind,

@@ -129,6 +129,7 @@ class ChatService:
             missing=lambda: NotFound("답변 작업을 찾을 수 없습니다.", code="chat_job_not_found"),
             path=job_stream_path,
             tokens=runtime.tokens,
+            lifetime=self.lifetime,
         )
         self.queue = runtime.jobs.queue(KIND)
         self.queue.register(

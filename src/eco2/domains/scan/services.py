@@ -123,6 +123,7 @@ class ScanService:
             missing=lambda: NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found"),
             path=job_stream_path,
             tokens=runtime.tokens,
+            lifetime=self.lifetime,
         )
         self.inserts = BatchWriter(runtime.sessions, insert(SCANS), durable=owes_reward)
         # A burst of submits: a few statements, not a pooled connection per submit.
