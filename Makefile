@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench-user-me
+.PHONY: run test lint
 
 run: $(VENV)/.runtime
 	$(BIN)/eco2 serve

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+import httpx
 
 from eco2.platform.embedded import free_port
 
@@ -17,11 +22,16 @@ __all__ = [
     "StreamRefused",
     "cpu_reference",
     "cpu_seconds",
+    "descendants",
+    "embedded_stores",
     "free_port",
+    "move_to",
     "percentile",
     "read_http_message",
     "sse_events",
     "stop",
+    "wait_ready",
+    "wrk",
 ]
 
 
@@ -35,6 +45,28 @@ def stop(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_ready(
+    base: str,
+    process: subprocess.Popen[bytes],
+    log: str,
+    timeout: float = 300,
+    poll: float = 0.2,
+) -> None:
+    """Until ``base/ready`` answers 200; an error naming the server's ``log`` if the server
+    exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2) as http:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if http.get(f"{base}/ready").status_code == 200:
+                    return
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited during start-up (see {log})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server was not ready after {timeout:g} s (see {log})")
+            time.sleep(poll)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -79,6 +111,101 @@ async def read_http_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]
         0,
     )
     return head, await reader.readexactly(length)
+
+
+def descendants(pid: int) -> set[int]:
+    found = {pid}
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found |= descendants(int(child))
+    return found
+
+
+def embedded_stores(data_dir: Path) -> set[int]:
+    """The embedded PostgreSQL and Valkey process trees (PostgreSQL runs detached)."""
+    roots = set()
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and str(data_dir).encode() in (proc / "cmdline").read_bytes():
+                roots.add(int(proc.name))
+    return set().union(*(descendants(p) for p in roots)) if roots else set()
+
+
+def move_to(pids: set[int], cpus: set[int]) -> None:
+    """Every thread of ``pids`` onto ``cpus`` (new PostgreSQL backends inherit the
+    postmaster's)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for thread in Path(f"/proc/{pid}/task").iterdir():
+                os.sched_setaffinity(int(thread.name), cpus)
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_ms(out: str, quantile: str) -> float:
+    found = re.search(rf"^\s+{quantile}%\s+([\d.]+)(us|ms|s|m)\b", out, re.MULTILINE)
+    if found is None:
+        raise ValueError(f"no {quantile}% latency in wrk's output:\n{out}")
+    return float(found[1]) * _UNITS_MS[found[2]]
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    headers: list[dict[str, str]] | None = None,
+    cpus: set[int] | None = None,
+) -> dict[str, float]:
+    """One ``wrk`` run (one thread) in its own process, on ``cpus``: requests/s, p50/p99 in
+    ms and the count of non-2xx answers and socket errors. ``headers``: one set per request in
+    turn (e.g. many users' cookies)."""
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if headers:
+            script.write(_rotating_headers(headers))
+            script.flush()
+            args += ["-s", script.name]
+        out = subprocess.run(
+            [*args, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rate is None:
+        raise ValueError(f"no Requests/sec in wrk's output:\n{out}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(rate[1]),
+        "p50_ms": _wrk_ms(out, "50"),
+        "p99_ms": _wrk_ms(out, "99"),
+        "errors": float(non_2xx[1]) if non_2xx else 0.0,
+        "socket_errors": float(sum(int(n) for n in re.findall(r"\d+", socket_errors[1])))
+        if socket_errors
+        else 0.0,
+    }
+
+
+def _rotating_headers(header_sets: list[dict[str, str]]) -> str:
+    """A wrk script sending the header sets in turn, one per request."""
+
+    def table(headers: dict[str, str]) -> str:
+        return (
+            "{"
+            + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+            + "}"
+        )
+
+    rows = ",\n  ".join(table(h) for h in header_sets)
+    return (
+        f"local sets = {{\n  {rows}\n}}\nlocal n = 0\n"
+        "request = function()\n  n = n % #sets + 1\n"
+        "  return wrk.format(nil, nil, sets[n])\nend\n"
+    )
 
 
 async def sse_blocks(reader: asyncio.StreamReader, head: bytes) -> AsyncIterator[bytes]:

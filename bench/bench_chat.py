@@ -45,6 +45,7 @@ from _support import (
     read_http_message,
     sse_events,
     stop,
+    wait_ready,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,16 +168,7 @@ def eco2_serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[tuple[int,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None:
-                raise RuntimeError(f"eco2 serve exited during start-up (see {log.name})")
-            if time.monotonic() > deadline:
-                raise RuntimeError("eco2 serve did not become ready")
-            time.sleep(0.5)
+        wait_ready(base, process, log.name)
         yield process.pid, base
     finally:
         stop(process, signal.SIGINT)

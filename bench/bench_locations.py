@@ -8,6 +8,12 @@ them, at 500 m, 2 km and 10 km, with and without category filters.
     python bench/bench_locations.py [--sites 1000000] [--queries 300] [--keep]
 
 Target: p95 <= 10 ms at 2 km.
+
+Before/after for issue 15 (main at 78ac29d; the same seeded sites, one run after the other)::
+
+    git worktree add --detach /tmp/base15 78ac29d
+    PYTHONPATH=/tmp/base15/src flock /tmp/eco2-bench.lock .venv/bin/python bench/bench_locations.py
+    flock /tmp/eco2-bench.lock .venv/bin/python bench/bench_locations.py
 """
 
 from __future__ import annotations

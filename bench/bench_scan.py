@@ -30,7 +30,6 @@ measures the model client's share of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import resource
@@ -54,7 +53,9 @@ from _support import (
     StreamRefused,
     cpu_reference,
     cpu_seconds,
+    embedded_stores,
     free_port,
+    move_to,
     percentile,
     read_http_message,
     sse_events,
@@ -190,31 +191,6 @@ def spawn_server(
             raise RuntimeError("eco2 serve exited during start-up")
         time.sleep(0.5)
     raise RuntimeError("eco2 serve did not become ready")
-
-
-def descendants(pid: int) -> set[int]:
-    found = {pid}
-    with contextlib.suppress(FileNotFoundError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            found |= descendants(int(child))
-    return found
-
-
-def embedded_stores(data_dir: Path) -> set[int]:
-    """The embedded PostgreSQL and Valkey process trees (PostgreSQL runs detached)."""
-    roots = set()
-    for proc in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if proc.name.isdigit() and str(data_dir).encode() in (proc / "cmdline").read_bytes():
-                roots.add(int(proc.name))
-    return set().union(*(descendants(p) for p in roots)) if roots else set()
-
-
-def move_to(pids: set[int], cpus: set[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for thread in Path(f"/proc/{pid}/task").iterdir():
-                os.sched_setaffinity(int(thread.name), cpus)
 
 
 # --- load generator -------------------------------------------------------------------------

@@ -21,12 +21,12 @@ from sqlalchemy import text
 from eco2 import __version__, interop, registry
 from eco2.keys import load_key_ring, token_codec
 from eco2.platform.cache import redis_client
-from eco2.platform.db import session_factory, sqlalchemy_config, sqlalchemy_plugin
+from eco2.platform.db import Reads, session_factory, sqlalchemy_config, sqlalchemy_plugin
 from eco2.platform.embedded import read_status
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
 from eco2.platform.heap import settle_heap
-from eco2.platform.identity import authentication_guard, identity_resolver
+from eco2.platform.identity import authentication, identity_resolver
 from eco2.platform.inputs import InputPolicy, input_policy_middleware
 from eco2.platform.jobs import Jobs
 from eco2.platform.logging import configure_logging, request_id_middleware
@@ -82,8 +82,8 @@ class Eco2Plugin(InitPluginProtocol):
             request_id_middleware,
             metrics.middleware,
             DefineMiddleware(input_policy_middleware, policy=InputPolicy.from_settings(settings)),
+            authentication(registry.public_path_patterns()),
         ]
-        app_config.guards.append(authentication_guard(registry.public_path_patterns()))
         app_config.exception_handlers.update(exception_handlers())
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
         app_config.cors_config = CORSConfig(
@@ -144,6 +144,7 @@ class Eco2Plugin(InitPluginProtocol):
                 redis=redis,
                 http=http,
                 sessions=session_factory(engine),
+                reads=Reads(engine),
                 tokens=codec,
                 revocations=revocations,
                 jobs=Jobs(settings, work=settings.jobs_in_process or not self.http),

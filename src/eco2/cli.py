@@ -8,12 +8,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from eco2 import registry
 from eco2.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from granian.server.common import AbstractServer
 
 console = Console(stderr=True)
 
@@ -93,9 +97,6 @@ def resolved_environment() -> Iterator[Settings]:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
     """Run the API (all domains, or the chosen ones) on granian."""
-    from granian.constants import Interfaces
-    from granian.server import Server
-
     default_public_base_url(host, port)
     with resolved_environment() as settings:
         os.environ["ECO2_DOMAINS"] = ",".join(domains)
@@ -104,16 +105,26 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
             f"({settings.env}) on {host}:{port}  ·  {settings.public_base_url}  ·  "
             f"API docs: {settings.public_base_url}/docs"
         )
-        Server(
-            "eco2.app:asgi",
-            address=host,
-            port=port,
-            interface=Interfaces.ASGI,
-            workers=workers,
-            factory=True,
-            log_access=False,
-            backlog=2048,
-        ).serve()
+        granian_server(host, port, workers).serve()
+
+
+def granian_server(
+    host: str, port: int, workers: int, target: str = "eco2.app:asgi"
+) -> AbstractServer[Any]:
+    """The HTTP server of ``eco2 serve`` (a bench passes its own ASGI factory as ``target``)."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    return Server(
+        target,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_access=False,
+        backlog=2048,
+    )
 
 
 @main.command()
@@ -318,6 +329,15 @@ def data_collect_news() -> None:
 
     with resolved_environment() as settings:
         run_collect(settings, console)
+
+
+@data.command("embed-knowledge")
+def data_embed_knowledge() -> None:
+    """Embed the waste items into the package's bundled index (after editing items.yaml):
+    without it a first start computes them (~25 s)."""
+    from eco2.knowledge import write_bundled_index
+
+    console.print(f"wrote {write_bundled_index()}")
 
 
 # --- keys -----------------------------------------------------------------------------------

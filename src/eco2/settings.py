@@ -319,7 +319,8 @@ class Settings(BaseSettings):
 
     @property
     def knowledge_index_dir(self) -> Path:
-        """Where the knowledge base's item embeddings are cached (computing them takes ~20 s)."""
+        """Where item embeddings the package does not ship are cached (computing them takes
+        ~25 s; the package ships those of its own items)."""
         return self.waste_index_dir or self.data_dir / "waste-index"
 
     @property

@@ -6,10 +6,17 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from eco2.knowledge import KnowledgeBase, Retriever, load_knowledge, top_categories
-from eco2.knowledge.embedding import load_embedder
+from eco2.knowledge import (
+    KnowledgeBase,
+    Retriever,
+    bundled_index_file,
+    load_knowledge,
+    top_categories,
+)
+from eco2.knowledge.embedding import Matrix, embed_passages, load_embedder
 from eco2.knowledge.evaluation import evaluate, load_eval
 
 EVAL_FILE = Path(__file__).resolve().parents[1] / "data" / "retrieval_eval.yaml"
@@ -108,13 +115,51 @@ def test_eval_set_refers_to_existing_items_and_categories(kb: KnowledgeBase) -> 
             assert (item.major, item.middle) == (query.major, query.middle), query
 
 
-def test_embeddings_are_cached_and_reused(kb: KnowledgeBase, index_dir: Path) -> None:
-    cached = sorted(index_dir.glob("waste-items-*.npy"))
+class CountingEmbedder:
+    """The real embedder, counting the passages it embeds."""
+
+    def __init__(self) -> None:
+        embedder = load_embedder()
+        assert embedder is not None
+        self._embedder = embedder
+        self.embedded = 0
+
+    def query(self, text: str) -> Matrix:
+        return self._embedder.query(text)
+
+    def passages(self, texts: list[str]) -> Matrix:
+        self.embedded += len(texts)
+        return self._embedder.passages(texts)
+
+
+def test_embeddings_are_cached_and_reused(tmp_path: Path) -> None:
+    texts = ["택배 상자", "깨진 유리컵"]  # not the bundled items: computed, then cached
+    embedder = CountingEmbedder()
+    first = embed_passages(embedder, texts, tmp_path)
+    cached = sorted(tmp_path.glob("waste-items-*.npy"))
     assert len(cached) == 1
     before = cached[0].stat().st_mtime_ns
-    again = Retriever(kb, embedder=load_embedder(), cache_dir=index_dir)
-    assert again.search("택배 박스", limit=1)[0].item.id == "cardboard_box"
+    again = embed_passages(embedder, texts, tmp_path)
+    assert embedder.embedded == len(texts)
+    assert np.array_equal(first, again)
     assert cached[0].stat().st_mtime_ns == before
+
+
+def test_the_package_ships_the_embeddings_of_its_items(kb: KnowledgeBase, tmp_path: Path) -> None:
+    shipped = bundled_index_file()
+    assert shipped.exists(), "items changed: run `eco2 data embed-knowledge` and commit the file"
+    assert sorted(shipped.parent.glob("*.npy")) == [shipped], "only the current index ships"
+    embedder = CountingEmbedder()
+    retriever = Retriever(kb, embedder=embedder, cache_dir=tmp_path)
+    assert embedder.embedded == 0  # a first start computes nothing
+    assert list(tmp_path.iterdir()) == []
+    assert retriever.search("택배 박스", limit=1)[0].item.id == "cardboard_box"
+    # what ships is what the model computes
+    vectors = np.load(shipped)
+    sample = [item.name for item in kb.items()[:12]]
+    texts = [alias for item in kb.items() for alias in (item.name, *item.synonyms)]
+    rows = [texts.index(name) for name in sample]
+    assert np.allclose(vectors[rows], embedder.passages(sample), atol=1e-5)
 
 
 def test_blank_text_and_zero_limit_return_nothing(retriever: Retriever) -> None:

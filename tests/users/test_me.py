@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
@@ -178,3 +179,31 @@ async def test_delete_leaves_other_users_alone(client: Client, settings: Setting
     assert await count(settings, "users.users", mine) == 0
     assert await count(settings, "users.users", other) == 1
     assert await count(settings, "character.ownerships", other) == 1
+
+
+async def test_a_burst_of_profile_reads_gives_each_caller_their_own(client: Client) -> None:
+    """Concurrent reads share queries (platform/batching): each still gets its own profile,
+    and a change is seen by the next read while other reads are in flight."""
+    tokens = {}
+    for n in range(12):
+        await dev_login(client, f"동시{n}")
+        tokens[f"동시{n}"] = client.cookies[ACCESS_COOKIE]
+    client.cookies.clear()
+
+    async def me(token: str) -> str:
+        response = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        nickname: str = response.json()["nickname"]
+        return nickname
+
+    names = [name for name in tokens for _ in range(3)]
+    assert await asyncio.gather(*(me(tokens[name]) for name in names)) == names
+
+    changed = await client.patch(
+        ME, json={"nickname": "바뀐이름"}, headers={"Authorization": f"Bearer {tokens['동시0']}"}
+    )
+    assert changed.status_code == 200
+    others = [me(tokens[name]) for name in names if name != "동시0"]
+    seen = await asyncio.gather(me(tokens["동시0"]), *others)
+    assert seen[0] == "바뀐이름"
+    assert seen[1:] == [name for name in names if name != "동시0"]

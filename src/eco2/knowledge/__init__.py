@@ -6,7 +6,8 @@ module (an import contract); the submodules are private.
 
 - ``load_knowledge()`` -> ``KnowledgeBase``: taxonomy, rules per category, items,
   situation-tag corrections (validated YAML in ``data/``).
-- ``search(text, limit)`` -> ``list[Hit]``: hybrid lexical + embedding ranking.
+- ``search(text, limit)`` -> ``list[Hit]``: hybrid lexical + embedding ranking; the items'
+  embeddings ship with the package (``write_bundled_index``, ``eco2 data embed-knowledge``).
 - ``nouns(text)``: the nouns of any Korean text, from the same Kiwi analyzer retrieval uses
   (one per process: it is large), e.g. for news keywords.
 - ``PICKUP_CATEGORIES``: the map filter keys the web client knows, which the taxonomy's
@@ -15,7 +16,15 @@ module (an import contract); the submodules are private.
 
 from eco2.knowledge.base import Category, KnowledgeBase, KnowledgeError, load_knowledge
 from eco2.knowledge.lexical import nouns
-from eco2.knowledge.retrieval import Hit, Retriever, default_retriever, search, top_categories
+from eco2.knowledge.retrieval import (
+    Hit,
+    Retriever,
+    bundled_index_file,
+    default_retriever,
+    search,
+    top_categories,
+    write_bundled_index,
+)
 from eco2.knowledge.schema import (
     PICKUP_CATEGORIES,
     Condition,
@@ -39,9 +48,11 @@ __all__ = [
     "Retriever",
     "Rule",
     "RulesDoc",
+    "bundled_index_file",
     "default_retriever",
     "load_knowledge",
     "nouns",
     "search",
     "top_categories",
+    "write_bundled_index",
 ]

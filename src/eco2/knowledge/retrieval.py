@@ -21,7 +21,14 @@ import msgspec
 import numpy as np
 
 from eco2.knowledge.base import KnowledgeBase, load_knowledge
-from eco2.knowledge.embedding import Embedder, Matrix, embed_passages, load_embedder
+from eco2.knowledge.embedding import (
+    BUNDLED_INDEX_DIR,
+    Embedder,
+    Matrix,
+    embed_passages,
+    load_embedder,
+    passages_file,
+)
 from eco2.knowledge.lexical import LexicalIndex, Tokenize
 from eco2.knowledge.schema import Item
 from eco2.settings import get_settings
@@ -140,6 +147,25 @@ def _build_default() -> Retriever:
 def search(text: str, limit: int = 5) -> list[Hit]:
     """Rank waste items for free Korean text with the default retriever."""
     return default_retriever().search(text, limit)
+
+
+def bundled_index_file() -> Path:
+    """Where the package ships the embeddings of its current items (a test checks it does)."""
+    texts, _ = _alias_texts(load_knowledge().items())
+    return BUNDLED_INDEX_DIR / passages_file(texts)
+
+
+def write_bundled_index() -> Path:
+    """Embed the current items into the package's bundled index, replacing the stale file
+    (``eco2 data embed-knowledge``, after editing the items)."""
+    embedder = load_embedder()
+    if embedder is None:
+        raise RuntimeError("the embedding model cannot run here (see the warning above)")
+    for stale in BUNDLED_INDEX_DIR.glob("waste-items-*.npy"):
+        stale.unlink()
+    texts, _ = _alias_texts(load_knowledge().items())
+    embed_passages(embedder, texts, BUNDLED_INDEX_DIR)
+    return BUNDLED_INDEX_DIR / passages_file(texts)
 
 
 def _alias_texts(items: list[Item]) -> tuple[list[str], list[int]]:

@@ -1,19 +1,28 @@
-"""SQLAlchemy 2 async wiring: declarative base, URL normalisation, the Litestar plugin."""
+"""SQLAlchemy 2 async wiring: declarative base, URL normalisation, the engine and its pool,
+reads outside transactions, the Litestar plugin."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
-    EngineConfig,
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
-from sqlalchemy import DateTime, MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import DateTime, Executable, MetaData, Row, event
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from eco2.settings import Settings
 
@@ -59,24 +68,81 @@ def deadlines(settings: Settings) -> dict[str, Any]:
     }
 
 
+# A pooled connection unused for this long is pinged before it is handed out (see ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """The process's engine: pooled, with a deadline on every wait (a stalled PostgreSQL fails a
+    request with a 503 in seconds instead of hanging it), idle connections checked before use."""
+    engine = create_async_engine(
+        async_url(settings.database_url or ""),
+        pool_size=20,
+        max_overflow=20,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args=deadlines(settings),
+        hide_parameters=True,  # error messages (and so logs) never carry user data
+    )
+    ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Hand out no connection that died while it sat in the pool (PostgreSQL restarted, a proxy
+    dropped it): one idle for ``idle_seconds`` is pinged at checkout and, if dead, replaced by
+    the pool. ``pool_pre_ping`` would ping on every checkout, which with asyncpg costs three
+    round trips (BEGIN, the ping, ROLLBACK) per request under load; a connection in steady use
+    that meets a dead server fails its statement (a 503) and invalidates the whole pool."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: ConnectionPoolEntry, _: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # the others sat in the pool just as long: check them all again
+            raise InvalidatePoolError("a pooled connection died while idle") from exc
+
+
 def sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
-    """The app's engine: pooled, pre-pinged, and with a deadline on every wait (a stalled
-    PostgreSQL fails a request with a 503 in seconds instead of hanging it)."""
     return SQLAlchemyAsyncConfig(
-        connection_string=async_url(settings.database_url or ""),
+        engine_instance=create_engine(settings),
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(
-            pool_size=10,
-            max_overflow=20,
-            pool_pre_ping=True,
-            pool_timeout=settings.db_pool_timeout_seconds,  # type: ignore[arg-type]  # a float works
-            connect_args=deadlines(settings),
-            hide_parameters=True,  # error messages (and so logs) never carry user data
-        ),
         before_send_handler="autocommit",
         session_dependency_key="db_session",
         create_all=False,
     )
+
+
+class Reads:
+    """Statements that only read, run outside any transaction: with asyncpg a session would
+    add a BEGIN and a ROLLBACK round trip to every read. A read that meets a connection the
+    server dropped is run once more on a fresh one (reading again is harmless)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        try:
+            return await self._all(statement, parameters)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return await self._all(statement, parameters)
+
+    async def _all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> Sequence[Row[Any]]:
+        async with self._engine.connect() as connection:
+            return (await connection.execute(statement, parameters)).all()
 
 
 def sqlalchemy_plugin(config: SQLAlchemyAsyncConfig) -> SQLAlchemyPlugin:

@@ -3,7 +3,7 @@
 Use them under their provider's name: ``runtime: RuntimeDep``, ``db_session: DbSession``. A
 domain's service is one named dependency declared in its ``deps.py`` with
 :func:`service_dependency` (``users: Users``). The caller is no dependency:
-``request: AuthRequest`` and ``request.user`` (set by the authentication guard,
+``request: AuthRequest`` and ``request.user`` (set by the authentication middleware,
 :mod:`eco2.platform.identity`).
 """
 

@@ -25,7 +25,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +105,14 @@ def _json(
 
 def _app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
     return _json(exc.status_code, error_body(exc.code, exc.message, exc.field), exc.headers)
+
+
+async def answer_error(exc: AppError, scope: Scope, receive: Receive, send: Send) -> None:
+    """A middleware's refusal (an anonymous caller, bad input), answered where it happens: an
+    exception raised in a middleware would be answered by Litestar's outermost handler, past
+    the middleware outside it (the request id, the metrics)."""
+    request: Request[Any, Any, Any] = Request(scope, receive, send)
+    await _app_error(request, exc).to_asgi_response(app=None, request=request)(scope, receive, send)
 
 
 _MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")

@@ -27,9 +27,17 @@ from urllib.parse import parse_qsl
 import msgspec
 import numpy as np
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPRequestEvent,
+    HTTPScope,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
 
-from eco2.platform.errors import AppError, InvalidInput
+from eco2.platform.errors import AppError, InvalidInput, answer_error
 from eco2.settings import Settings
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -241,6 +249,23 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
+async def checked(scope: HTTPScope, receive: Receive, policy: InputPolicy) -> Receive:
+    """The request's text checked, and its body when the handler takes one: ``receive`` for
+    the handler, paced (or replaying the checked body)."""
+    check_path(scope["path"], scope.get("path_params") or {})
+    check_query(scope.get("query_string", b""))
+    receive = paced(receive, policy)
+    if scope["method"] in _BODY_METHODS and _takes_body(scope):
+        declared = _declared_length(scope)
+        if declared is not None and declared > policy.max_json_bytes:
+            raise BodyTooLarge()
+        body = await read_body(receive, policy.max_json_bytes)
+        if body:
+            check_json(body, policy)
+        receive = replay(body, receive)
+    return receive
+
+
 def input_policy_middleware(app: ASGIApp, policy: InputPolicy) -> ASGIApp:
     """The policy as ASGI middleware (``DefineMiddleware(input_policy_middleware, policy)``)."""
 
@@ -248,17 +273,11 @@ def input_policy_middleware(app: ASGIApp, policy: InputPolicy) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        check_path(scope["path"], scope.get("path_params") or {})
-        check_query(scope.get("query_string", b""))
-        receive = paced(receive, policy)
-        if scope["method"] in _BODY_METHODS and _takes_body(scope):
-            declared = _declared_length(scope)
-            if declared is not None and declared > policy.max_json_bytes:
-                raise BodyTooLarge()
-            body = await read_body(receive, policy.max_json_bytes)
-            if body:
-                check_json(body, policy)
-            receive = replay(body, receive)
+        try:
+            receive = await checked(scope, receive, policy)
+        except AppError as exc:
+            await answer_error(exc, scope, receive, send)
+            return
         await app(scope, receive, send)
 
     return middleware

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
+import secrets
 import sys
-import uuid
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -68,6 +70,25 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
             handler.addFilter(RedactTickets())
 
 
+class _RequestIds:
+    """Unique request ids, 32 hex digits like a UUID's: a random prefix per process and a
+    counter (a random UUID per request costs a system call and an object)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # server workers fork
+
+    def reseed(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_request_ids = _RequestIds()
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Accept a well-formed client ``x-request-id`` or mint one; bind it to logs; echo it."""
 
@@ -76,19 +97,20 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         incoming = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), ""
+            (v.decode("latin-1") for k, v in scope["headers"] if k == _REQUEST_ID_HEADER), ""
         )
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else _request_ids.next()
+        echoed = (_REQUEST_ID_HEADER, request_id.encode())
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
+                message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
         try:
             await app(scope, receive, send_with_id)
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.reset_contextvars(**tokens)
 
     return middleware

@@ -3,24 +3,45 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, any_, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.character.catalog import BY_MIDDLE, CATALOG, MASCOT_CODE
 from eco2.domains.character.models import Character, Ownership
 from eco2.domains.character.schemas import CatalogCharacter, OwnedCharacter, Reward
+from eco2.platform.batching import BatchLoader
 from eco2.platform.ids import parse_user_id
 from eco2.platform.runtime import Runtime
+
+# Users' collections, newest first: read outside any transaction, batched with the
+# collections other requests want at the same moment.
+COLLECTIONS = (
+    select(
+        Ownership.user_id,
+        Ownership.id,
+        Character.code,
+        Character.name,
+        Character.type_label,
+        Character.dialog,
+        Ownership.acquired_at,
+    )
+    .join(Character, Character.code == Ownership.character_code)
+    .where(Ownership.user_id == any_(bindparam("user_ids", type_=ARRAY(Uuid))))
+    .order_by(Ownership.acquired_at.desc(), Character.sort_order.desc())
+)
 
 
 class CharacterService:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._collections = BatchLoader(self._read_collections)
+        self._catalog: list[CatalogCharacter] = []
 
     async def seed_catalog(self) -> None:
-        """Upsert the catalog at start-up; safe when many pods start at once."""
+        """Upsert the catalog at start-up (safe when many pods start at once) and keep it."""
         rows = [
             {
                 "code": e.code,
@@ -42,11 +63,8 @@ class CharacterService:
         )
         async with self._runtime.sessions.begin() as session:
             await session.execute(stmt)
-
-    async def catalog(self) -> list[CatalogCharacter]:
-        async with self._runtime.sessions() as session:
-            rows = await session.scalars(select(Character).order_by(Character.sort_order))
-            return [
+            seeded = await session.scalars(select(Character).order_by(Character.sort_order))
+            self._catalog = [
                 CatalogCharacter(
                     code=c.code,
                     name=c.name,
@@ -54,34 +72,44 @@ class CharacterService:
                     dialog=c.dialog,
                     middle_category=c.middle_category,
                 )
-                for c in rows
+                for c in seeded
             ]
+
+    async def catalog(self) -> list[CatalogCharacter]:
+        """As seeded at start-up: the catalog changes only with a release."""
+        return self._catalog
 
     async def ensure_mascot(self, user_id: str) -> None:
         async with self._runtime.sessions.begin() as session:
             await _own(session, user_id, MASCOT_CODE, "first-login")
 
     async def owned(self, user_id: str) -> list[OwnedCharacter]:
-        """The user's collection, newest first; the mascot is always in it."""
-        async with self._runtime.sessions.begin() as session:
-            await _own(session, user_id, MASCOT_CODE, "first-login")
-            rows = await session.execute(
-                select(Ownership, Character)
-                .join(Character, Character.code == Ownership.character_code)
-                .where(Ownership.user_id == parse_user_id(user_id))
-                .order_by(Ownership.acquired_at.desc(), Character.sort_order.desc())
-            )
-            return [
+        """The user's collection, newest first; the mascot is always in it (given at the
+        first sign-in, and again here should it be missing)."""
+        owner = parse_user_id(user_id)
+        owned = await self._collections.load(owner) or []
+        if any(c.code == MASCOT_CODE for c in owned):
+            return owned
+        await self.ensure_mascot(user_id)
+        return await self._collections.load(owner) or []
+
+    async def _read_collections(
+        self, user_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[OwnedCharacter]]:
+        rows = await self._runtime.reads.all(COLLECTIONS, {"user_ids": list(user_ids)})
+        collections: dict[uuid.UUID, list[OwnedCharacter]] = {}
+        for row in rows:
+            collections.setdefault(row.user_id, []).append(
                 OwnedCharacter(
-                    id=str(o.id),
-                    code=c.code,
-                    name=c.name,
-                    type=c.type_label,
-                    dialog=c.dialog,
-                    acquired_at=o.acquired_at,
+                    id=str(row.id),
+                    code=row.code,
+                    name=row.name,
+                    type=row.type_label,
+                    dialog=row.dialog,
+                    acquired_at=row.acquired_at,
                 )
-                for o, c in rows
-            ]
+            )
+        return collections
 
     async def grant(self, user_id: str, middle_category: str, source_id: str) -> Reward | None:
         """Reward a good sort of ``middle_category``; ``None`` when no character matches it."""

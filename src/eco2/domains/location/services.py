@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import (
@@ -31,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import load_only
 
 from eco2.domains.location import categories, datasets, geo, hours, kakao
 from eco2.domains.location.kakao import KakaoLocal, search_kakao
@@ -124,8 +123,7 @@ def centers_statement(query: CenterQuery) -> Select[Any]:
     point = _site_point()
     distance = func.earth_distance(origin, point).label("distance_m")
     stmt = (
-        select(Site, distance)
-        .options(load_only(*_ENTRY_COLUMNS))
+        select(*_ENTRY_COLUMNS, distance)  # rows, not ORM objects: a map asks for up to 200
         .where(func.earth_box(origin, literal(query.radius_m, Float)).op("@>")(point))
         .where(func.earth_distance(origin, point) <= query.radius_m)
         .order_by(point.op("<->")(origin))
@@ -153,7 +151,7 @@ async def find_centers(
     """The map query in ``session`` (the service's unit of work; the bench times it alone)."""
     await session.execute(KNN_PLAN)
     rows = await session.execute(centers_statement(query))
-    return [to_center_entry(site, distance, now) for site, distance in rows]
+    return [to_center_entry(row, row.distance_m, now) for row in rows]
 
 
 def nearest_query(request: NearestRequest) -> CenterQuery:
@@ -176,7 +174,27 @@ def shown(text: str | None) -> str | None:
     return text.strip() or None if text else None
 
 
-def _entry_fields(site: Site, distance_m: float | None, now: datetime | None) -> dict[str, Any]:
+class EntryColumns(Protocol):
+    """A ``Site``, or a row of the columns a map entry shows (``_ENTRY_COLUMNS``)."""
+
+    id: int
+    name: str
+    source: str
+    road_address: str | None
+    lot_address: str | None
+    latitude: float
+    longitude: float
+    store_category: str
+    pickup_categories: list[str]
+    phone: str | None
+    place_url: str | None
+    kakao_place_id: str | None
+    hours: dict[str, Any]
+
+
+def _entry_fields(
+    site: EntryColumns, distance_m: float | None, now: datetime | None
+) -> dict[str, Any]:
     today = hours.today(site.hours, now)
     return {
         "id": site.id,
@@ -201,7 +219,7 @@ def _entry_fields(site: Site, distance_m: float | None, now: datetime | None) ->
 
 
 def to_center_entry(
-    site: Site, distance_m: float | None, now: datetime | None = None
+    site: EntryColumns, distance_m: float | None, now: datetime | None = None
 ) -> CenterEntry:
     return CenterEntry(**_entry_fields(site, distance_m, now))
 
@@ -429,5 +447,6 @@ class LocationService:
             locked = await session.scalar(text(f"SELECT pg_try_advisory_xact_lock({_SEED_LOCK})"))
             if not locked or await has_sites(session):
                 return
-            report = await import_parsed(session, datasets.parse(datasets.bundled_files()))
+            parsed = await asyncio.to_thread(datasets.parse, datasets.bundled_files())
+            report = await import_parsed(session, parsed)
         log.info("locations_imported", imported=report.imported, skipped=report.skipped)

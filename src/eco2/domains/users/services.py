@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Uuid, any_, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.users.erasure import Erasures, ErasureState
 from eco2.domains.users.models import User
 from eco2.domains.users.nicknames import NICKNAME_MAX, clean_nickname, eco_nickname
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile
+from eco2.platform.batching import BatchLoader
 from eco2.platform.db import utcnow
 from eco2.platform.errors import InvalidInput
 from eco2.platform.ids import parse_user_id, user_not_found
@@ -17,15 +24,35 @@ from eco2.platform.runtime import Runtime
 
 FALLBACK_USERNAME = "사용자"
 
+# Every page of the web client asks for the profile: read by primary key, outside any
+# transaction, and batched with the profiles other requests want at the same moment.
+PROFILES = select(
+    User.id,
+    User.username,
+    User.nickname,
+    User.phone_number,
+    User.provider,
+    User.profile_image_url,
+    User.last_login_at,
+).where(User.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+
 
 class UserService:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._profiles = BatchLoader(self._read_profiles)
         self._erasures = Erasures(runtime)
 
     async def profile(self, user_id: str) -> UserProfile:
-        async with self._runtime.sessions() as session:
-            return to_user_profile(await _get_user(session, user_id))
+        """From PostgreSQL on every call (no cache to fall behind a change or a deletion)."""
+        profile = await self._profiles.load(parse_user_id(user_id))
+        if profile is None:
+            raise user_not_found()
+        return profile
+
+    async def _read_profiles(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, UserProfile]:
+        rows = await self._runtime.reads.all(PROFILES, {"ids": list(ids)})
+        return {row.id: to_user_profile(row) for row in rows}
 
     async def update(self, user_id: str, changes: dict[str, str | None]) -> UserProfile:
         async with self._runtime.sessions.begin() as session:
@@ -81,7 +108,18 @@ async def _get_user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
-def to_user_profile(user: User) -> UserProfile:
+class ProfileColumns(Protocol):
+    """A ``User``, or a row of the columns ``PROFILES`` selects."""
+
+    username: str
+    nickname: str
+    phone_number: str | None
+    provider: str
+    profile_image_url: str | None
+    last_login_at: datetime
+
+
+def to_user_profile(user: ProfileColumns) -> UserProfile:
     return UserProfile(
         username=user.username or user.nickname or FALLBACK_USERNAME,
         nickname=user.nickname,
