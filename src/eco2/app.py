@@ -45,7 +45,8 @@ def provide_runtime(state: State) -> Runtime:
 
 
 def _local_only(handler: object) -> bool:
-    """Handlers marked ``opt={"local_only": True}`` (a Controller class has no ``opt`` dict)."""
+    """Handlers and routers marked ``opt={"local_only": True}`` (a Controller class has no
+    ``opt`` dict)."""
     opt = getattr(handler, "opt", None)
     return isinstance(opt, dict) and bool(opt.get("local_only"))
 
@@ -188,10 +189,6 @@ class Eco2Plugin(InitPluginProtocol):
                     service = await started.enter_async_context(lifecycle(runtime))
                     runtime.services[domain.name] = service
                     started.callback(runtime.services.pop, domain.name, None)
-                for hook in domain.startup_hooks():
-                    await hook(app)
-                for hook in reversed(domain.shutdown_hooks()):
-                    started.push_async_callback(hook, app)
             started.push_async_callback(runtime.jobs.stop)
             await runtime.jobs.start()
             runtime.stopping.on_stop(runtime.jobs.begin_drain)

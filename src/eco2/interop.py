@@ -8,8 +8,7 @@ erasure itself is a job of the users domain (``eco2.domains.users.erasure``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from importlib import import_module
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -39,16 +38,7 @@ class Forgotten(msgspec.Struct):
 
 
 async def _forget_locally(runtime: Runtime, domain: registry.Domain, user_id: str) -> None:
-    service = runtime.services.get(domain.name)
-    if isinstance(service, ForgetsUsers):
-        await service.forget_user(user_id)
-        return
-    # auth, until it adopts the service shape (issue 12): a module function of its services
-    # taking the runtime.
-    forget: Callable[[Runtime, str], Awaitable[None]] = import_module(
-        f"eco2.domains.{domain.name}.services"
-    ).forget_user
-    await forget(runtime, user_id)
+    await runtime.service(domain.name, ForgetsUsers).forget_user(user_id)  # type: ignore[type-abstract]
 
 
 def erasure_order() -> list[registry.Domain]:

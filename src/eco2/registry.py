@@ -14,16 +14,14 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager
     from types import ModuleType
 
-    from litestar import Litestar
     from litestar.types import ControllerRouterHandler
 
     from eco2.platform.runtime import Runtime
 
-    DomainHook = Callable[[Litestar], Awaitable[None]]
     Lifecycle = Callable[[Runtime], AbstractAsyncContextManager[object]]
 
 API = "/api/v1"
@@ -66,16 +64,6 @@ class Domain:
         it, and closes it after the requests, before those clients close."""
         lifecycle: Lifecycle | None = getattr(self._deps(), "lifecycle", None)
         return lifecycle
-
-    def startup_hooks(self) -> list[DomainHook]:
-        """Start-up hooks taking the app: ``on_startup`` in the controllers of the domains that
-        do not have a ``lifecycle`` yet (auth: its revocation relay)."""
-        return list(getattr(self._controllers(), "on_startup", []))
-
-    def shutdown_hooks(self) -> list[DomainHook]:
-        """Their ``on_shutdown`` counterparts; run after the requests and before the
-        process-wide clients close."""
-        return list(getattr(self._controllers(), "on_shutdown", []))
 
     def warm_ups(self) -> dict[str, Callable[[], object]]:
         """Slow, blocking start-up work by name (loading the knowledge index): run in threads
@@ -148,7 +136,11 @@ DOMAINS: tuple[Domain, ...] = (
     # The knowledge library over HTTP and the news feed: public, identical for everyone, no
     # user data.
     Domain(
-        name="info", prefixes=(f"{API}/info",), public_paths=(f"{API}/info*",), db_schema="info"
+        name="info",
+        prefixes=(f"{API}/info",),
+        public_paths=(f"{API}/info*",),
+        db_schema="info",
+        runs_jobs=True,  # the news collection
     ),
 )
 

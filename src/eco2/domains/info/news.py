@@ -44,7 +44,6 @@ log = structlog.get_logger(__name__)
 LEASE_KEY = "info:news:collect"
 LEASE_SECONDS = 600  # longer than any run (RUN_SECONDS) so two never overlap
 RUN_SECONDS = 300
-TICK_SECONDS = 60
 SOURCE_CONCURRENCY = 4
 MAX_PER_SOURCE = 50
 NAVER_DISPLAY = 30

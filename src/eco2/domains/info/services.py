@@ -3,9 +3,9 @@ the Info tab's news.
 
 The news is collected by :meth:`InfoService.collect_news`: one idempotent run over every
 configured source (an article is keyed by its canonical URL; a source that fails is logged and
-skipped). :meth:`InfoService.collect_on_schedule` is the small hook that runs it every interval,
-once across all processes (a Redis lease; "due" is read from the database); the durable job
-engine can call ``collect_news`` on its own schedule instead.
+skipped). :meth:`InfoService.collect_if_due` runs it once the interval has passed, once across
+all processes (a Redis lease; "due" is read from the database); info's periodic job calls it
+every minute (``deps.lifecycle``).
 """
 
 from __future__ import annotations
@@ -197,15 +197,6 @@ class InfoService:
         finally:
             if await self._redis.get(news.LEASE_KEY) == token.encode():
                 await self._redis.delete(news.LEASE_KEY)
-
-    async def collect_on_schedule(self) -> None:
-        """The scheduling hook: a collection every interval for as long as the domain runs."""
-        while True:
-            try:
-                await self.collect_if_due()
-            except Exception:  # a run that broke (database down, ...) is retried next tick
-                log.exception("news_collection_failed")
-            await asyncio.sleep(min(news.TICK_SECONDS, self._interval or news.TICK_SECONDS))
 
 
 def to_item_result(item: Item, score: float | None = None) -> ItemResult:
