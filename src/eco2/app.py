@@ -130,7 +130,7 @@ class Eco2Plugin(InitPluginProtocol):
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)
         codec = token_codec(keys, settings) if keys else None
-        resolver, revoked = identity_resolver(settings, codec, redis)
+        resolver, revoked = identity_resolver(settings, codec, redis, registry.job_stream_path)
         revocations = Revocations(redis, revoked)
 
         async def database_ready() -> None:

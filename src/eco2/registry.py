@@ -171,6 +171,12 @@ def route_table() -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
+def job_stream_path(kind: str, job_id: str) -> str:
+    """Where a job's SSE stream is served (scan, chat): its ``stream_url`` without the ticket,
+    and the one path a stream ticket for the job is valid on (app and gateway)."""
+    return f"{API}/{kind}/{job_id}/events"
+
+
 def public_paths() -> tuple[str, ...]:
     """Every path the gateway lets through without a token."""
     return PLATFORM_PUBLIC_PATHS + tuple(p for d in DOMAINS for p in d.public_paths)

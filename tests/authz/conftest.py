@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from eco2.platform.security import KeyRing, TokenCodec, generate_private_key
@@ -32,6 +34,26 @@ def access_token(
         make_codec(ring, access_ttl=access_ttl, **overrides)
         .issue("access", user_id=user_id, provider="kakao", family_id="fam-1")
         .value
+    )
+
+
+def stream_ticket(
+    ring: KeyRing,
+    user_id: str = "u-1",
+    job_id: str = "job-1",
+    *,
+    kind: str = "scan",
+    lifetime: float = 300,
+    **overrides: str,
+) -> str:
+    """A stream ticket as the scan/chat services issue it (``lifetime`` < 0: expired)."""
+    now = time.time()
+    return make_codec(ring, **overrides).issue_ticket(
+        user_id=user_id,
+        kind=kind,
+        job_id=job_id,
+        issued_at=min(now, now + lifetime) - 60,
+        expires_at=now + lifetime,
     )
 
 

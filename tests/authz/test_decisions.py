@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -19,9 +20,15 @@ from eco2.authz.keys import StaticKeys
 from eco2.authz.tokens import TokenVerifier
 from eco2.platform import identity
 from eco2.platform.errors import error_body
-from eco2.platform.security import Identity, KeyRing, generate_private_key
+from eco2.platform.security import (
+    Identity,
+    KeyRing,
+    StreamTicket,
+    generate_private_key,
+    with_ticket,
+)
 from eco2.settings import Settings
-from tests.authz.conftest import access_token, make_codec
+from tests.authz.conftest import access_token, make_codec, stream_ticket
 from tests.conftest import FRONTEND_ORIGIN, OTHER_ORIGIN
 
 ME = "/api/v1/user/me"
@@ -40,6 +47,9 @@ class FakeRevocations:
 
 class NoKeys:
     async def verify(self, token: str) -> Identity:
+        raise KeysUnavailable
+
+    async def verify_ticket(self, token: str) -> StreamTicket:
         raise KeysUnavailable
 
 
@@ -143,6 +153,56 @@ async def test_bad_tokens_are_401(decider: Decider, ring: KeyRing, forge, reason
     decision = await decide(decider, authorization=f"Bearer {forge(ring)}")
     assert (decision.status, decision.reason) == (401, reason)
     assert body(decision)["error"]["code"] == "invalid_token"  # type: ignore[index]
+
+
+STREAM = registry.job_stream_path("scan", "job-1")
+
+
+async def test_a_stream_ticket_opens_its_job_stream_as_its_owner(
+    decider: Decider, ring: KeyRing
+) -> None:
+    ticketed = with_ticket(STREAM, stream_ticket(ring, "owner-1")) + "&last_event_id=4"
+    expired_access = access_token(ring, "owner-1", access_ttl=-120)
+    for headers in ({}, {"cookie": f"s_access={expired_access}"}, {"x_user_id": "victim"}):
+        decision = await decide(decider, ticketed, **headers)
+        assert (decision.allowed, decision.reason) == (True, "ticket"), headers
+        assert dict(decision.set_headers) == {"x-user-id": "owner-1"}
+        assert decision.remove_headers == ("x-auth-provider",)
+    # Valid credentials decide who calls: another user holding the URL stays themselves.
+    other = await decide(decider, ticketed, authorization=f"Bearer {access_token(ring, 'u-9')}")
+    assert (other.reason, dict(other.set_headers)["x-user-id"]) == ("valid", "u-9")
+
+
+@pytest.mark.parametrize(
+    ("path", "forge", "reason"),
+    [
+        (registry.job_stream_path("scan", "job-2"), stream_ticket, "ticket_other_path"),
+        (registry.job_stream_path("chat", "job-1"), stream_ticket, "ticket_other_path"),
+        (ME, stream_ticket, "ticket_other_path"),
+        ("/api/v1/scan/job-1/result", stream_ticket, "ticket_other_path"),
+        (STREAM, lambda r: stream_ticket(r, lifetime=-120), "ticket_expired"),
+        (STREAM, lambda r: stream_ticket(r)[:-4] + "AAAA", "ticket_bad_signature"),
+        (STREAM, lambda r: stream_ticket(KeyRing([generate_private_key()])), "ticket_unknown_kid"),
+        (STREAM, lambda r: stream_ticket(r, audience="someone-else"), "ticket_bad_aud"),
+        (STREAM, lambda r: stream_ticket(r, issuer="evil"), "ticket_bad_iss"),
+        (STREAM, access_token, "ticket_bad_typ"),
+        (STREAM, _refresh, "ticket_bad_typ"),
+    ],
+)
+async def test_bad_stream_tickets_are_401(
+    decider: Decider, ring: KeyRing, path: str, forge: Callable[[KeyRing], str], reason: str
+) -> None:
+    decision = await decide(decider, with_ticket(path, forge(ring)))
+    assert (decision.status, decision.reason) == (401, reason)
+    assert body(decision)["error"]["code"] == "invalid_ticket"  # type: ignore[index]
+
+
+async def test_a_stream_ticket_is_never_an_access_token(decider: Decider, ring: KeyRing) -> None:
+    ticket = stream_ticket(ring)
+    for path in (ME, STREAM):
+        for headers in ({"authorization": f"Bearer {ticket}"}, {"cookie": f"s_access={ticket}"}):
+            decision = await decide(decider, path, **headers)
+            assert (decision.status, decision.reason) == (401, "bad_typ"), (path, headers)
 
 
 async def test_revoked_token_is_401(

@@ -1,7 +1,7 @@
 """End to end through a real Envoy: ``eco2 dev split`` with ext_authz in front of every route.
 
-One split topology per module (auth, users, character, authz, Envoy) on the test database
-and a Valkey of its own, so the last test can stop Redis under it and bring it back.
+One split topology per module (auth, users, character, scan, authz, Envoy) on the test
+database and a Valkey of its own, so the last test can stop Redis under it and bring it back.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from eco2.settings import Settings
 from tests.authz.conftest import make_codec
 from tests.conftest import FRONTEND_ORIGIN
 from tests.fakes.gateway import dev_split, split_env
+from tests.scan.conftest import IMAGE, IMAGE_HOST
 
 pytestmark = pytest.mark.slow
 
 ME = "/api/v1/user/me"
-DOMAINS = ("auth", "users", "character")
+DOMAINS = ("auth", "users", "character", "scan")
 
 
 class Redis:
@@ -58,7 +59,15 @@ def gateway(
 ) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("split")
     redis_url = f"redis://127.0.0.1:{redis.port}/0"
-    env = split_env(base_settings, signing_key_pem, data_dir, ECO2_REDIS_URL=redis_url)
+    env = split_env(
+        base_settings,
+        signing_key_pem,
+        data_dir,
+        ECO2_REDIS_URL=redis_url,
+        ECO2_IMAGE_ALLOWED_HOSTS=IMAGE_HOST,
+        ECO2_VISION_PROVIDER="text",
+        ECO2_ANSWER_PROVIDER="template",
+    )
     with dev_split(env, DOMAINS, data_dir) as url:
         yield url
 
@@ -131,6 +140,34 @@ def test_expired_token_is_401(http: httpx.Client, signing_key_pem: str) -> None:
     expired = codec.issue("access", user_id=user_id, provider="local", family_id="f").value
     response = http.get(ME, headers={"Authorization": f"Bearer {expired}"})
     assert (response.status_code, response.json()["error"]["code"]) == (401, "invalid_token")
+
+
+def test_a_stream_ticket_outlives_the_access_token_through_the_gateway(
+    http: httpx.Client, signing_key_pem: str
+) -> None:
+    user_id, token = login(http, "티켓")
+    submitted = http.post(
+        "/api/v1/scan",
+        json={"image_url": IMAGE, "user_input": "다 쓴 우유팩"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert submitted.status_code == 202, submitted.text
+    job = submitted.json()
+    codec = make_codec(KeyRing.from_pems([signing_key_pem]), access_ttl=-120)
+    expired = codec.issue("access", user_id=user_id, provider="local", family_id="f").value
+    browser = {"Cookie": f"s_access={expired}", "Accept": "text/event-stream"}
+    path, _, query = job["stream_url"].partition("?")
+    refused = http.get(path, headers=browser)  # the expired cookie alone: as before
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "invalid_token")
+    with http.stream("GET", job["stream_url"], headers=browser, timeout=30) as stream:
+        assert stream.status_code == 200
+        events = [line for line in stream.iter_lines() if line.startswith("event:")]
+    assert events[-1] == "event: done"
+    for elsewhere in (f"/api/v1/scan/{job['job_id']}/result?{query}", f"{ME}?{query}"):
+        response = http.get(elsewhere)
+        assert (response.status_code, response.json()["error"]["code"]) == (401, "invalid_ticket")
+    ticket = query.removeprefix("ticket=")
+    assert http.get(ME, headers={"Authorization": f"Bearer {ticket}"}).status_code == 401
 
 
 def test_redis_outage_fails_closed_then_recovers(http: httpx.Client, redis: Redis) -> None:

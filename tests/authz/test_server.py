@@ -16,12 +16,13 @@ from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from redis.asyncio import Redis
 
+from eco2 import registry
 from eco2.authz.server import SERVICE_NAME, AuthzService
 from eco2.platform.embedded import EmbeddedServer, start_valkey
 from eco2.platform.revocations import ENFORCEMENT_BOUND_SECONDS
-from eco2.platform.security import KeyRing, Revocations
+from eco2.platform.security import KeyRing, Revocations, with_ticket
 from eco2.settings import Settings
-from tests.authz.conftest import make_codec
+from tests.authz.conftest import make_codec, stream_ticket
 from tests.conftest import FRONTEND_ORIGIN
 
 
@@ -83,6 +84,28 @@ async def test_allow_sets_identity_headers_with_overwrite(
     assert {h.append_action for h in headers.values()} == {
         HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD
     }
+
+
+async def test_a_stream_ticket_passes_to_its_job_stream_only(
+    stub: pb_grpc.AuthorizationStub, pem_ring: KeyRing
+) -> None:
+    ticket = stream_ticket(pem_ring, "u-3", "job-3", kind="chat")
+    stream = with_ticket(registry.job_stream_path("chat", "job-3"), ticket)
+    response = await stub.Check(check_request(stream, x_user_id="victim"))
+    assert response.status.code == code_pb2.OK
+    headers = {h.header.key: h.header.value for h in response.ok_response.headers}
+    assert headers == {"x-user-id": "u-3"}
+    for refused in (
+        with_ticket(registry.job_stream_path("chat", "job-4"), ticket),
+        with_ticket("/api/v1/user/me", ticket),
+    ):
+        denied = (await stub.Check(check_request(refused))).denied_response
+        assert (denied.status.code, json.loads(denied.body)["error"]["code"]) == (
+            401,
+            "invalid_ticket",
+        )
+    bearer = await stub.Check(check_request("/api/v1/user/me", authorization=f"Bearer {ticket}"))
+    assert bearer.denied_response.status.code == 401
 
 
 async def test_deny_is_a_401_json_reply(stub: pb_grpc.AuthorizationStub) -> None:

@@ -96,7 +96,7 @@ async def test_stream_events_tokens_done(client: AsyncTestClient[Litestar], user
     job = await send(client, chat["id"], "건전지 버리는 법")
     assert set(job) == {"job_id", "stream_url", "status"}
     assert job["status"] == "queued"
-    assert job["stream_url"] == f"/api/v1/chat/{job['job_id']}/events"
+    assert job["stream_url"].startswith(f"/api/v1/chat/{job['job_id']}/events?ticket=")
     events = [e for e in await stream(client, job["stream_url"]) if e.get("event") != "keepalive"]
     names = [e["event"] for e in events]
     assert names[0] == "queued"

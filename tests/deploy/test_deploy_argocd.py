@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from deploy_support import ARGOCD, ENVS, KUBERNETES_VERSION, check, load_yaml, run, venv_tool
+
+from eco2.authz.envoy import Upstream, bootstrap, envoy_binary
 
 # app -> apps it needs to be healthy first.
 DEPENDS_ON = {
@@ -122,6 +126,34 @@ def test_controllers_that_mutate_webhooks_are_ignored(helm: str, env: str) -> No
     extension = apps["istiod"]["spec"]["source"]["helm"]["valuesObject"]["meshConfig"]
     names = {p["name"] for p in extension["extensionProviders"]}
     assert names == {"eco2-ext-authz", "eco2-ext-authz-local", "otel-tracing"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_mesh_access_log_leaves_out_query_strings(helm: str, env: str, tmp_path: Path) -> None:
+    """A stream_url's ``?ticket=`` is a credential (contract §7): the mesh logs paths only, in a
+    format Envoy itself accepts."""
+    mesh = applications(helm, env)["istiod"]["spec"]["source"]["helm"]["valuesObject"]
+    fields = json.loads(mesh["meshConfig"]["accessLogFormat"])
+    assert fields["path"] == "%PATH(NQ:ORIG_OR_PATH)%"
+    assert not [v for v in fields.values() if ":PATH)" in v or "ORIGINAL-PATH" in v]
+    assert {"request_id", "response_code", "duration", "upstream_cluster"} <= set(fields)
+    local = Upstream("127.0.0.1", 8000)
+    config = bootstrap(listen=local, admin=Upstream("127.0.0.1", 9901), authz=local, domains={})
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    manager["typed_config"]["access_log"] = [
+        {
+            "name": "envoy.access_loggers.stdout",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3."
+                "StdoutAccessLog",
+                "log_format": {"json_format": fields},
+            },
+        }
+    ]
+    path = tmp_path / "envoy.json"
+    path.write_text(json.dumps(config))
+    result = run([str(envoy_binary()), "--mode", "validate", "-c", str(path)])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -254,6 +254,25 @@ def test_incoming_trace_headers_are_continued_by_a_domain(
     assert (served.service, served.kind) == ("eco2-character", "SERVER")
 
 
+def test_a_stream_ticket_never_reaches_a_span(
+    traced_split: tuple[str, Path], collector: Collector
+) -> None:
+    """A ticketed ``stream_url`` is a credential: the server span keeps the URL without it."""
+    _, logs = traced_split
+    character = domain_urls(logs.parent)["character"]
+    trace_id, _, header = traceparent()
+    secret = secrets.token_urlsafe(24)
+    with httpx.Client(base_url=character, timeout=10) as http:
+        http.get(f"/api/v1/character/catalog?ticket={secret}&x=1", headers={"traceparent": header})
+
+    spans = collector.wait_for(lambda spans: any(s.trace_id == trace_id for s in spans))
+    served = [s for s in spans if s.trace_id == trace_id]
+    recorded = json.dumps([s.attributes for s in served], ensure_ascii=False)
+    assert served
+    assert "ticket=[redacted]" in recorded
+    assert secret not in recorded
+
+
 def test_without_an_endpoint_nothing_is_installed() -> None:
     """Tracing off: no provider, no patched library, no middleware (checked in a fresh
     interpreter: this one may have set tracing up)."""

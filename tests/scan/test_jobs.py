@@ -75,7 +75,7 @@ async def test_job_streams_named_events_then_result(live: LiveApp) -> None:
     vision(live.app, gate=gate)
     job = await submit(live)
     assert job["status"] == "queued"
-    assert job["stream_url"] == f"/api/v1/scan/{job['job_id']}/events"
+    assert job["stream_url"].startswith(f"/api/v1/scan/{job['job_id']}/events?ticket=")
     assert job["result_url"].split("/")[-2] == job["job_id"]  # the client takes it from there
     async with reading(live.http, job["stream_url"]) as streaming:
         await gate.until_entered()

@@ -2,7 +2,10 @@
 
 Compatible with the original Go ext-authz so existing Istio config keeps working: preflights
 and registry-public paths pass, every other request needs a valid, unrevoked access token
-from ``Authorization: Bearer`` or the ``s_access`` cookie.
+from ``Authorization: Bearer`` or the ``s_access`` cookie. Failing that, a job's stream path
+(``registry.job_stream_path``) also passes with a valid stream ticket for exactly that job in
+its ``?ticket=`` (an ``EventSource`` reconnecting after the access token expired): the ticket's
+owner becomes the caller, as the app does when it verifies tokens itself.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from typing import Protocol
 
 from eco2 import registry
 from eco2.platform.revocations import RevocationStoreUnavailable
-from eco2.platform.security import ACCESS_COOKIE, Identity, InvalidToken
+from eco2.platform.security import (
+    ACCESS_COOKIE,
+    Identity,
+    InvalidToken,
+    StreamTicket,
+    ticket_in_query,
+)
 
 USER_ID_HEADER = "x-user-id"
 PROVIDER_HEADER = "x-auth-provider"
@@ -34,6 +43,10 @@ class KeysUnavailable(Exception):
 class Verifier(Protocol):
     async def verify(self, token: str) -> Identity:
         """The identity of a valid access token; raises InvalidToken or KeysUnavailable."""
+        ...
+
+    async def verify_ticket(self, token: str) -> StreamTicket:
+        """The grant of a valid stream ticket; raises InvalidToken or KeysUnavailable."""
         ...
 
 
@@ -100,8 +113,27 @@ class Decider:
     async def decide(self, request: CheckInput) -> Decision:
         if request.method == "OPTIONS":
             return _anonymous("preflight")
-        if request.path.partition("?")[0] in self.public:
+        path, _, query = request.path.partition("?")
+        if path in self.public:
             return _anonymous("public")
+        decision = await self._with_token(request)
+        ticket = ticket_in_query(query) if decision.status == 401 else None
+        if ticket is None:
+            return decision
+        return await self._with_ticket(request, ticket, path)
+
+    async def _with_ticket(self, request: CheckInput, ticket: str, path: str) -> Decision:
+        try:
+            granted = await self.verifier.verify_ticket(ticket)
+        except InvalidToken as exc:
+            return self._deny(request, 401, "invalid_ticket", f"ticket_{exc.reason}")
+        except KeysUnavailable:
+            return self._deny(request, 503, "keys_unavailable")
+        if not granted.opens(path, registry.job_stream_path):
+            return self._deny(request, 401, "invalid_ticket", "ticket_other_path")
+        return _authenticated(granted.identity(), None, "ticket")
+
+    async def _with_token(self, request: CheckInput) -> Decision:
         token, from_cookie = token_from(request.headers)
         if token is None:
             return self._deny(request, 401, "missing_token")

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from eco2.authz.decisions import KeysUnavailable
 from eco2.authz.keys import KeySource
 from eco2.authz.metrics import TOKEN_CACHE
 from eco2.keys import token_codec
-from eco2.platform.security import Identity, InvalidToken
+from eco2.platform.security import Identity, InvalidToken, StreamTicket
 from eco2.platform.verified_tokens import VerifiedTokens
 from eco2.settings import Settings
+
+T = TypeVar("T")
 
 
 class TokenVerifier:
@@ -36,14 +39,21 @@ class TokenVerifier:
         self._version = -1
 
     async def verify(self, token: str) -> Identity:
+        return await self._with_keys(lambda: self._current().verify(token))
+
+    async def verify_ticket(self, token: str) -> StreamTicket:
+        return await self._with_keys(lambda: self._current().codec.verify_ticket(token))
+
+    async def _with_keys(self, check: Callable[[], T]) -> T:
+        """``check()`` with the current keys, once more after a refetch for an unknown kid."""
         if self.keys.ring is None:  # not loaded yet (JWKS down at start): try now, rate-limited
             await self.keys.refresh_for_unknown_kid()
         try:
-            return self._current().verify(token)
+            return check()
         except InvalidToken as exc:
             if exc.reason != "unknown_kid" or not await self.keys.refresh_for_unknown_kid():
                 raise
-            return self._current().verify(token)
+            return check()
 
     def _current(self) -> VerifiedTokens:
         if self._version != self.keys.version or self._tokens is None:

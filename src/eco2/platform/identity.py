@@ -32,7 +32,14 @@ from eco2.platform.errors import AppError, ServiceUnavailable, Unauthorized, ans
 from eco2.platform.internal import INTERNAL_PREFIX
 from eco2.platform.metrics import REVOCATIONS, TOKEN_CACHE
 from eco2.platform.revocations import RevocationCache, RevocationStoreUnavailable
-from eco2.platform.security import ACCESS_COOKIE, Identity, InvalidToken, TokenCodec
+from eco2.platform.security import (
+    ACCESS_COOKIE,
+    Identity,
+    InvalidToken,
+    StreamPath,
+    TokenCodec,
+    ticket_in_query,
+)
 from eco2.platform.verified_tokens import VerifiedTokens
 from eco2.settings import Settings
 
@@ -52,8 +59,33 @@ class IdentityResolver(Protocol):
 class TokenIdentity:
     tokens: VerifiedTokens
     revocations: RevocationCache
+    stream_path: StreamPath | None = None  # where stream tickets are valid (None: nowhere)
 
     async def resolve(self, request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+        """The access token's caller; failing that, on a job's stream path only, the owner a
+        valid stream ticket names (an ``EventSource`` reconnecting after the token expired)."""
+        try:
+            return await self._from_token(request)
+        except Unauthorized as refused:
+            ticket = ticket_in_query(request.scope.get("query_string", b"").decode("latin-1"))
+            if ticket is None or self.stream_path is None:
+                raise
+            return self._from_ticket(ticket, request.scope["path"], self.stream_path, refused)
+
+    def _from_ticket(
+        self, ticket: str, path: str, stream_path: StreamPath, refused: Unauthorized
+    ) -> Identity:
+        try:
+            granted = self.tokens.codec.verify_ticket(ticket)
+        except InvalidToken as exc:
+            log.info("ticket_refused", reason=exc.reason)
+            raise Unauthorized(code="invalid_ticket") from refused
+        if not granted.opens(path, stream_path):
+            log.info("ticket_refused", reason="other_path")
+            raise Unauthorized(code="invalid_ticket") from refused
+        return granted.identity()
+
+    async def _from_token(self, request: ASGIConnection[Any, Any, Any, Any]) -> Identity:
         token = bearer_or_cookie(request.headers.get("authorization"), request.cookies)
         if not token:
             raise Unauthorized(code="missing_token")
@@ -80,17 +112,18 @@ class GatewayIdentity:
 
 
 def identity_resolver(
-    settings: Settings, codec: TokenCodec | None, redis: Redis
+    settings: Settings, codec: TokenCodec | None, redis: Redis, stream_path: StreamPath | None
 ) -> tuple[IdentityResolver, RevocationCache | None]:
     """The guard's resolver and, when it verifies tokens here, the revoked set it reads (for
-    the caller to start, close and hand to ``Revocations``)."""
+    the caller to start, close and hand to ``Revocations``). Behind the gateway, stream
+    tickets are verified there (``eco2.authz.decisions``)."""
     if settings.auth_trust_gateway:
         return GatewayIdentity(), None
     if codec is None:
         raise RuntimeError("no signing keys: set ECO2_AUTH_SIGNING_KEYS (see `eco2 keys generate`)")
     revoked = RevocationCache.for_settings(settings, lookups=redis, metrics=REVOCATIONS)
     tokens = VerifiedTokens(codec, size=settings.authz_token_cache_size, lookups=TOKEN_CACHE)
-    return TokenIdentity(tokens, revoked), revoked
+    return TokenIdentity(tokens, revoked, stream_path), revoked
 
 
 def bearer_or_cookie(authorization: str | None, cookies: dict[str, str]) -> str | None:

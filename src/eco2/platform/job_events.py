@@ -45,6 +45,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from eco2.platform.errors import AppError, ServiceUnavailable, TooManyRequests
+from eco2.platform.security import StreamPath, TokenCodec, with_ticket
 from eco2.platform.shutdown import Stopping
 
 log = structlog.get_logger(__name__)
@@ -603,18 +604,46 @@ class JobStream:
 @dataclass
 class JobStreams:
     """One kind's streams: who may open one (the job's owner; anyone else gets the kind's
-    404, ``missing``) and how they look."""
+    404, ``missing``), how they look, and their URLs (``path``), which carry a stream ticket
+    when ``tokens`` can sign one."""
 
     hub: EventHub
     slots: StreamSlots
     policy: StreamPolicy
     missing: Callable[[], AppError]
+    path: StreamPath
+    tokens: TokenCodec | None
+    lifetime: float  # the longest a job of this kind lasts (``jobs.job_lifetime``)
 
-    async def open(self, user_id: str, job_id: str, since: int | None) -> JobStream:
+    async def url(self, job_id: str, user_id: str, deadline: float | None) -> str:
+        """The job's ``stream_url``: its path with a ticket that lets the owner (re)connect
+        without a fresh access token until the job's ``deadline`` (None: the one in the job's
+        record, for a submit replayed by its idempotency key)."""
+        path = self.path(self.hub.log.kind, job_id)
+        if self.tokens is None:
+            return path
+        if deadline is None:
+            record = await self._record(job_id)
+            if record is None:  # long gone: the owner's credentials are the only way in
+                return path
+            deadline = record.deadline
+        ticket = self.tokens.issue_ticket(
+            user_id=user_id,
+            kind=self.hub.log.kind,
+            job_id=job_id,
+            issued_at=deadline - self.lifetime,
+            expires_at=deadline,
+        )
+        return with_ticket(path, ticket)
+
+    async def _record(self, job_id: str) -> JobRecord | None:
         try:
-            record = await self.hub.log.record(job_id)
+            return await self.hub.log.record(job_id)
         except RedisError as exc:
             raise ServiceUnavailable(code="event_store_unavailable") from exc
+
+    async def open(self, user_id: str, job_id: str, since: int | None) -> JobStream:
+        record = await self._record(job_id)
         if record is None or record.owner != user_id:
             raise self.missing()
         return await JobStream.open(

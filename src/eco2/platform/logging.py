@@ -15,10 +15,30 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, WrappedLogger
 
 from eco2.platform import tracing
+from eco2.platform.security import redact_tickets as redact
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def redact_tickets(
+    _: object, __: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+class RedactTickets(logging.Filter):
+    """The same for the standard library's loggers (HTTP clients and servers log URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "ticket=" in message:
+            record.msg, record.args = redact(message), None
+        return True
 
 
 def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
@@ -32,6 +52,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             *joined,
+            redact_tickets,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
@@ -43,6 +64,9 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactTickets) for f in handler.filters):
+            handler.addFilter(RedactTickets())
 
 
 class _RequestIds:

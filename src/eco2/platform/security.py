@@ -4,17 +4,25 @@ RFC 8725 choices: the algorithm is pinned to RS256 (never read from the token to
 verifier), every token names a known ``kid``, access and refresh tokens are explicitly typed
 (header ``typ`` and claim ``typ``) so neither is accepted as the other, and ``iss``/``aud``/
 ``exp``/``nbf`` are always required.
+
+A **stream ticket** is a third kind, signed with the same keys: a capability to read one job's
+event stream, bound to the job, its kind and its owner, expiring with the job. Its header
+``typ``, claim ``typ`` and audience all differ from an access token's, so neither is ever
+accepted as the other; it is valid only on the job's stream path (see :class:`StreamTicket`).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
+from urllib.parse import parse_qs, urlencode
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -26,6 +34,10 @@ from redis.asyncio import Redis
 ALGORITHM: Final = "RS256"
 TokenKind = Literal["access", "refresh"]
 HEADER_TYP: Final[dict[TokenKind, str]] = {"access": "at+jwt", "refresh": "rt+jwt"}
+TICKET_TYP: Final = "stream"
+TICKET_HEADER_TYP: Final = "stream+jwt"
+TICKET_AUDIENCE_SUFFIX: Final = "/streams"
+TICKET_PARAM: Final = "ticket"  # the query parameter of a ticketed ``stream_url``
 ACCESS_COOKIE: Final = "s_access"
 REFRESH_COOKIE: Final = "s_refresh"
 REVOCATION_CHANNEL: Final = "eco2:revocations"
@@ -119,6 +131,46 @@ class KeyRing:
 
 # --- tokens ---------------------------------------------------------------------------------
 
+StreamPath = Callable[[str, str], str]
+"""Where the stream of a job is served: ``(kind, job_id) -> path``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTicket:
+    """A verified stream ticket: ``user_id`` may read the events of job ``job_id`` of ``kind``."""
+
+    user_id: str
+    kind: str
+    job_id: str
+
+    def opens(self, path: str, stream_path: StreamPath) -> bool:
+        """Whether the request path is this job's stream, the one path a ticket is valid on."""
+        return path == stream_path(self.kind, self.job_id)
+
+    def identity(self) -> Identity:
+        return Identity(user_id=self.user_id, provider="")
+
+
+def ticket_in_query(query: str) -> str | None:
+    """The ``ticket`` parameter of a query string, if any."""
+    if TICKET_PARAM not in query:  # the common case costs no parsing
+        return None
+    values = parse_qs(query).get(TICKET_PARAM)
+    return values[0] if values else None
+
+
+_TICKET_VALUE = re.compile(rf"({TICKET_PARAM}=)[^&\s\"'#]+")
+
+
+def redact_tickets(text: str) -> str:
+    """A stream ticket is a credential: never in a log line or a span, whoever recorded a URL
+    with it."""
+    return _TICKET_VALUE.sub(r"\1[redacted]", text) if TICKET_PARAM in text else text
+
+
+def with_ticket(path: str, ticket: str) -> str:
+    return f"{path}?{urlencode({TICKET_PARAM: ticket})}"
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
@@ -172,17 +224,58 @@ class TokenCodec:
             "provider": provider,
             "fid": family_id,
         }
-        key = self.keys.signing_key
-        header = {"alg": ALGORITHM, "kid": key.kid, "typ": HEADER_TYP[kind]}
-        value = jws.serialize_compact(header, _json(claims), key, algorithms=[ALGORITHM])
+        value = self._sign(HEADER_TYP[kind], claims)
         return IssuedToken(value=value, jti=jti, expires_at=now + max_age, max_age=max_age)
+
+    @property
+    def ticket_audience(self) -> str:
+        return self.audience + TICKET_AUDIENCE_SUFFIX
+
+    def issue_ticket(
+        self, *, user_id: str, kind: str, job_id: str, issued_at: float, expires_at: float
+    ) -> str:
+        """A stream ticket for the owner of a job, from the job's start (``issued_at``) to its
+        end (``expires_at``). The same job gets the same ticket (a replayed submit answers
+        exactly as the first): its claims are the job's, and RS256 signs deterministically."""
+        claims = {
+            "iss": self.issuer,
+            "aud": self.ticket_audience,
+            "sub": user_id,
+            "jti": job_id,
+            "iat": int(issued_at),
+            "nbf": int(issued_at),
+            "exp": math.ceil(expires_at),
+            "typ": TICKET_TYP,
+            "kind": kind,
+            "job": job_id,
+        }
+        return self._sign(TICKET_HEADER_TYP, claims)
 
     def verify(self, token: str, kind: TokenKind) -> dict[str, Any]:
         """Return the claims of a valid token of ``kind``, else raise :class:`InvalidToken`."""
+        claims = self._signed_claims(token, HEADER_TYP[kind])
+        self._validate(claims, kind, self.audience)
+        return claims
+
+    def verify_ticket(self, token: str) -> StreamTicket:
+        """The grant of a valid stream ticket, else raise :class:`InvalidToken`."""
+        claims = self._signed_claims(token, TICKET_HEADER_TYP)
+        self._validate(claims, TICKET_TYP, self.ticket_audience)
+        kind, job_id = claims.get("kind"), claims.get("job")
+        if not isinstance(kind, str) or not isinstance(job_id, str) or not kind or not job_id:
+            raise InvalidToken("bad_job")
+        return StreamTicket(user_id=str(claims["sub"]), kind=kind, job_id=job_id)
+
+    def _sign(self, header_typ: str, claims: dict[str, Any]) -> str:
+        key = self.keys.signing_key
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": header_typ}
+        return jws.serialize_compact(header, _json(claims), key, algorithms=[ALGORITHM])
+
+    def _signed_claims(self, token: str, header_typ: str) -> dict[str, Any]:
         header = _unverified_header(token)
         if header.get("alg") != ALGORITHM:
             raise InvalidToken("bad_alg")
-        if header.get("typ") != HEADER_TYP[kind]:
+        if header.get("typ") != header_typ:
             raise InvalidToken("bad_typ")
         key = self.keys.get(str(header.get("kid", "")))
         if key is None:
@@ -191,20 +284,18 @@ class TokenCodec:
             payload = jws.deserialize_compact(token, key, algorithms=[ALGORITHM]).payload
         except JoseError as exc:
             raise InvalidToken("bad_signature") from exc
-        claims = _claims(payload)
-        self._validate(claims, kind)
-        return claims
+        return _claims(payload)
 
-    def _validate(self, claims: dict[str, Any], kind: TokenKind) -> None:
+    def _validate(self, claims: dict[str, Any], typ: str, audience: str) -> None:
         registry = JWTClaimsRegistry(
             leeway=self.leeway,
             iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.audience},
+            aud={"essential": True, "value": audience},
             sub={"essential": True},
             jti={"essential": True},
             exp={"essential": True},
             nbf={"essential": True},
-            typ={"essential": True, "value": kind},
+            typ={"essential": True, "value": typ},
         )
         try:
             registry.validate(claims)

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from eco2 import __version__
+from eco2.platform.security import TICKET_PARAM, redact_tickets
 
 if TYPE_CHECKING:
     from litestar.plugins.opentelemetry import OpenTelemetryPlugin
@@ -125,8 +126,22 @@ def http_plugin() -> OpenTelemetryPlugin:
     from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
     return OpenTelemetryPlugin(
-        OpenTelemetryConfig(exclude=UNTRACED_PATHS, exclude_spans=["receive", "send"])
+        OpenTelemetryConfig(
+            exclude=UNTRACED_PATHS,
+            exclude_spans=["receive", "send"],
+            server_request_hook_handler=_without_tickets,
+        )
     )
+
+
+def _without_tickets(span: Span, scope: Mapping[str, Any]) -> None:
+    """A ticketed stream URL (``?ticket=``) is a credential: the span's URL attributes keep
+    everything but the ticket."""
+    if TICKET_PARAM.encode() not in scope.get("query_string", b""):
+        return
+    for name, value in (getattr(span, "attributes", None) or {}).items():
+        if isinstance(value, str):
+            span.set_attribute(name, redact_tickets(value))
 
 
 def trace_engine(engine: AsyncEngine) -> None:

@@ -68,7 +68,7 @@ from eco2.platform.job_events import (
 )
 from eco2.platform.jobs import RETRY_SECONDS, Attempt, JobSpec, Payload, RetryLater, job_lifetime
 from eco2.platform.runtime import Runtime
-from eco2.registry import API
+from eco2.registry import job_stream_path
 
 log = structlog.get_logger(__name__)
 
@@ -127,6 +127,9 @@ class ChatService:
                 replay=collapse_tokens,
             ),
             missing=lambda: NotFound("답변 작업을 찾을 수 없습니다.", code="chat_job_not_found"),
+            path=job_stream_path,
+            tokens=runtime.tokens,
+            lifetime=self.lifetime,
         )
         self.queue = runtime.jobs.queue(KIND)
         self.queue.register(
@@ -268,7 +271,7 @@ class ChatService:
         queued = {"stage": "queued", "status": "completed", "progress": 0}
         try:
             deadline = time.time() + self.lifetime
-            await self.events.create(
+            created = await self.events.create(
                 job_id, user_id, deadline, ("queued", "queued:completed", queued)
             )
         except RedisError as exc:
@@ -283,7 +286,8 @@ class ChatService:
             turn.model,
         )
         await self.queue.enqueue("answer", job_id, msgspec.to_builtins(job))
-        return JobAccepted(job_id=job_id, stream_url=f"{API}/chat/{job_id}/events", status="queued")
+        stream_url = await self.streams.url(job_id, user_id, deadline if created else None)
+        return JobAccepted(job_id=job_id, stream_url=stream_url, status="queued")
 
     async def _run_job(self, attempt: Attempt, payload: Payload) -> None:
         job = msgspec.convert(payload, ChatJob)

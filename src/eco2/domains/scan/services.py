@@ -70,7 +70,7 @@ from eco2.platform.jobs import (
     job_lifetime,
 )
 from eco2.platform.runtime import Runtime
-from eco2.registry import API
+from eco2.registry import API, job_stream_path
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -121,6 +121,9 @@ class ScanService:
             StreamSlots(runtime.redis, settings.stream_max_per_user),
             StreamPolicy(on_deadline=self._deadline_event),
             missing=lambda: NotFound("분석 작업을 찾을 수 없습니다.", code="scan_not_found"),
+            path=job_stream_path,
+            tokens=runtime.tokens,
+            lifetime=self.lifetime,
         )
         self.inserts = BatchWriter(runtime.sessions, insert(SCANS), durable=owes_reward)
         # A burst of submits: a few statements, not a pooled connection per submit.
@@ -249,7 +252,7 @@ class ScanService:
         queued = event(job_id, "queued", "completed", progress=0)
         try:
             deadline = time.time() + self.lifetime
-            await self.events.create(
+            created = await self.events.create(
                 job_id, user_id, deadline, ("queued", "queued:completed", queued)
             )
         except RedisError as exc:
@@ -258,7 +261,7 @@ class ScanService:
         await self.queue.enqueue("scan", job_id, msgspec.to_builtins(job))
         return JobAccepted(
             job_id=job_id,
-            stream_url=f"{API}/scan/{job_id}/events",
+            stream_url=await self.streams.url(job_id, user_id, deadline if created else None),
             result_url=f"{API}/scan/{job_id}/result",
             status="queued",
         )
