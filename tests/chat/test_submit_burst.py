@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
 
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eco2.settings import Settings
 from tests.chat.conftest import chat_settings
-from tests.conftest import dev_login
 from tests.fakes.db import sql
 from tests.fakes.live import LiveApp
 
 CHAT = "/api/v1/chat"
-BURST = 120
+BURST = 200
 
 
 @pytest.fixture
@@ -29,28 +26,31 @@ def settings(base_settings: Settings) -> Settings:
     return chat_settings(
         base_settings,
         db_pool_size=1,
-        db_pool_timeout_seconds=0.2,
+        db_pool_timeout_seconds=0.05,
         jobs_in_process=False,
         chat_rate_limit=10_000,
     )
 
 
-async def post(client: AsyncTestClient[Litestar], chat_id: str, text: str, **headers: str) -> Any:
-    return await client.post(f"{CHAT}/{chat_id}/messages", json={"message": text}, headers=headers)
-
-
 async def test_a_burst_of_sends_on_a_tiny_pool_is_accepted_and_stored_once(
-    client: AsyncTestClient[Litestar], settings: Settings
+    live: LiveApp, settings: Settings
 ) -> None:
-    await dev_login(client, "다른사람")
-    theirs = (await client.post(CHAT, json={})).json()["id"]
-    await dev_login(client)
-    mine = (await client.post(CHAT, json={})).json()["id"]
+    await live.sign_in("다른사람")
+    theirs = (await live.http.post(CHAT, json={})).json()["id"]
+    await live.sign_in()
+    mine = (await live.http.post(CHAT, json={})).json()["id"]
+    limits = httpx.Limits(max_connections=None)
+    async with httpx.AsyncClient(
+        base_url=live.url, cookies=live.http.cookies, limits=limits, timeout=60
+    ) as http:
 
-    sends = [post(client, mine, f"질문 {n}") for n in range(BURST)]
-    sends += [post(client, mine, "같은 질문", **{"Idempotency-Key": "same"}) for _ in range(2)]
-    sends += [post(client, theirs, "남의 대화"), post(client, "not-a-chat", "없는 대화")]
-    async with asyncio.timeout(60):
+        async def post(chat_id: str, text: str, **headers: str) -> httpx.Response:
+            url = f"{CHAT}/{chat_id}/messages"
+            return await http.post(url, json={"message": text}, headers=headers)
+
+        sends = [post(mine, f"질문 {n}") for n in range(BURST)]
+        sends += [post(mine, "같은 질문", **{"Idempotency-Key": "same"}) for _ in range(2)]
+        sends += [post(theirs, "남의 대화"), post("not-a-chat", "없는 대화")]
         responses = await asyncio.gather(*sends)
 
     assert [r.status_code for r in responses] == [202] * (BURST + 2) + [404, 404]
@@ -65,9 +65,8 @@ async def test_a_burst_of_sends_on_a_tiny_pool_is_accepted_and_stored_once(
     assert sorted(c for (c,) in stored) == sorted(
         [f"질문 {n}" for n in range(BURST)] + ["같은 질문"]
     )
-    assert (
-        await sql(settings, "SELECT count(*) FROM chat.messages WHERE session_id = :id", id=theirs)
-    ) == [(0,)]
+    theirs_stored = "SELECT count(*) FROM chat.messages WHERE session_id = :id"
+    assert await sql(settings, theirs_stored, id=theirs) == [(0,)]
 
 
 async def test_a_batch_without_a_connection_fails_each_send_with_a_503(live: LiveApp) -> None:
