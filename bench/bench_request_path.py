@@ -2,14 +2,17 @@
 Litestar route served by the same process; optionally the old code beside the new.
 
     python bench/bench_request_path.py [--seconds 5] [--rounds 3] [--connections 32] [--users 100]
-                                       [--before SRC]
+                                       [--before SRC] [--tracing]
 
 1. ``eco2 serve`` on the embedded default (all domains, one granian worker) with this file's
    ASGI factory: the whole app, plus a bare Litestar app answering ``/bench/smallest`` (one
    ``@get`` returning a dict, none of our middleware or plugins) in the same worker.
    The server process alone on CPU 0; its embedded PostgreSQL and Valkey and ``wrk`` on CPU 1.
    With ``--before SRC`` a second server runs the code in ``SRC`` (a ``src`` directory) the
-   same way, with its own data dir; the two are loaded in turn, never at once.
+   same way, with its own data dir; the two are loaded in turn, never at once. With
+   ``--tracing`` two more run this code with OpenTelemetry on (``OTEL_EXPORTER_OTLP_ENDPOINT``:
+   an OTLP/HTTP sink in this process), sampling 100 % and 10 % of the traces they start
+   (``parentbased_traceidratio``; the requests carry no trace headers); "after" is tracing off.
 2. ``--users`` users signed in through the local route; every route is loaded with their
    session cookies in turn, as their browsers would send them.
 3. ``--rounds`` rounds; in each, ``wrk -t1 -c<connections>`` runs ``--seconds`` on every route
@@ -17,6 +20,12 @@ Litestar route served by the same process; optionally the old code beside the ne
    rounds of requests/s, p50 and p99, the server's CPU per request, and the ratio to the
    smallest route of the same server in the same round (the issue's yardstick: ratios are
    robust to the host's speed, which drifts while other work runs on it).
+
+Tracing off, on at 100 % and at 10 %, beside the code before tracing (issue 17)::
+
+    git worktree add --detach /tmp/base17 769f14e  # main before tracing
+    flock /tmp/eco2-bench.lock .venv/bin/python bench/bench_request_path.py --tracing \
+        --before /tmp/base17/src
 
 Before/after for issue 15 (main at 78ac29d; the bench needs ``eco2.cli.granian_server``, a
 refactor this branch made, so the old tree gets this branch's ``cli.py``)::
@@ -37,7 +46,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +67,8 @@ from _support import (
 )
 
 SERVER_CPU, CLIENT_CPU = {0}, {1}
+TRACE_SAMPLER = "parentbased_traceidratio"
+TRACE_RATIOS = {"traced 100%": "1.0", "traced 10%": "0.1"}
 SMALLEST = "/bench/smallest"
 ROUTES = {
     "smallest Litestar route": SMALLEST,
@@ -101,11 +115,20 @@ def serve(port: int) -> None:
         granian_server("127.0.0.1", port, 1, target=f"{Path(__file__).stem}:asgi").serve()
 
 
+@dataclass(frozen=True)
+class Variant:
+    """What a server runs: the code in ``src`` (default: installed), with ``env`` added."""
+
+    src: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
 @contextlib.contextmanager
-def server(data_dir: Path, src: Path | None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A server on this file's factory, running the code in ``src`` (default: installed)."""
+def server(data_dir: Path, variant: Variant) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A server on this file's factory, running ``variant``."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECO2_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECO2_", "OTEL_"))}
+    src = variant.src
     paths = [str(Path(__file__).parent), *([str(src)] if src else []), env.get("PYTHONPATH")]
     env |= {
         "ECO2_ENV": "local",
@@ -113,6 +136,7 @@ def server(data_dir: Path, src: Path | None) -> Iterator[tuple[subprocess.Popen[
         "ECO2_LOG_LEVEL": "WARNING",
         "ECO2_WASTE_INDEX_DIR": str(data_dir.parent / "waste-index"),
         "PYTHONPATH": os.pathsep.join(filter(None, paths)),
+        **variant.env,
     }
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     log = (data_dir.parent / "server.log").open("wb")
@@ -176,17 +200,55 @@ class Side:
         return cpu_seconds(self.process.pid) - sum(map(cpu_seconds, stores))
 
 
-def run(seconds: float, rounds: int, connections: int, users: int, before: Path | None) -> None:
+class OTLPSink(BaseHTTPRequestHandler):
+    """Accepts OTLP/HTTP exports (``POST /v1/traces``), counting their bytes."""
+
+    received = 0
+
+    def do_POST(self) -> None:
+        OTLPSink.received += len(self.rfile.read(int(self.headers.get("content-length", 0))))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        return
+
+
+@contextlib.contextmanager
+def otlp_sink() -> Iterator[str]:
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), OTLPSink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{sink.server_address[1]}"
+    finally:
+        sink.shutdown()
+
+
+def variants(before: Path | None, traces: str | None) -> dict[str, Variant]:
+    """The servers of this run by label: the old code, this code, this code traced."""
+    found = {"before": Variant(src=before)} if before else {}
+    found["after"] = Variant()
+    if traces:
+        traced = {"OTEL_EXPORTER_OTLP_ENDPOINT": traces, "OTEL_TRACES_SAMPLER": TRACE_SAMPLER}
+        for label, ratio in TRACE_RATIOS.items():
+            found[label] = Variant(env={**traced, "OTEL_TRACES_SAMPLER_ARG": ratio})
+    return found
+
+
+def run(
+    seconds: float, rounds: int, connections: int, users: int, before: Path | None, tracing: bool
+) -> None:
     os.sched_setaffinity(0, CLIENT_CPU)
     print(f"load average {os.getloadavg()[0]:.1f} before the run")
     work = Path(tempfile.mkdtemp(prefix="eco2-bench-path-"))
-    sources = {"before": before, "after": None} if before else {"after": None}
     try:
         with contextlib.ExitStack() as stack:
+            traces = stack.enter_context(otlp_sink()) if tracing else None
             sides = {}
-            for label, src in sources.items():
-                data_dir = work / label / "data"
-                process, base = stack.enter_context(server(data_dir, src))
+            for label, variant in variants(before, traces).items():
+                data_dir = work / label.replace(" ", "-").replace("%", "") / "data"
+                process, base = stack.enter_context(server(data_dir, variant))
                 sides[label] = Side(process, base, data_dir, users)
             for side in sides.values():  # warm-up: pools, caches, first-request paths
                 for path in ROUTES.values():
@@ -205,6 +267,8 @@ def run(seconds: float, rounds: int, connections: int, users: int, before: Path 
                     smallest = results[label, next(iter(ROUTES))][-1]["rps"]
                     results[label, name][-1]["ratio"] = results[label, name][-1]["rps"] / smallest
             report(results, seconds, rounds, connections, users)
+            if tracing:
+                print(f"the traced servers exported {OTLPSink.received / 1e6:.1f} MB of spans")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -222,7 +286,7 @@ def report(
         f"{users} signed-in users in turn · {rounds} rounds, medians"
     )
     print(
-        f"{'code':<8}{'route':<32}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}"
+        f"{'code':<12}{'route':<32}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}"
         f"{'× smallest':>12}{'(range)':>14}{'non-2xx':>9}"
     )
     for (label, name), runs in sorted(
@@ -235,7 +299,7 @@ def report(
 
         bad = sum(r["errors"] + r["socket_errors"] for r in runs)
         print(
-            f"{label:<8}{name:<32}{median('rps'):>9.0f}{median('p50_ms'):>9.2f}"
+            f"{label:<12}{name:<32}{median('rps'):>9.0f}{median('p50_ms'):>9.2f}"
             f"{median('p99_ms'):>9.2f}{median('cpu_us'):>12.0f}{statistics.median(ratios):>12.2f}"
             f"{f'{min(ratios):.2f}–{max(ratios):.2f}':>14}{bad:>9.0f}"
         )
@@ -249,12 +313,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--users", type=int, default=100, help="signed-in users, in turn")
     parser.add_argument("--before", type=Path, metavar="SRC", help="the old code's src dir")
+    parser.add_argument(
+        "--tracing", action="store_true", help="also this code traced at 100 %% and 10 %%"
+    )
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
-    run(args.seconds, args.rounds, args.connections, args.users, args.before)
+    run(args.seconds, args.rounds, args.connections, args.users, args.before, args.tracing)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins import InitPluginProtocol
+from litestar.plugins import InitPluginProtocol, PluginProtocol
 from sqlalchemy import text
 
 from eco2 import __version__, interop, registry
@@ -34,6 +34,7 @@ from eco2.platform.metrics import MetricsController, prometheus_config
 from eco2.platform.runtime import Runtime
 from eco2.platform.security import Revocations
 from eco2.platform.shutdown import Stopping, notice_stop_signals
+from eco2.platform.tracing import http_plugin, setup_tracing, trace_engine
 from eco2.settings import Settings, get_settings
 
 DOCS_PATH = "/docs"
@@ -125,6 +126,7 @@ class Eco2Plugin(InitPluginProtocol):
         settings = self.settings
         redis = redis_client(settings)
         engine = app.state.db_config.get_engine()
+        trace_engine(engine)
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)
         codec = token_codec(keys, settings) if keys else None
@@ -210,9 +212,21 @@ def create_app(
 ) -> Litestar:
     """The app of the chosen domains; ``http=False``: a job worker (platform routes only)."""
     settings = settings or get_settings()
-    return Litestar(
-        plugins=[Eco2Plugin(settings, registry.select(domains), http=http)], debug=False
-    )
+    selected = registry.select(domains)
+    plugins: list[PluginProtocol] = [Eco2Plugin(settings, selected, http=http)]
+    if setup_tracing(service_name(selected, http=http)):  # with OTEL_EXPORTER_OTLP_ENDPOINT
+        plugins.append(http_plugin())
+    return Litestar(plugins=plugins, debug=False)
+
+
+def service_name(domains: Sequence[registry.Domain], *, http: bool = True) -> str:
+    """``eco2`` for the whole app, ``eco2-scan`` for a scan pod, ``eco2-scan-worker`` for its
+    job worker (traces; ``OTEL_SERVICE_NAME`` overrides)."""
+    if len(domains) == len(registry.DOMAINS):
+        name = "eco2"
+    else:
+        name = "eco2-" + "-".join(d.name for d in domains)
+    return name if http else f"{name}-worker"
 
 
 def preload(domains: Sequence[registry.Domain]) -> None:

@@ -185,11 +185,13 @@ def authz(host: str, grpc_port: int, http_port: int) -> None:
 
     from eco2.authz.server import run
     from eco2.platform.logging import configure_logging
+    from eco2.platform.tracing import setup_tracing
 
     settings = get_settings()
     if not settings.redis_url:
         console.print("[red]eco2 authz needs ECO2_REDIS_URL (the revocation store)[/]")
         sys.exit(2)
+    setup_tracing("eco2-authz")
     configure_logging(level=settings.log_level, json=settings.json_logs)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per JWKS refresh
     console.print(f"[bold green]Eco²[/] authz: gRPC {host}:{grpc_port}, HTTP {host}:{http_port}")

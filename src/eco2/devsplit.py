@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
@@ -28,6 +29,7 @@ from rich.console import Console
 from eco2 import registry
 from eco2.authz.envoy import Upstream, bootstrap, envoy_binary
 from eco2.platform.embedded import die_with_parent, free_ports
+from eco2.platform.tracing import otlp_configured
 from eco2.settings import Settings
 
 console = Console(stderr=True)
@@ -163,7 +165,7 @@ def start_topology(sup: Supervisor, plan: SplitPlan, env: Mapping[str, str]) -> 
         f"http://{LOOPBACK}:{plan.authz_http}/ready",
     )
     config = sup.log_dir / "envoy.json"
-    config.write_text(json.dumps(envoy_config(plan), indent=1))
+    config.write_text(json.dumps(envoy_config(plan, traces=otlp_collector(env)), indent=1))
     envoy = [str(envoy_binary()), "-c", str(config), "--disable-hot-restart"]
     sup.spawn(
         "envoy",
@@ -174,13 +176,29 @@ def start_topology(sup: Supervisor, plan: SplitPlan, env: Mapping[str, str]) -> 
     sup.wait_ready()
 
 
-def envoy_config(plan: SplitPlan, listen_host: str = LOOPBACK) -> dict[str, object]:
+def envoy_config(
+    plan: SplitPlan, listen_host: str = LOOPBACK, traces: Upstream | None = None
+) -> dict[str, object]:
     return bootstrap(
         listen=Upstream(listen_host, plan.gateway),
         admin=Upstream(LOOPBACK, plan.envoy_admin),
         authz=Upstream(LOOPBACK, plan.authz_grpc),
         domains={name: Upstream(LOOPBACK, port) for name, port in plan.domains.items()},
+        traces=traces,
     )
+
+
+def otlp_collector(env: Mapping[str, str]) -> Upstream | None:
+    """Where the gateway sends its spans: the processes' OTLP/HTTP collector, when tracing is
+    on and the collector is a plain ``http://host:port`` (what Envoy's exporter can reach)."""
+    if not otlp_configured(env) or env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") != (
+        "http/protobuf"
+    ):
+        return None
+    url = urlsplit(env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""))
+    if url.scheme != "http" or not url.hostname or url.path.strip("/"):
+        return None
+    return Upstream(url.hostname, url.port or 80)
 
 
 @contextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from eco2 import registry
-from eco2.devsplit import SplitPlan, child_env
+from eco2.authz.envoy import Upstream
+from eco2.devsplit import SplitPlan, child_env, otlp_collector
 
 
 def test_every_domain_gets_a_port_and_knows_the_others() -> None:
@@ -37,3 +38,23 @@ def test_without_auth_authz_falls_back_to_local_keys(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("ECO2_AUTHZ_JWKS_URL", raising=False)
     env = child_env(SplitPlan.allocate(8000, ["users"]), "http://localhost:8000")
     assert "ECO2_AUTHZ_JWKS_URL" not in env
+
+
+@pytest.mark.parametrize(
+    ("env", "collector"),
+    [
+        ({}, None),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, Upstream("127.0.0.1", 4318)),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector"}, Upstream("collector", 80)),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4318"}, None),  # no TLS cluster
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+            None,
+        ),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_SDK_DISABLED": "true"}, None),
+    ],
+)
+def test_the_gateway_reports_to_the_processes_collector(
+    env: dict[str, str], collector: Upstream | None
+) -> None:
+    assert otlp_collector(env) == collector

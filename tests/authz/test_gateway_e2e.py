@@ -6,10 +6,6 @@ and a Valkey of its own, so the last test can stop Redis under it and bring it b
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,18 +13,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eco2.platform.embedded import EmbeddedServer, die_with_parent, free_port, start_valkey
+from eco2.platform.embedded import EmbeddedServer, start_valkey
 from eco2.platform.revocations import ENFORCEMENT_BOUND_SECONDS
 from eco2.platform.security import KeyRing
 from eco2.settings import Settings
 from tests.authz.conftest import make_codec
-from tests.conftest import FRONTEND_ORIGIN, INTERNAL_TOKEN
+from tests.conftest import FRONTEND_ORIGIN
+from tests.fakes.gateway import dev_split, split_env
 
 pytestmark = pytest.mark.slow
 
 ME = "/api/v1/user/me"
 DOMAINS = ("auth", "users", "character")
-START_TIMEOUT_SECONDS = 90.0
 
 
 class Redis:
@@ -53,46 +49,6 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
     server.stop()
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _wait_for_gateway(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(errors="replace")[-4000:]
-        if "gateway (Envoy + ext_authz) at" not in log.read_text(errors="replace"):
-            time.sleep(0.2)  # dev split prints this once every child reported ready
-            continue
-        try:
-            if httpx.get(f"{url}/api/v1/character/catalog", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"gateway not up in time:\n{log.read_text(errors='replace')[-4000:]}")
-
-
 @pytest.fixture(scope="module")
 def gateway(
     base_settings: Settings,
@@ -101,37 +57,10 @@ def gateway(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("split")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECO2_")}
-    env.update(
-        ECO2_ENV="local",
-        ECO2_DATA_DIR=str(data_dir),
-        ECO2_DATABASE_URL=base_settings.database_url or "",
-        ECO2_REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
-        ECO2_AUTH_SIGNING_KEYS=signing_key_pem,
-        ECO2_CORS_ORIGINS=FRONTEND_ORIGIN,
-        ECO2_INTERNAL_TOKEN=INTERNAL_TOKEN,
-        ECO2_NEWS_COLLECT_INTERVAL_SECONDS="0",  # the default feeds are real sites
-    )
-    port = free_port()
-    log = data_dir / "dev-split.log"
-    selection = [arg for d in DOMAINS for arg in ("--domain", d)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "eco2", "dev", "split", "--port", str(port), *selection],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent(signal.SIGTERM),  # no stray gateway if pytest dies
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_gateway(url, process, log)
-        family = _descendants(process.pid)
+    redis_url = f"redis://127.0.0.1:{redis.port}/0"
+    env = split_env(base_settings, signing_key_pem, data_dir, ECO2_REDIS_URL=redis_url)
+    with dev_split(env, DOMAINS, data_dir) as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0, log.read_text(errors="replace")[-4000:]
-    assert not [pid for pid in family if _alive(pid)], "orphans left behind"
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ DEPENDS_ON = {
     "istio-ingress": {"istiod", "istio-cni"},
     "external-secrets": {"namespaces", "pod-identity-webhook"},
     "kube-prometheus-stack": {"namespaces"},
+    "tempo": {"namespaces"},
+    "opentelemetry-collector": {"tempo"},
     "cloudnative-pg": {"namespaces"},
     "keda": {"namespaces"},
     "platform-config": {"external-secrets"},
@@ -25,7 +27,15 @@ DEPENDS_ON = {
     "external-dns": {"pod-identity-webhook"},
     "postgres": {"cloudnative-pg", "platform-config", "kube-prometheus-stack"},
     "valkey": {"platform-config", "kube-prometheus-stack"},
-    "eco2": {"postgres", "valkey", "istiod", "platform-config", "kube-prometheus-stack", "keda"},
+    "eco2": {
+        "postgres",
+        "valkey",
+        "istiod",
+        "platform-config",
+        "kube-prometheus-stack",
+        "keda",
+        "opentelemetry-collector",
+    },
     "eco2-routes": {"eco2", "istio-ingress", "aws-load-balancer-controller", "external-dns"},
 }
 PINNED = re.compile(r"^v?\d+\.\d+\.\d+$")
@@ -111,7 +121,7 @@ def test_controllers_that_mutate_webhooks_are_ignored(helm: str, env: str) -> No
         assert "ValidatingWebhookConfiguration" in kinds, name
     extension = apps["istiod"]["spec"]["source"]["helm"]["valuesObject"]["meshConfig"]
     names = {p["name"] for p in extension["extensionProviders"]}
-    assert names == {"eco2-ext-authz", "eco2-ext-authz-local"}
+    assert names == {"eco2-ext-authz", "eco2-ext-authz-local", "otel-tracing"}
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -133,3 +143,33 @@ def test_namespaces_are_valid_and_label_the_mesh() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     namespaces = {d["metadata"]["name"]: d for d in yaml.safe_load_all(path.read_text())}
     assert namespaces["eco2"]["metadata"]["labels"]["istio-injection"] == "enabled"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_traces_flow_from_app_and_mesh_through_the_collector_to_tempo(helm: str, env: str) -> None:
+    """The eco2 chart's endpoint and istiod's otel-tracing provider name the collector's
+    Service; the collector exports to Tempo; Grafana reads Tempo (pinned images)."""
+    apps = applications(helm, env)
+
+    def values(name: str) -> dict[str, Any]:
+        found: dict[str, Any] = apps[name]["spec"]["source"]["helm"]["valuesObject"]
+        return found
+
+    collector, tempo = values("opentelemetry-collector"), values("tempo")
+    namespace = apps["opentelemetry-collector"]["spec"]["destination"]["namespace"]
+    service = f"{collector['fullnameOverride']}.{namespace}.svc.cluster.local"
+    chart = load_yaml(ARGOCD.parent / "helm" / "eco2" / "values.yaml")["tracing"]
+    assert chart["endpoint"] == f"http://{service}:4318"
+    assert chart["collector"]["namespace"] == namespace
+    providers = values("istiod")["meshConfig"]["extensionProviders"]
+    (otel,) = [p["opentelemetry"] for p in providers if p["name"] == chart["istio"]["provider"]]
+    assert (otel["service"], otel["port"]) == (service, 4317)
+    exporter = collector["config"]["exporters"]["otlp/tempo"]["endpoint"]
+    tempo_namespace = apps["tempo"]["spec"]["destination"]["namespace"]
+    assert exporter == f"tempo.{tempo_namespace}.svc.cluster.local:4317"
+    assert collector["config"]["service"]["pipelines"]["traces"]["exporters"] == ["otlp/tempo"]
+    assert PINNED.match(collector["image"]["tag"])
+    assert PINNED.match(tempo["tempo"]["tag"])
+    datasources = values("kube-prometheus-stack")["grafana"]["additionalDataSources"]
+    (store,) = [d for d in datasources if d["type"] == "tempo"]
+    assert store["url"] == f"http://tempo.{tempo_namespace}.svc.cluster.local:3100"

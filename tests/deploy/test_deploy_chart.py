@@ -36,6 +36,7 @@ CRD_KINDS = {
     "ExternalSecret": "external-secrets.io/v1",
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
+    "Telemetry": "telemetry.istio.io/v1",
     "ScaledObject": "keda.sh/v1alpha1",
     "TriggerAuthentication": "keda.sh/v1alpha1",
 }
@@ -115,6 +116,7 @@ CRD_SPEC_FIELDS = {
     "ExternalSecret": {"refreshInterval", "secretStoreRef", "target", "data", "dataFrom"},
     "ServiceMonitor": {"selector", "namespaceSelector", "endpoints", "jobLabel"},
     "PrometheusRule": {"groups"},
+    "Telemetry": {"selector", "targetRefs", "tracing", "metrics", "accessLogging"},
     "ScaledObject": {
         "scaleTargetRef",
         "pollingInterval",
@@ -443,9 +445,11 @@ def test_adding_a_domain_is_one_values_entry(render: Renderer) -> None:
 def test_workloads_and_routes_render_separately(render: Renderer) -> None:
     route_kinds = {"Gateway", "VirtualService", "Ingress"}
     workloads_only = {d["kind"] for d in render.docs("dev", "routes.enabled=false")}
-    routes_only = {d["kind"] for d in render.docs("dev", "workloads.enabled=false")}
+    routes = render.docs("dev", "workloads.enabled=false")
     assert not workloads_only & route_kinds
-    assert routes_only == route_kinds
+    # the gateway's tracing comes with the routes, the sidecars' with the workloads
+    assert {d["kind"] for d in routes} == route_kinds | {"Telemetry"}
+    assert set(by_kind(routes, "Telemetry")) == {"eco2-gateway-tracing"}
 
 
 # --- security policies --------------------------------------------------------------------------
@@ -493,6 +497,75 @@ def test_network_policies_default_deny_with_explicit_allows(
     https = next(r for r in egress if r["ports"] == [{"port": 443, "protocol": "TCP"}])
     assert "169.254.169.254/32" in https["to"][0]["ipBlock"]["except"]
     assert ("eco2-authz-ingress" in policies) == (mode == "central")
+
+
+# --- tracing --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "mode"), VARIANTS)
+def test_every_app_container_exports_traces_to_the_collector(
+    render: Renderer, env: str, mode: str
+) -> None:
+    """OTEL_* on each eco2 container (named for its workload), Istio's Envoys reporting to the
+    same collector, and the egress that lets both reach it."""
+    docs = docs_for(render, env, mode)
+    tracing = VALUES["tracing"]
+    env_values = load_yaml(CHART / f"values-{env}.yaml").get("tracing", {})
+    for name, deployment in by_kind(docs, "Deployment").items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            variables = {e["name"]: e.get("value") for e in container["env"]}
+            service = "eco2-authz" if container["name"] == "authz" else name
+            assert variables["OTEL_SERVICE_NAME"] == service, (name, container["name"])
+            assert variables["OTEL_EXPORTER_OTLP_ENDPOINT"] == tracing["endpoint"]
+            assert variables["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+            sampled = env_values.get("samplerArg", tracing["samplerArg"])
+            assert variables["OTEL_TRACES_SAMPLER_ARG"] == sampled
+            assert "k8s.pod.name=$(K8S_POD_NAME)" in variables["OTEL_RESOURCE_ATTRIBUTES"]
+    telemetry = by_kind(docs, "Telemetry")
+    assert {t["metadata"]["namespace"] for t in telemetry.values()} == {"eco2", "istio-ingress"}
+    for resource in telemetry.values():
+        (rule,) = resource["spec"]["tracing"]
+        assert rule["providers"] == [{"name": tracing["istio"]["provider"]}]
+        assert 0 < rule["randomSamplingPercentage"] <= 100
+    gateway = telemetry["eco2-gateway-tracing"]["spec"]["selector"]["matchLabels"]
+    assert gateway == VALUES["istio"]["gateway"]["selector"]
+    egress = by_kind(docs, "NetworkPolicy")["eco2-egress"]["spec"]["egress"]
+    (to_collector,) = [
+        rule
+        for rule in egress
+        if rule["to"][0].get("namespaceSelector", {}).get("matchLabels", {})
+        == {"kubernetes.io/metadata.name": tracing["collector"]["namespace"]}
+    ]
+    assert {p["port"] for p in to_collector["ports"]} == {4317, 4318}
+
+
+def test_tracing_off_renders_no_tracing(render: Renderer) -> None:
+    docs = render.docs("prod", "tracing.enabled=false")
+    assert by_kind(docs, "Telemetry") == {}
+    for deployment in by_kind(docs, "Deployment").values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert not any(e["name"].startswith("OTEL_") for e in container.get("env", []))
+
+
+def test_dashboard_links_metrics_to_traces(render: Renderer) -> None:
+    dashboards = by_kind(render.docs("prod"), "ConfigMap")["eco2-dashboards"]
+    (dashboard_json,) = dashboards["data"].values()
+    dashboard = json.loads(dashboard_json)
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["traces"]["query"] == "tempo"
+    trace_panels = [
+        p for p in dashboard["panels"] if p.get("datasource", {}).get("type") == "tempo"
+    ]
+    assert trace_panels
+    assert all(t["queryType"] == "traceql" for p in trace_panels for t in p["targets"])
+    links = [
+        link["url"]
+        for p in dashboard["panels"]
+        for link in p.get("fieldConfig", {}).get("defaults", {}).get("links", [])
+    ]
+    # a domain's panel opens that domain's traces: service names are the workloads' names
+    assert any('resource.service.name=\\"eco2-${__field.labels.domain}\\"' in u for u in links)
+    assert dashboard["links"][0]["url"].startswith("/explore?")
 
 
 # --- configuration and secrets -----------------------------------------------------------------
@@ -642,7 +715,7 @@ def test_observability(render: Renderer, env: str) -> None:
     assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
     (dashboard_json,) = dashboards["data"].values()
     dashboard = json.loads(dashboard_json)
-    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
+    exprs = " ".join(t.get("expr", "") for p in dashboard["panels"] for t in p.get("targets", []))
     for metric in (
         "eco2_requests_total",
         "eco2_request_duration_seconds_bucket",

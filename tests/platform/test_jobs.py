@@ -3,13 +3,14 @@ end) and the engine's give-up path for a job whose attempts all died."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from eco2.platform.job_events import EventLog, NewEvent, StaleAttempt
+from eco2.platform.job_events import EventHub, EventLog, NewEvent, StaleAttempt
 from eco2.settings import Settings
 from tests.fakes.db import sql
 from tests.fakes.live import live_app
@@ -99,6 +100,26 @@ async def test_a_batch_is_one_write_each_event_once_in_order(redis: Redis) -> No
     assert second.ended
     with pytest.raises(StaleAttempt):
         await first.emit_many([NewEvent("token", {})])
+
+
+async def test_a_notification_in_another_format_makes_streams_read_the_log(redis: Redis) -> None:
+    """During a rolling deploy a pod of the previous release publishes one event per message;
+    a stream here must still see it (from the log), not wait for its deadline."""
+    log = EventLog(redis, "test", ttl=60, terminal=("done",))
+    hub = EventHub(log)
+    await log.create("j3", "owner", time.time() + 60, ("queued", "queued", {}))
+    stream = hub.stream("j3", None, time.time() + 30, keepalive=20)
+    try:
+        assert [e.name for e in (await anext(stream)) or []] == ["queued"]
+        following = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.3)  # the stream waits on the hub
+        await redis.rpush(log.keys.events("j3"), b'[2,"done",{"ok":true}]')  # as a writer would
+        await redis.publish(log.keys.notify("j3"), b'{"seq":2,"name":"done"}')
+        batch = await asyncio.wait_for(following, 5)
+    finally:
+        await stream.aclose()
+        await hub.close()
+    assert [(e.seq, e.name) for e in batch or []] == [(2, "done")]
 
 
 async def test_a_job_whose_every_attempt_died_is_given_up(settings: Settings) -> None:

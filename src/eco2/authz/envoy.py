@@ -17,8 +17,24 @@ from typing import Any
 from eco2 import registry
 
 AUTHZ_CLUSTER = "eco2_authz"
-# What the authz server reads; nothing else (e.g. request bodies) leaves the gateway.
-AUTHZ_HEADERS = ("authorization", "cookie", "origin")
+TRACES_CLUSTER = "otel_collector"
+GATEWAY_SERVICE = "eco2-gateway"
+# What the authz server reads; nothing else (e.g. request bodies) leaves the gateway. The
+# trace headers let the check join the request's trace (W3C and B3, as Istio sends them).
+AUTHZ_HEADERS = (
+    "authorization",
+    "cookie",
+    "origin",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+)
 _TYPES = "type.googleapis.com/envoy.extensions"
 
 
@@ -52,14 +68,38 @@ def bootstrap(
     authz: Upstream,
     domains: Mapping[str, Upstream],
     authz_timeout: str = "0.5s",
+    traces: Upstream | None = None,
 ) -> dict[str, Any]:
+    """``traces``: an OTLP/HTTP collector the gateway reports its spans to, like Istio's
+    ingress gateway (it starts each request's trace and sends ``traceparent`` on)."""
     clusters = [_cluster(cluster_name(name), up) for name, up in domains.items()]
     clusters.append(_cluster(AUTHZ_CLUSTER, authz, http2=True))
+    listener = _listener(listen, routes(domains), authz_timeout)
+    if traces is not None:
+        clusters.append(_cluster(TRACES_CLUSTER, traces))
+        manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        manager["tracing"] = _tracing(traces)
     return {
         "admin": {"address": _address(admin)},
-        "static_resources": {
-            "listeners": [_listener(listen, routes(domains), authz_timeout)],
-            "clusters": clusters,
+        "static_resources": {"listeners": [listener], "clusters": clusters},
+    }
+
+
+def _tracing(collector: Upstream) -> dict[str, Any]:
+    return {
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "http_service": {
+                    "http_uri": {
+                        "uri": f"http://{collector.host}:{collector.port}/v1/traces",
+                        "cluster": TRACES_CLUSTER,
+                        "timeout": "1s",
+                    },
+                },
+                "service_name": GATEWAY_SERVICE,
+            },
         },
     }
 

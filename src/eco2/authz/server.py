@@ -14,6 +14,7 @@ import structlog
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 from envoy.service.auth.v3 import external_auth_pb2_grpc as pb_grpc
+from envoy.service.auth.v3.attribute_context_pb2 import AttributeContext
 from envoy.type.v3.http_status_pb2 import HttpStatus
 from google.rpc import code_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -24,6 +25,7 @@ from eco2.authz.http import start_http
 from eco2.authz.keys import KeySource, key_source
 from eco2.authz.metrics import CHECK_SECONDS, REVOCATIONS, decision_counter
 from eco2.authz.tokens import TokenVerifier
+from eco2.platform import tracing
 from eco2.platform.revocations import RevocationCache, fallback_client
 from eco2.settings import Settings
 
@@ -34,21 +36,53 @@ OVERWRITE = HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD
 _OK = status_pb2.Status(code=code_pb2.OK)
 _DENIED = status_pb2.Status(code=code_pb2.PERMISSION_DENIED)
 RESPONSE_CACHE_SIZE = 4096
+CHECK_SPAN = f"{SERVICE_NAME}/Check"
 
 
 class AuthorizationServicer(pb_grpc.AuthorizationServicer):  # type: ignore[misc]
-    def __init__(self, decider: Decider) -> None:
+    def __init__(self, decider: Decider, *, traced: bool = False) -> None:
         self.decider = decider
+        self.traced = traced
 
     async def Check(  # noqa: N802 (the gRPC method name)
         self, request: pb.CheckRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.CheckResponse:
-        started = time.perf_counter()
         http = request.attributes.request.http
+        if self.traced:
+            return to_response(await self._traced_decide(http, context))
+        return to_response(await self._decide(http))
+
+    async def _decide(self, http: AttributeContext.HttpRequest) -> Decision:
+        started = time.perf_counter()
         decision = await self.decider.decide(CheckInput(http.method, http.path, http.headers))
         CHECK_SECONDS.observe(time.perf_counter() - started)
         decision_counter(decision.result, decision.reason).inc()
-        return to_response(decision)
+        return decision
+
+    async def _traced_decide(
+        self, http: AttributeContext.HttpRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> Decision:
+        """The check as a span of the request's trace: a traced gateway puts its ext_authz
+        span in the call's metadata; otherwise the checked request's own headers (which
+        Envoy copies into the CheckRequest) carry the trace the check belongs to."""
+        parent = tracing.check_context(
+            tracing.metadata_carrier(context.invocation_metadata()), http.headers
+        )
+        with tracing.span(
+            CHECK_SPAN,
+            "server",
+            parent=parent,
+            attributes={"rpc.system": "grpc", "rpc.service": SERVICE_NAME, "rpc.method": "Check"},
+        ) as span:
+            decision = await self._decide(http)
+            span.set_attributes(
+                {
+                    "eco2.authz.result": decision.result,
+                    "eco2.authz.reason": decision.reason,
+                    "request_id": http.headers.get("x-request-id", ""),
+                }
+            )
+            return decision
 
 
 def to_response(decision: Decision) -> pb.CheckResponse:
@@ -118,7 +152,7 @@ class AuthzService:
         self.revocations.start()
         self._grpc = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         pb_grpc.add_AuthorizationServicer_to_server(
-            AuthorizationServicer(self.decider()), self._grpc
+            AuthorizationServicer(self.decider(), traced=tracing.enabled()), self._grpc
         )
         health_pb2_grpc.add_HealthServicer_to_server(await _health(), self._grpc)
         self.grpc_port = self._grpc.add_insecure_port(f"{host}:{grpc_port}")

@@ -26,8 +26,15 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import ExceptionHandlersMap, Receive, Scope, Send
+from prometheus_client import Counter
 
 log = structlog.get_logger(__name__)
+
+UNAVAILABLE = Counter(
+    "eco2_unavailable_responses",
+    "503 answers by code: a store or another domain down, slow or not configured.",
+    ["code"],
+)
 
 
 class AppError(Exception):
@@ -90,6 +97,16 @@ class ServiceUnavailable(AppError):
     message = "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해 주세요."
 
 
+def failure_code(exc: BaseException) -> str:
+    """A failure as a metrics label: its stable code (``model_timeout``, a domain's
+    ``character_unavailable``) or kind, else its class; a small closed set either way."""
+    for name in ("code", "kind"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(exc).__name__
+
+
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
@@ -104,6 +121,8 @@ def _json(
 
 
 def _app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[Any]:
+    if exc.status_code == HTTP_503_SERVICE_UNAVAILABLE:
+        UNAVAILABLE.labels(exc.code).inc()
     return _json(exc.status_code, error_body(exc.code, exc.message, exc.field), exc.headers)
 
 
@@ -181,6 +200,7 @@ def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Respons
     log.warning(
         "dependency_unavailable", path=request.url.path, code=code, error=type(exc).__name__
     )
+    UNAVAILABLE.labels(code).inc()
     return _json(
         HTTP_503_SERVICE_UNAVAILABLE,
         error_body(code, "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해 주세요."),

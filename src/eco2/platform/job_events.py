@@ -32,7 +32,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -377,7 +377,11 @@ class EventHub:
             return
         try:
             events = _decode_events(data)
-        except msgspec.DecodeError:  # the closing wake-up, or not ours
+        except msgspec.DecodeError:  # the closing wake-up, or a format this process cannot read
+            if data:  # e.g. one event from a pod of the previous release: the log has it
+                for waiter in waiters:
+                    waiter.reread = True
+                    waiter.wake.set()
             return
         for waiter in waiters:
             waiter.inbox.extend(events)
@@ -422,7 +426,7 @@ class EventHub:
         *,
         keepalive: float,
         replay: Replay | None = None,
-    ) -> AsyncIterator[list[JobEvent] | None]:
+    ) -> AsyncGenerator[list[JobEvent] | None]:
         """Events after ``since`` (a ``Last-Event-ID``; None: a first connection, whose backlog
         ``replay`` may rewrite) until the terminal one or ``deadline`` (epoch seconds), in
         batches as they were written; ``None`` asks for a keepalive. A finished job gives its

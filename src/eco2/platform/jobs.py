@@ -40,7 +40,8 @@ from streaq.constants import REDIS_GROUP, REDIS_HEALTH
 from streaq.task import AsyncRegisteredTask
 from streaq.utils import now_ms
 
-from eco2.platform.errors import ServiceUnavailable
+from eco2.platform import tracing
+from eco2.platform.errors import ServiceUnavailable, failure_code
 from eco2.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,18 @@ QUEUE_DEPTH = Gauge(
     "Jobs waiting or running in a queue (the queue's stream length).",
     ["queue"],
 )
+BACKLOG_AGE = Gauge(
+    "eco2_job_backlog_age_seconds",
+    "Age of the oldest job waiting or running in a queue (0: none).",
+    ["queue"],
+)
+FAILURES = Counter(
+    "eco2_job_failures",
+    "Failed job attempts by queue and code (the failure's code, else its class; worker_lost).",
+    ["queue", "code"],
+)
+TRACE_CONTEXT = "_trace"
+"""The payload key carrying the submitting request's trace context (``traceparent``, ...)."""
 
 
 def job_lifetime(settings: Settings, attempt_timeout: float) -> float:
@@ -210,13 +223,20 @@ class JobQueue:
         async def run(payload: Payload) -> None:
             context = self._tasks[spec.name].context
             attempt = Attempt(context.task_id, context.tries, limit)
+            carrier = payload.pop(TRACE_CONTEXT, None)  # the submitting request's trace
+            with tracing.job_span(spec.name, attempt.job_id, carrier, attempt=attempt.number):
+                await attempt_once(attempt, payload)
+
+        async def attempt_once(attempt: Attempt, payload: Payload) -> None:
             if attempt.number > limit:  # the last attempt died with its worker
+                FAILURES.labels(self.name, "worker_lost").inc()
                 JOBS.labels(self.name, "given_up").inc()
                 await spec.give_up(attempt, payload)
                 return
             try:
                 await spec.run(attempt, payload)
             except RetryLater as exc:
+                FAILURES.labels(self.name, failure_code(exc.__cause__ or exc)).inc()
                 if attempt.last:
                     JOBS.labels(self.name, "given_up").inc()
                     await spec.give_up(attempt, payload)
@@ -227,8 +247,9 @@ class JobQueue:
             except anyio.get_cancelled_exc_class():
                 JOBS.labels(self.name, "handed_back").inc()
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("job_failed", queue=self.name, job_id=attempt.job_id)
+                FAILURES.labels(self.name, failure_code(exc)).inc()
                 JOBS.labels(self.name, "given_up").inc()
                 await spec.give_up(attempt, payload)
                 return
@@ -275,6 +296,8 @@ class JobQueue:
     async def enqueue(self, job: str, job_id: str, payload: Payload) -> None:
         """Queue ``job`` under ``job_id``; a job with that id already queued or running is
         left as it is (so a retried submit queues nothing twice)."""
+        if tracing.enabled():  # the job's run continues the submitting request's trace
+            payload = {**payload, TRACE_CONTEXT: tracing.context_carrier()}
         task = self._tasks[job].enqueue(payload)
         task.id = job_id
         try:
@@ -308,6 +331,17 @@ class JobQueue:
     async def depth(self) -> int:
         await self._open()
         return await self._client.queue_size()
+
+    async def backlog_age(self) -> float:
+        """Seconds since the oldest entry of the stream was queued (entries leave the stream
+        when their job ends; an entry id starts with its time in milliseconds)."""
+        await self._open()
+        entries = await self._client.redis.xrange(stream_key(self.name), count=1)
+        if not entries:
+            return 0.0
+        identifier = entries[0].identifier
+        text = identifier.decode() if isinstance(identifier, bytes) else identifier
+        return max(0.0, (now_ms() - int(text.split("-")[0])) / 1000)
 
     async def close(self) -> None:
         if self._holder is not None:
@@ -369,6 +403,7 @@ class Jobs:
             for queue in self._queues.values():
                 with contextlib.suppress(Exception):  # a metric; Redis may be away
                     QUEUE_DEPTH.labels(queue.name).set(await queue.depth())
+                    BACKLOG_AGE.labels(queue.name).set(await queue.backlog_age())
             await asyncio.sleep(DEPTH_REFRESH_SECONDS)
 
     def begin_drain(self) -> None:

@@ -12,6 +12,9 @@ import sys
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import EventDict, WrappedLogger
+
+from eco2.platform import tracing
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
@@ -19,13 +22,16 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
-    """JSON lines in clusters (machine-read), colourful console output locally."""
+    """JSON lines in clusters (machine-read), colourful console output locally; with tracing
+    on (``setup_tracing`` first), each line written inside a span names its trace and span."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
+    joined: list[structlog.types.Processor] = [add_trace_ids] if tracing.enabled() else []
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            *joined,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
@@ -58,8 +64,18 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
+def add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """``trace_id`` and ``span_id`` of the current span: a log line leads to its trace."""
+    ids = tracing.current_ids()
+    if ids is not None:
+        event["trace_id"], event["span_id"] = ids
+    return event
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Accept a well-formed client ``x-request-id`` or mint one; bind it to logs; echo it."""
+    """Accept a well-formed client ``x-request-id`` or mint one; bind it to logs and record it
+    on the request's span (when tracing); echo it."""
+    traced = tracing.enabled()
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -71,6 +87,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else _request_ids.next()
         echoed = (_REQUEST_ID_HEADER, request_id.encode())
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        if traced:
+            tracing.record_request_id(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

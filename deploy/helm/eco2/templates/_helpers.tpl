@@ -134,6 +134,30 @@ overrides, plus the Deployment args and the pod's grace period (the drain plus a
     name: {{ include "eco2.secretName" . }}
 {{- end -}}
 
+{{/* OTEL_* settings of a container (platform/tracing.py): export to the collector as
+`service`, with the chart's sampler. Call with (dict "root" $ "service" "eco2-scan"). */}}
+{{- define "eco2.tracingEnv" -}}
+{{- $t := .root.Values.tracing -}}
+{{- if $t.enabled }}
+- name: OTEL_SERVICE_NAME
+  value: {{ .service | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $t.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ $t.sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerArg | quote }}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "k8s.namespace.name=%s,k8s.pod.name=$(K8S_POD_NAME)" .root.Release.Namespace | quote }}
+{{- end -}}
+{{- end -}}
+
 {{/* ECO2_SERVICE_URLS ("auth=http://eco2-auth:8000,..."): how split domain pods reach each other. */}}
 {{- define "eco2.serviceUrls" -}}
 {{- $root := . -}}

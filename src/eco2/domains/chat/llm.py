@@ -37,6 +37,7 @@ from eco2.domains.chat.render import clean, fix_bold
 from eco2.domains.chat.schemas import Intent
 from eco2.domains.chat.toolcalls import ToolState, run_tool
 from eco2.domains.chat.tools import Toolbox
+from eco2.platform.model_calls import model_call
 from eco2.platform.openai_client import client_from_settings, make_client
 from eco2.settings import Settings
 
@@ -117,18 +118,19 @@ class OpenAIAssistant:
         self, messages: list[dict[str, Any]], turn: Turn, progress: Progress, answer: list[str]
     ) -> _Round:
         step = _Round()
-        try:
-            stream = await self._client.chat.completions.create(
-                model=self._model,
-                messages=cast("list[ChatCompletionMessageParam]", messages),
-                tools=cast("list[ChatCompletionToolParam]", TOOLS),
-                temperature=turn.temperature,
-                stream=True,
-            )
-            async for chunk in stream:
-                await self._absorb(chunk, step, progress, answer)
-        except openai.OpenAIError as exc:
-            raise model_error(exc) from exc
+        async with model_call("openai", self._model, "chat"):  # the API spoken
+            try:
+                stream = await self._client.chat.completions.create(
+                    model=self._model,
+                    messages=cast("list[ChatCompletionMessageParam]", messages),
+                    tools=cast("list[ChatCompletionToolParam]", TOOLS),
+                    temperature=turn.temperature,
+                    stream=True,
+                )
+                async for chunk in stream:
+                    await self._absorb(chunk, step, progress, answer)
+            except openai.OpenAIError as exc:
+                raise model_error(exc) from exc
         return step
 
     async def _absorb(

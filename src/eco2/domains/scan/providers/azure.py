@@ -23,8 +23,10 @@ from eco2.domains.scan.providers.retry import (
     with_retries,
 )
 from eco2.domains.scan.providers.vocabulary import vote
+from eco2.platform.model_calls import model_call
 from eco2.settings import Settings
 
+IMAGE_ANALYSIS_MODEL = "image-analysis-4.0"  # the service's API version: it names no model
 FEATURES = [
     VisualFeatures.TAGS,
     VisualFeatures.OBJECTS,
@@ -87,9 +89,10 @@ class AzureVision:
         )
 
     async def observe(self, scan: ScanInput) -> Observation:
-        result = await with_retries(
-            lambda: self._analyze(scan.image_url), classify_error, self._policy, self.name
-        )
+        async with model_call(self.name, IMAGE_ANALYSIS_MODEL, "image_analysis"):
+            result = await with_retries(
+                lambda: self._analyze(scan.image_url), classify_error, self._policy, self.name
+            )
         found = labels(result)
         text = ocr_text(result)
         evidence = tuple(f"{n}:{c:.2f}" for n, c in found[:12]) + ((f"ocr:{text}",) if text else ())

@@ -37,6 +37,7 @@ from eco2.domains.scan.providers.schemas import (
     vision_schema,
 )
 from eco2.knowledge import KnowledgeBase
+from eco2.platform.model_calls import model_call
 
 
 def classify_error(exc: Exception) -> Failure | None:
@@ -98,6 +99,7 @@ class StructuredCall:
         instructions: str,
     ) -> None:
         self._client, self._policy = client, policy
+        self._name, self._model = name, model
         text_format = {"type": "json_schema", "name": name, "schema": schema, "strict": True}
         self._fixed = {
             "model": model,
@@ -113,13 +115,14 @@ class StructuredCall:
         async def call() -> httpx2.Response:
             return await self._client.post("/responses", cast_to=httpx2.Response, content=content)
 
-        raw = await with_retries(call, classify_error, self._policy, "openai")
-        try:
-            text = msgspec.json.decode(raw.content, type=_Response).output_text
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise ProviderError("model_bad_output", str(exc)) from exc
-        if not text:
-            raise ProviderError("model_bad_output", "empty output")
+        async with model_call("openai", self._model, self._name):
+            raw = await with_retries(call, classify_error, self._policy, "openai")
+            try:
+                text = msgspec.json.decode(raw.content, type=_Response).output_text
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise ProviderError("model_bad_output", str(exc)) from exc
+            if not text:
+                raise ProviderError("model_bad_output", "empty output")
         return text.encode()
 
 
