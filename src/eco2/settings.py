@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     db_statement_timeout_seconds: float = Field(default=5.0, gt=0)
     db_pool_timeout_seconds: float = Field(default=3.0, gt=0)
+    db_pool_size: int = Field(default=20, ge=1)  # per process, and as many again under a burst
     redis_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     redis_socket_timeout_seconds: float = Field(default=2.0, gt=0)
     redis_pool_timeout_seconds: float = Field(default=2.0, gt=0)

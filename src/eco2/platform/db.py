@@ -77,8 +77,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     request with a 503 in seconds instead of hanging it), idle connections checked before use."""
     engine = create_async_engine(
         async_url(settings.database_url or ""),
-        pool_size=20,
-        max_overflow=20,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=deadlines(settings),
         hide_parameters=True,  # error messages (and so logs) never carry user data

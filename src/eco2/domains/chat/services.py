@@ -54,9 +54,10 @@ from eco2.domains.chat.tools import Toolbox
 from eco2.domains.images.interface import check_image_url
 from eco2.knowledge import load_knowledge
 from eco2.platform import ratelimit
+from eco2.platform.batching import BatchWriter
 from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
 from eco2.platform.idempotency import claim_job_id
-from eco2.platform.ids import parse_user_id
+from eco2.platform.ids import parse_id, parse_user_id
 from eco2.platform.job_events import (
     EventHub,
     EventLog,
@@ -131,6 +132,8 @@ class ChatService:
             tokens=runtime.tokens,
             lifetime=self.lifetime,
         )
+        # A burst of sends: a few transactions, not a pooled connection per send.
+        self.sends = BatchWriter(runtime.sessions, store.add_user_messages, name="chat.sends")
         self.queue = runtime.jobs.queue(KIND)
         self.queue.register(
             JobSpec("answer", self._run_job, self._give_up, timeout=settings.chat_timeout_seconds)
@@ -217,26 +220,18 @@ class ChatService:
             return _persistence(message)
 
     async def _open(
-        self, user_id: str, chat_id: str | None, turn: Turn, message_id: uuid.UUID | None = None
+        self, user_id: str, chat_id: str | None, turn: Turn
     ) -> tuple[ChatSession, ChatMessage]:
-        """The chat (new when ``chat_id`` is None) and the stored user message (stored once
-        when ``message_id`` is given)."""
+        """The chat (new when ``chat_id`` is None) and the user's message, stored in it."""
         owner = parse_user_id(user_id)
         async with self.runtime.sessions.begin() as session:
             if chat_id is None:
                 chat = await store.create(session, owner, None)
             else:
                 chat = await store.owned(session, owner, chat_id)
-            message = await session.get(ChatMessage, message_id) if message_id else None
-            if message is None:
-                message = await store.add_message(
-                    session,
-                    chat,
-                    message_id,
-                    role="user",
-                    content=turn.text,
-                    image_url=turn.image_url,
-                )
+            message = await store.add_message(
+                session, chat, role="user", content=turn.text, image_url=turn.image_url
+            )
             return chat, message
 
     async def legacy(self, user_id: str, data: LegacyMessage) -> LegacyAnswer:
@@ -267,7 +262,17 @@ class ChatService:
             {"chat_id": chat_id, "message": data},
             self.runtime.settings.idempotency_ttl_seconds,
         )
-        chat, message = await self._open(user_id, chat_id, turn, user_message_id(job_id))
+        chat = parse_id(chat_id, store.not_found)
+        message = user_message_id(job_id)
+        await self.sends.write(
+            {
+                "owner": parse_user_id(user_id),
+                "chat_id": chat,
+                "message_id": message,
+                "content": turn.text,
+                "image_url": turn.image_url,
+            }
+        )
         queued = {"stage": "queued", "status": "completed", "progress": 0}
         try:
             deadline = time.time() + self.lifetime
@@ -278,8 +283,8 @@ class ChatService:
             raise ServiceUnavailable(code="event_store_unavailable") from exc
         job = ChatJob(
             user_id,
-            str(chat.id),
-            str(message.id),
+            str(chat),
+            str(message),
             turn.text,
             turn.image_url,
             turn.position,
@@ -406,6 +411,7 @@ class ChatService:
 
     async def close(self) -> None:
         await self.streams.close()
+        await self.sends.close()
         close = getattr(self.assistant, "close", None)
         if close is not None:
             await close()

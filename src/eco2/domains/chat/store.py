@@ -118,6 +118,15 @@ async def add_message(
     session: AsyncSession, chat: ChatSession, message_id: uuid.UUID | None = None, **values: Any
 ) -> ChatMessage:
     """Append a message and keep the chat's counters, preview and title current."""
+    message = append(session, chat, message_id, **values)
+    await session.flush()
+    return message
+
+
+def append(
+    session: AsyncSession, chat: ChatSession, message_id: uuid.UUID | None = None, **values: Any
+) -> ChatMessage:
+    """:func:`add_message` left to the session's next flush."""
     message = ChatMessage(
         id=message_id or uuid.uuid4(), session_id=chat.id, user_id=chat.user_id, **values
     )
@@ -128,8 +137,49 @@ async def add_message(
     chat.preview = message.content[:PREVIEW_CHARS] or chat.preview
     if chat.title is None and message.role == "user":
         chat.title = (message.content or "사진 분리배출 문의")[:TITLE_CHARS]
-    await session.flush()
     return message
+
+
+async def add_user_messages(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> list[Exception | None]:
+    """Store a batch of users' messages (``owner``, ``chat_id``, ``message_id``, ``content``,
+    ``image_url``) in a few statements: per row, :func:`not_found` when the chat is not the
+    owner's, else ``None`` (a message already stored, by a retried submit, is kept as it is)."""
+    chat_ids = sorted({row["chat_id"] for row in rows})  # locked in one order: no deadlock
+    chats = {
+        chat.id: chat
+        for chat in await session.scalars(
+            select(ChatSession)
+            .where(ChatSession.id.in_(chat_ids))
+            .order_by(ChatSession.id)
+            .with_for_update()
+        )
+    }
+    stored = set(
+        await session.scalars(
+            select(ChatMessage.id).where(ChatMessage.id.in_([row["message_id"] for row in rows]))
+        )
+    )
+    outcomes: list[Exception | None] = []
+    for row in rows:
+        chat = chats.get(row["chat_id"])
+        if chat is None or chat.user_id != row["owner"]:
+            outcomes.append(not_found())
+            continue
+        if row["message_id"] not in stored:
+            stored.add(row["message_id"])
+            append(
+                session,
+                chat,
+                row["message_id"],
+                role="user",
+                content=row["content"],
+                image_url=row["image_url"],
+            )
+        outcomes.append(None)
+    await session.flush()
+    return outcomes
 
 
 async def delete_chat(session: AsyncSession, chat: ChatSession) -> None:

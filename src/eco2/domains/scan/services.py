@@ -46,7 +46,7 @@ from eco2.domains.scan.schemas import (
     ScanMetrics,
     ScanResponse,
 )
-from eco2.domains.scan.writer import BatchWriter
+from eco2.platform.batching import BatchWriter
 from eco2.platform.db import utcnow
 from eco2.platform.errors import NotFound, ServiceUnavailable
 from eco2.platform.idempotency import claim_job_id
@@ -125,10 +125,14 @@ class ScanService:
             tokens=runtime.tokens,
             lifetime=self.lifetime,
         )
-        self.inserts = BatchWriter(runtime.sessions, insert(SCANS), durable=owes_reward)
+        self.inserts = BatchWriter.of(
+            runtime.sessions, insert(SCANS), name="scan.inserts", durable=owes_reward
+        )
         # A burst of submits: a few statements, not a pooled connection per submit.
-        self.submits = BatchWriter(runtime.sessions, insert(SCANS).on_conflict_do_nothing())
-        self.rewards = BatchWriter(
+        self.submits = BatchWriter.of(
+            runtime.sessions, insert(SCANS).on_conflict_do_nothing(), name="scan.submits"
+        )
+        self.rewards = BatchWriter.of(
             runtime.sessions,
             update(SCANS)
             .where(SCANS.c.id == bindparam("b_id"), SCANS.c.reward_due)
@@ -139,6 +143,7 @@ class ScanService:
                     bindparam("b_timing", type_=JSONB)
                 ),
             ),
+            name="scan.rewards",
         )
         self.queue = runtime.jobs.queue(KIND)
         self.queue.register(

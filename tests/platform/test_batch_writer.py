@@ -1,4 +1,4 @@
-"""The scans' batch writer: a batch that fails as a whole fails every writer in it."""
+"""platform/batching.BatchWriter: a batch that fails as a whole fails every write in it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from eco2.domains.scan.writer import BatchWriter
+from eco2.platform.batching import BatchWriter
 from eco2.platform.db import async_url, session_factory
 from eco2.settings import Settings
 
@@ -19,7 +19,7 @@ async def test_a_failed_batch_fails_every_write_in_it(settings: Settings) -> Non
     engine = create_async_engine(
         async_url(settings.database_url or ""), pool_size=1, max_overflow=0, pool_timeout=0.2
     )
-    writer = BatchWriter(session_factory(engine), text("SELECT :n"))
+    writer = BatchWriter.of(session_factory(engine), text("SELECT :n"), name="test")
     try:
         async with engine.connect():  # holds the pool's only connection
             writes = [asyncio.create_task(writer.write({"n": str(n)})) for n in range(3)]
