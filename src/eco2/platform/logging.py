@@ -15,19 +15,19 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, WrappedLogger
 
 from eco2.platform import tracing
-from eco2.platform.security import redact_tickets as redact
+from eco2.platform.security import redact_tickets
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def redact_tickets(
+def drop_tickets(
     _: object, __: str, event_dict: structlog.types.EventDict
 ) -> structlog.types.EventDict:
     for key, value in event_dict.items():
         if isinstance(value, str):
-            event_dict[key] = redact(value)
+            event_dict[key] = redact_tickets(value)
     return event_dict
 
 
@@ -37,7 +37,7 @@ class RedactTickets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "ticket=" in message:
-            record.msg, record.args = redact(message), None
+            record.msg, record.args = redact_tickets(message), None
         return True
 
 
@@ -52,7 +52,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             *joined,
-            redact_tickets,
+            drop_tickets,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
