@@ -78,6 +78,7 @@ async def test_waiting_streams_make_no_redis_calls_and_pubsub_wakes_them(
     jobs = [await submit(live) for _ in range(30)]
     await gate.until_entered(30)
     async with streams_of(live, jobs) as streams:
+        await open_streams(settings, 30)  # each holds a slot once its one read is done
         await asyncio.sleep(0.5)
         before = await redis_calls(settings, "lrange", "lindex", "hmget")
         await asyncio.sleep(3.0)
@@ -89,6 +90,18 @@ async def test_waiting_streams_make_no_redis_calls_and_pubsub_wakes_them(
     assert during == 0, f"{during} reads while 30 streams waited"
     assert all(r.ended_by_server and r.names[-1] == "done" for r in results)
     assert woke < 10
+
+
+async def open_streams(settings: Settings, count: int, within: float = 30.0) -> None:
+    """Until ``count`` streams hold a slot (opened: nothing left to read but what is new)."""
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        deadline = time.monotonic() + within
+        while sum([await redis.zcard(k) async for k in redis.scan_iter("streams:*")]) < count:
+            assert time.monotonic() < deadline, "streams not opened"
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
 
 
 @contextlib.asynccontextmanager
