@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 # uv (from PyPI, into the venv) installs the same packages as pip several times faster.
 UV := $(BIN)/uv
 INSTALL := $(UV) pip install --quiet --python $(BIN)/python
+# xds-protos (authz) also ships older copies of opentelemetry-proto's and googleapis-common-protos'
+# modules. pip installs it before them, so theirs win; uv installs wheels in parallel and the
+# last to land wins (the OTLP exporter then fails to import): put theirs back on top.
+OVER_XDS := --reinstall-package opentelemetry-proto --reinstall-package googleapis-common-protos
 
 .PHONY: run test lint
 
@@ -28,10 +32,12 @@ $(UV):
 
 $(VENV)/.runtime: pyproject.toml | $(UV)
 	$(INSTALL) -e '.[embedded]'
+	$(INSTALL) $(OVER_XDS) -e '.[embedded]'
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(UV)
 	$(INSTALL) -e '.[dev,deploy]'
+	$(INSTALL) $(OVER_XDS) -e '.[dev,deploy]'
 	touch $@ $(VENV)/.runtime
 
 .tools/bin/helm:
