@@ -117,24 +117,31 @@ def _site_point() -> Any:
 
 
 def centers_statement(query: CenterQuery) -> Select[Any]:
-    """Index-backed: the GiST on ``earth`` answers both the radius box and the KNN
-    ordering (``<->``), so filters apply inside the scan and ``LIMIT`` stays exact."""
+    """Two steps. ``hits``: an index-only KNN scan of the covering GiST on ``earth`` (it
+    carries ``id`` and the filter columns), nearest first, stopping after ``LIMIT`` matches;
+    filters are checked on index tuples, so a filter that rejects most of the box reads no
+    table rows. Then only the hits' rows are read by primary key."""
     origin = _earth(literal(query.lat, Float), literal(query.lon, Float))
     point = _site_point()
-    distance = func.earth_distance(origin, point).label("distance_m")
-    stmt = (
-        select(*_ENTRY_COLUMNS, distance)  # rows, not ORM objects: a map asks for up to 200
+    distance = func.earth_distance(origin, point)
+    hits = (
+        select(Site.id, distance.label("distance_m"))
         .where(func.earth_box(origin, literal(query.radius_m, Float)).op("@>")(point))
-        .where(func.earth_distance(origin, point) <= query.radius_m)
+        .where(distance <= query.radius_m)
         .order_by(point.op("<->")(origin))
         .limit(query.limit)
     )
     if query.store_categories:
-        stmt = stmt.where(Site.store_category.in_(query.store_categories))
+        hits = hits.where(Site.store_category.in_(query.store_categories))
     if query.pickup_categories:
         wanted = cast(postgresql.array(query.pickup_categories), ARRAY(String(32)))
-        stmt = stmt.where(Site.pickup_categories.overlap(wanted))
-    return stmt
+        hits = hits.where(Site.pickup_categories.overlap(wanted))
+    found = hits.subquery("hits")
+    return (
+        select(*_ENTRY_COLUMNS, found.c.distance_m)  # rows, not ORM objects: up to 200
+        .join_from(Site, found, Site.id == found.c.id)
+        .order_by(found.c.distance_m, Site.id)
+    )
 
 
 # cube's GiST estimates are crude, so the planner likes a bitmap scan of the whole box plus
