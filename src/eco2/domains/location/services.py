@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Float,
     Select,
     String,
@@ -116,31 +117,46 @@ def _site_point() -> Any:
     return Site.earth
 
 
+def _filters(query: CenterQuery) -> list[ColumnElement[bool]]:
+    filters = []
+    if query.store_categories:
+        filters.append(Site.store_category.in_(query.store_categories))
+    if query.pickup_categories:
+        wanted = cast(postgresql.array(query.pickup_categories), ARRAY(String(32)))
+        filters.append(Site.pickup_categories.overlap(wanted))
+    return filters
+
+
 def centers_statement(query: CenterQuery) -> Select[Any]:
-    """Two steps. ``hits``: an index-only KNN scan of the covering GiST on ``earth`` (it
-    carries ``id`` and the filter columns), nearest first, stopping after ``LIMIT`` matches;
-    filters are checked on index tuples, so a filter that rejects most of the box reads no
-    table rows. Then only the hits' rows are read by primary key."""
+    """A KNN scan of the GiST on ``earth``: the radius box bounds it, ``<->`` orders it
+    nearest first, so ``LIMIT`` stops it early.
+
+    With filters, two steps: ``hits`` is an index-only scan (the index covers ``id`` and
+    the filter columns), so places a filter rejects cost an index tuple, not a table row
+    (at 2 km in a dense city most of the box is rejected); then only the hits are read, by
+    primary key. Without filters every row the scan finds is returned, so one step reads
+    them straight from the index's row pointers."""
     origin = _earth(literal(query.lat, Float), literal(query.lon, Float))
     point = _site_point()
     distance = func.earth_distance(origin, point)
-    hits = (
-        select(Site.id, distance.label("distance_m"))
-        .where(func.earth_box(origin, literal(query.radius_m, Float)).op("@>")(point))
-        .where(distance <= query.radius_m)
-        .order_by(point.op("<->")(origin))
-        .limit(query.limit)
-    )
-    if query.store_categories:
-        hits = hits.where(Site.store_category.in_(query.store_categories))
-    if query.pickup_categories:
-        wanted = cast(postgresql.array(query.pickup_categories), ARRAY(String(32)))
-        hits = hits.where(Site.pickup_categories.overlap(wanted))
-    found = hits.subquery("hits")
+    filters = _filters(query)
+
+    def nearest(*columns: Any) -> Select[Any]:
+        return (
+            select(*columns, distance.label("distance_m"))
+            .where(func.earth_box(origin, literal(query.radius_m, Float)).op("@>")(point))
+            .where(distance <= query.radius_m, *filters)
+            .order_by(point.op("<->")(origin))
+            .limit(query.limit)
+        )
+
+    if not filters:
+        return nearest(*_ENTRY_COLUMNS)  # rows, not ORM objects: a map asks for up to 200
+    hits = nearest(Site.id).subquery("hits")
     return (
-        select(*_ENTRY_COLUMNS, found.c.distance_m)  # rows, not ORM objects: up to 200
-        .join_from(Site, found, Site.id == found.c.id)
-        .order_by(found.c.distance_m, Site.id)
+        select(*_ENTRY_COLUMNS, hits.c.distance_m)
+        .join_from(Site, hits, Site.id == hits.c.id)
+        .order_by(hits.c.distance_m, Site.id)
     )
 
 
