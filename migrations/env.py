@@ -9,8 +9,8 @@ from typing import Any
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.dialects.postgresql import DOMAIN
-from sqlalchemy.types import UserDefinedType
 from sqlalchemy.ext.asyncio import async_engine_from_config
+from sqlalchemy.types import UserDefinedType
 
 from eco2 import registry
 from eco2.platform.db import Base, async_url
@@ -39,7 +39,11 @@ def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> 
 
 
 def compare_type(
-    context: Any, inspected_column: Any, metadata_column: Any, inspected_type: Any, metadata_type: Any
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: Any,
+    metadata_type: Any,
 ) -> bool | None:
     """A user-defined type (earthdistance's ``earth``) is reflected as a DOMAIN of a type
     SQLAlchemy does not know: the same type when the names agree."""
