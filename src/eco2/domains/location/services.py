@@ -179,8 +179,9 @@ def centers_statement(query: CenterQuery) -> Select[Any]:
 
 
 # cube's GiST estimates are crude, so the planner likes a bitmap scan of the whole box plus
-# a sort (190 ms for 15k sites in 10 km of Seoul). The ordered KNN index scan stops after
-# LIMIT rows (8 ms): keep the planner on it for this transaction only.
+# a sort (190 ms for 15k sites in 10 km of Seoul), more so while the visibility map lags
+# behind an import (an index-only scan then looks costly). The ordered KNN index scan stops
+# after LIMIT rows (8 ms): keep the planner on it for this transaction only.
 KNN_PLAN = text(
     "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
 )
