@@ -117,15 +117,7 @@ def cpu_reference() -> str:
 async def read_http_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     """One HTTP/1.1 message with a ``content-length`` body (none: empty): (head, body)."""
     head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    return head, await reader.readexactly(length)
+    return head, await _body(reader, head)
 
 
 def descendants(pid: int) -> set[int]:
@@ -258,13 +250,28 @@ async def sse_events(
         head = await reader.readuntil(b"\r\n\r\n")
         status = head.split(b" ", 2)[1].decode()
         if status != "200":
-            raise StreamRefused(f"GET {status}")
+            raise StreamRefused(f"GET {status} {refusal_code(await _body(reader, head))}")
         async for block in sse_blocks(reader, head):
             data = sse_field(block, b"data")
             if data is not None:
                 yield sse_field(block, b"event") or b"message", data
     finally:
         writer.close()
+
+
+async def _body(reader: asyncio.StreamReader, head: bytes) -> bytes:
+    """The ``content-length`` body after ``head`` (none: empty)."""
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return await reader.readexactly(int(line.split(b":")[1]))
+    return b""
+
+
+def refusal_code(body: bytes) -> str:
+    """The ``error.code`` of a refusal (e.g. ``database_unavailable``), if it has one."""
+    with contextlib.suppress(ValueError, AttributeError, TypeError, KeyError):
+        return str(json.loads(body)["error"]["code"])
+    return ""
 
 
 def sse_field(block: bytes, name: bytes) -> bytes | None:

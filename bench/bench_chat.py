@@ -50,6 +50,7 @@ from _support import (
     free_port,
     percentile,
     read_http_message,
+    refusal_code,
     sse_events,
     stop,
     wait_ready,
@@ -239,13 +240,6 @@ async def _post_message(host: str, port: int, seat: Seat, question: str) -> tupl
         return head.split(b" ", 2)[1].decode(), body
     finally:
         writer.close()
-
-
-def refusal_code(body: bytes) -> str:
-    """The ``error.code`` of a refusal (e.g. ``database_unavailable``), if it has one."""
-    with contextlib.suppress(ValueError, AttributeError, TypeError):
-        return str(json.loads(body)["error"]["code"])
-    return ""
 
 
 async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: float) -> Result:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import event
 
 from eco2.settings import Settings
 from tests.fakes.live import LiveApp, live_app
@@ -187,3 +188,50 @@ async def test_an_unknown_job_is_a_404(live: LiveApp) -> None:
     assert response.status_code == 404
     sync = await live.http.post("/api/v1/scan/classify", json={"image_url": IMAGE})
     assert sync.status_code == 200
+
+
+async def test_a_burst_of_stream_opens_is_one_redis_call_each_and_no_database_call(
+    live: LiveApp,
+) -> None:
+    """Under a burst of opens the pooled connections are what is scarce (1,000 opens at once
+    once ran out of them: 503s). The owner check, the user's slot and the backlog are one
+    script; the ticket or token already says who calls, so PostgreSQL is not asked."""
+    gate = Gate()
+    vision(live.app, gate=gate)
+    jobs = [await submit(live) for _ in range(30)]
+    await gate.until_entered(30)
+    async with checkouts(live) as counted, streams_of(live, jobs) as streams:
+        opened = dict(counted)
+        gate.open()
+        results = await asyncio.gather(*streams)
+    assert all(r.status == 200 and r.names[-1] == "done" for r in results)
+    assert opened["postgres"] == 0
+    # One call each (four before); a few more once per process: the script's first load, the
+    # hub's subscription and the re-read it triggers.
+    assert opened["redis"] < 2 * len(jobs), opened
+
+
+@contextlib.asynccontextmanager
+async def checkouts(live: LiveApp) -> AsyncIterator[dict[str, int]]:
+    """Counts of connections the app takes from its Redis and PostgreSQL pools meanwhile (one
+    per Redis call or pipeline, one per PostgreSQL session)."""
+    runtime = live.app.state.runtime
+    counted = {"redis": 0, "postgres": 0}
+    pool = runtime.redis.connection_pool
+    take = pool.get_connection
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        counted["redis"] += 1
+        return await take(*args, **kwargs)
+
+    def checkout(*_: Any) -> None:
+        counted["postgres"] += 1
+
+    engine_pool = runtime.sessions.kw["bind"].sync_engine.pool
+    pool.get_connection = counting
+    event.listen(engine_pool, "checkout", checkout)
+    try:
+        yield counted
+    finally:
+        del pool.get_connection
+        event.remove(engine_pool, "checkout", checkout)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from eco2.platform.job_events import EventHub, EventLog, NewEvent, StaleAttempt
+from eco2.platform.job_events import Backlog, EventHub, EventLog, NewEvent, StaleAttempt
 from eco2.settings import Settings
 from tests.fakes.db import sql
 from tests.fakes.live import live_app
@@ -108,7 +108,9 @@ async def test_a_notification_in_another_format_makes_streams_read_the_log(redis
     log = EventLog(redis, "test", ttl=60, terminal=("done",))
     hub = EventHub(log)
     await log.create("j3", "owner", time.time() + 60, ("queued", "queued", {}))
-    stream = hub.stream("j3", None, time.time() + 30, keepalive=20)
+    waiter = hub.watch("j3")
+    backlog = Backlog(await log.read_after("j3", 0))
+    stream = hub.follow(waiter, "j3", backlog, None, time.time() + 30, keepalive=20)
     try:
         assert [e.name for e in (await anext(stream)) or []] == ["queued"]
         following = asyncio.ensure_future(anext(stream))

@@ -23,6 +23,11 @@ subscription per kind and hands the entries to its waiting streams (no per-strea
 read per event), which send each batch as one chunk of SSE blocks they encode themselves. A
 stream for a finished job sends the terminal event and closes; every stream has a deadline; a
 user holds at most ``stream_max_per_user`` open streams (429 past it).
+
+**Opening a stream is one Redis call** (and no PostgreSQL one): a Lua script checks the job's
+owner in its record, takes one of the user's stream slots and reads what the stream sends
+first. Under a burst of opens the pooled connections are what is scarce; a stream holds none
+while it waits.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+import weakref
 from collections import defaultdict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -144,13 +150,26 @@ end
 return {status, #entries, length}
 """
 
-# KEYS: a user's open streams (zset: token → expiry). ARGV: now, expiry, token, limit.
-_OPEN_SLOT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(ARGV[2])))
-return 1
+# KEYS: events, record, the user's open streams (zset: token → expiry). ARGV: user, since,
+# now, slot margin, token, limit. Returns {0} when the job is not the user's (or is gone), {-1}
+# when the user holds ``limit`` streams, else {1, deadline, seq of the terminal event ('' while
+# the job runs), entries...}: a finished job's terminal entry, else the entries after since.
+_OPEN_STREAM = """
+local record = redis.call('HMGET', KEYS[2], 'owner', 'deadline', 'done')
+if record[1] ~= ARGV[1] then return {0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then return {-1} end
+local expiry = tonumber(record[2]) + tonumber(ARGV[4])
+redis.call('ZADD', KEYS[3], tostring(expiry), ARGV[5])
+redis.call('EXPIREAT', KEYS[3], math.ceil(expiry))
+if record[3] then
+  return {1, record[2], record[3], redis.call('LINDEX', KEYS[1], tonumber(record[3]) - 1)}
+end
+local reply = {1, record[2], ''}
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], ARGV[2], -1)) do
+  reply[#reply + 1] = entry
+end
+return reply
 """
 
 
@@ -231,10 +250,6 @@ class EventLog:
     async def read_after(self, job_id: str, seq: int) -> list[JobEvent]:
         raw = await self.redis.lrange(self.keys.events(job_id), seq, -1)
         return [_decode_event(r) for r in raw]
-
-    async def read_one(self, job_id: str, seq: int) -> JobEvent | None:
-        raw = await self.redis.lindex(self.keys.events(job_id), seq - 1)
-        return _decode_event(raw) if raw is not None else None
 
 
 class EventWriter:
@@ -328,7 +343,8 @@ class EventHub:
 
     def __init__(self, log: EventLog, stopping: Stopping | None = None) -> None:
         self.log = log
-        self._waiters: defaultdict[str, set[_Waiter]] = defaultdict(set)
+        # Weak: a stream whose response never started (its client left first) leaves nothing.
+        self._waiters: defaultdict[str, weakref.WeakSet[_Waiter]] = defaultdict(weakref.WeakSet)
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._ending = False  # the process is stopping: streams end, the listener stays
@@ -373,8 +389,11 @@ class EventHub:
 
     def _deliver(self, channel: bytes | str, data: bytes, skip: int) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
-        waiters = self._waiters.get(name[skip:])
+        job_id = name[skip:]
+        waiters = self._waiters.get(job_id)
         if not waiters:
+            if waiters is not None:
+                del self._waiters[job_id]
             return
         try:
             events = _decode_events(data)
@@ -407,76 +426,88 @@ class EventHub:
                 log.warning("job_event_hub_listener_stuck", kind=self.log.kind)
                 self._task.cancel()
 
-    @contextlib.contextmanager
-    def _waiting(self, job_id: str) -> Any:
+    def watch(self, job_id: str) -> _Waiter:
+        """A new stream's inbox for ``job_id``: register it *before* reading the log, so that
+        anything appended after the read reaches it."""
         self._ensure_listening()
         waiter = _Waiter()
         self._waiters[job_id].add(waiter)
-        try:
-            yield waiter
-        finally:
-            self._waiters[job_id].discard(waiter)
-            if not self._waiters[job_id]:
-                self._waiters.pop(job_id, None)
+        return waiter
 
-    async def stream(
+    def unwatch(self, job_id: str, waiter: _Waiter) -> None:
+        waiters = self._waiters.get(job_id)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
+                del self._waiters[job_id]
+
+    async def follow(
         self,
+        waiter: _Waiter,
         job_id: str,
+        backlog: Backlog,
         since: int | None,
         deadline: float,
         *,
         keepalive: float,
         replay: Replay | None = None,
     ) -> AsyncGenerator[list[JobEvent] | None]:
-        """Events after ``since`` (a ``Last-Event-ID``; None: a first connection, whose backlog
-        ``replay`` may rewrite) until the terminal one or ``deadline`` (epoch seconds), in
-        batches as they were written; ``None`` asks for a keepalive. A finished job gives its
-        terminal event only."""
+        """From the ``backlog`` read after ``waiter`` was registered: the events after
+        ``since`` (a ``Last-Event-ID``; None: a first connection, whose backlog ``replay`` may
+        rewrite) until the terminal one or ``deadline`` (epoch seconds), in batches as they
+        were written; ``None`` asks for a keepalive. A finished job gives its terminal event
+        only."""
         terminal = self.log.terminal
         after = since or 0
-        with self._waiting(job_id) as waiter:
-            record = await self.log.record(job_id)
-            if record is not None and record.done is not None:
-                last = await self.log.read_one(job_id, record.done)
-                if last is not None:
-                    yield [last]
+        if backlog.finished:
+            if backlog.events:
+                yield backlog.events[-1:]
+            return
+        events = backlog.events
+        if replay is not None and since is None:
+            events = replay(events)
+        batch, ended = _until_terminal(events, terminal)
+        if batch:
+            after = max(after, max(e.seq for e in batch))
+            yield batch
+        if ended:
+            return
+        while not self.closed:
+            left = deadline - time.time()
+            if left <= 0:
                 return
-            backlog = await self.log.read_after(job_id, after)
-            if replay is not None and since is None:
-                backlog = replay(backlog)
-            batch, ended = _until_terminal(backlog, terminal)
+            waiter.wake.clear()
+            if not waiter.inbox and not waiter.reread:
+                try:
+                    await asyncio.wait_for(waiter.wake.wait(), min(keepalive, left))
+                except TimeoutError:
+                    if time.time() < deadline:
+                        yield None
+                    continue
+            if self.closed:
+                return
+            events = []
+            while waiter.inbox:
+                events.append(waiter.inbox.popleft())
+            if waiter.reread or (events and events[0].seq > after + 1):
+                waiter.reread = False  # missed entries: fill the gap from the log
+                events = await self.log.read_after(job_id, after)
+            fresh = [e for e in events if e.seq > after]
+            batch, ended = _until_terminal(fresh, terminal)
             if batch:
-                after = max(after, max(e.seq for e in batch))
+                after = batch[-1].seq
                 yield batch
             if ended:
                 return
-            while not self.closed:
-                left = deadline - time.time()
-                if left <= 0:
-                    return
-                waiter.wake.clear()
-                if not waiter.inbox and not waiter.reread:
-                    try:
-                        await asyncio.wait_for(waiter.wake.wait(), min(keepalive, left))
-                    except TimeoutError:
-                        if time.time() < deadline:
-                            yield None
-                        continue
-                if self.closed:
-                    return
-                events: list[JobEvent] = []
-                while waiter.inbox:
-                    events.append(waiter.inbox.popleft())
-                if waiter.reread or (events and events[0].seq > after + 1):
-                    waiter.reread = False  # missed entries: fill the gap from the log
-                    events = await self.log.read_after(job_id, after)
-                fresh = [e for e in events if e.seq > after]
-                batch, ended = _until_terminal(fresh, terminal)
-                if batch:
-                    after = batch[-1].seq
-                    yield batch
-                if ended:
-                    return
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What a stream sends first: a finished job's terminal event, or the events after the
+    client's ``Last-Event-ID``."""
+
+    events: list[JobEvent]
+    finished: bool = False
 
 
 def _until_terminal(
@@ -514,39 +545,59 @@ class StreamSlots:
 
     def __init__(self, redis: Redis, limit: int) -> None:
         self.redis, self.limit = redis, limit
-        self._open = redis.register_script(_OPEN_SLOT)
+        self._open = redis.register_script(_OPEN_STREAM)
 
     @staticmethod
     def key(user_id: str) -> str:
         return f"streams:{user_id}"
 
-    async def take(self, user_id: str, until: float) -> str:
+    async def take(
+        self, log: EventLog, job_id: str, user_id: str, since: int | None
+    ) -> _Taken | None:
+        """A slot for the user's stream of the job and what the stream sends first, in one
+        call; None when the job is not the user's. 429 past the limit, 503 if Redis fails."""
         token = uuid.uuid4().hex
-        now = time.time()
-        expiry = until + STREAM_SLOT_MARGIN_SECONDS
+        keys = [log.keys.events(job_id), log.keys.record(job_id), self.key(user_id)]
+        args: list[ScriptArg] = [
+            user_id,
+            since or 0,
+            time.time(),
+            STREAM_SLOT_MARGIN_SECONDS,
+            token,
+            self.limit,
+        ]
         try:
-            opened = await self._open(
-                keys=[self.key(user_id)], args=[now, expiry, token, self.limit]
-            )
+            status, *reply = await self._open(keys=keys, args=args)
         except RedisError as exc:
             raise ServiceUnavailable(code="event_store_unavailable") from exc
-        if not opened:
+        if status == 0:
+            return None
+        if status == -1:
             raise TooManyRequests(
                 "진행 상황을 보는 창이 너무 많아요. 다른 창을 닫고 다시 시도해 주세요.",
                 code="too_many_streams",
                 headers={"Retry-After": "5"},
             )
-        return token
+        deadline, done, *entries = reply
+        events = [_decode_event(e) for e in entries if e is not None]
+        return _Taken(token, float(deadline), Backlog(events, finished=bool(done)))
 
     async def give_back(self, user_id: str, token: str) -> None:
         with contextlib.suppress(RedisError, OSError):
             await self.redis.zrem(self.key(user_id), token)
 
 
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    token: str
+    deadline: float
+    backlog: Backlog
+
+
 @dataclass
 class JobStream:
-    """One client's view of a job, holding one of the user's stream slots until it ends;
-    :func:`sse` turns it into the HTTP response."""
+    """One client's view of a job, holding one of the user's stream slots (``token``) and an
+    inbox at the hub until it ends; :func:`sse` turns it into the HTTP response."""
 
     hub: EventHub
     slots: StreamSlots
@@ -556,21 +607,8 @@ class JobStream:
     since: int | None
     deadline: float
     token: str
-
-    @classmethod
-    async def open(
-        cls,
-        hub: EventHub,
-        slots: StreamSlots,
-        policy: StreamPolicy,
-        *,
-        job_id: str,
-        user_id: str,
-        since: int | None,
-        deadline: float,
-    ) -> JobStream:
-        token = await slots.take(user_id, deadline)  # 429 before any byte is sent
-        return cls(hub, slots, policy, job_id, user_id, since, deadline, token)
+    waiter: _Waiter
+    backlog: Backlog
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The response body: the retry hint, then one chunk per batch of events (or
@@ -579,8 +617,10 @@ class JobStream:
         try:
             ended = False
             head = b"retry: %d\r\n" % SSE_RETRY_MS  # sent with the first event, as one block
-            batches = hub.stream(
+            batches = hub.follow(
+                self.waiter,
                 self.job_id,
+                self.backlog,
                 self.since,
                 self.deadline,
                 keepalive=policy.keepalive_seconds,
@@ -597,6 +637,7 @@ class JobStream:
                 name, data = policy.on_deadline(self.job_id)
                 yield head + _block(name, msgspec.json.encode(data))
         finally:  # also when the client went away and the stream is being cancelled
+            hub.unwatch(self.job_id, self.waiter)
             with anyio.CancelScope(shield=True):
                 await self.slots.give_back(self.user_id, self.token)
 
@@ -623,7 +664,10 @@ class JobStreams:
         if self.tokens is None:
             return path
         if deadline is None:
-            record = await self._record(job_id)
+            try:
+                record = await self.hub.log.record(job_id)
+            except RedisError as exc:
+                raise ServiceUnavailable(code="event_store_unavailable") from exc
             if record is None:  # long gone: the owner's credentials are the only way in
                 return path
             deadline = record.deadline
@@ -636,24 +680,28 @@ class JobStreams:
         )
         return with_ticket(path, ticket)
 
-    async def _record(self, job_id: str) -> JobRecord | None:
-        try:
-            return await self.hub.log.record(job_id)
-        except RedisError as exc:
-            raise ServiceUnavailable(code="event_store_unavailable") from exc
-
     async def open(self, user_id: str, job_id: str, since: int | None) -> JobStream:
-        record = await self._record(job_id)
-        if record is None or record.owner != user_id:
-            raise self.missing()
-        return await JobStream.open(
+        """The owner's stream of the job (429 before any byte is sent when the user holds too
+        many): one Redis call, after the stream's inbox is registered at the hub."""
+        waiter = self.hub.watch(job_id)
+        try:
+            taken = await self.slots.take(self.hub.log, job_id, user_id, since)
+            if taken is None:
+                raise self.missing()
+        except BaseException:
+            self.hub.unwatch(job_id, waiter)
+            raise
+        return JobStream(
             self.hub,
             self.slots,
             self.policy,
-            job_id=job_id,
-            user_id=user_id,
-            since=since,
-            deadline=record.deadline,
+            job_id,
+            user_id,
+            since,
+            taken.deadline,
+            taken.token,
+            waiter,
+            taken.backlog,
         )
 
     async def close(self) -> None:
