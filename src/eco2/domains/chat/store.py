@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -12,6 +12,7 @@ from sqlalchemy import (
     Insert,
     Integer,
     String,
+    Table,
     Text,
     Uuid,
     and_,
@@ -162,8 +163,8 @@ def append(
 
 # --- single statements for the answer path: no ORM unit of work, few round trips ----------
 
-_sessions = ChatSession.__table__
-_messages = ChatMessage.__table__
+_sessions = cast("Table", ChatSession.__table__)
+_messages = cast("Table", ChatMessage.__table__)
 _asked = _messages.alias("asked")
 _answer = _messages.alias("answer")
 _earlier = (
