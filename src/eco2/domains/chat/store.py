@@ -312,7 +312,8 @@ async def add_user_messages(
             }
         )
         outcomes.append(None)
-    if writes:  # in order: messages to one chat are appended one after another
+    if writes:  # chats locked in one order (no deadlock), each chat's messages in theirs
+        writes.sort(key=lambda write: write["chat_id"])
         await session.execute(ADD_USER_MESSAGE, writes)
     return outcomes
 
