@@ -10,9 +10,9 @@ that will not go on), ``error`` with a retriable code only while the job really 
 * an attempt that streams after an earlier attempt's tokens first sends a ``token_recovery``
   with no text, so the client drops the words of the attempt that died before its own.
 
-Events are written in batches: what an attempt emits within a few milliseconds (the offline
-assistant's stages and whole answer, tokens that arrive while a write is under way) goes to the
-log, and to the streams, in one write; each event is still its own. The end of a job (``done``, a
+Events are written in batches: what an attempt emits before it next waits (the offline
+assistant's whole answer, tokens that arrive while a write is under way) goes to the log, and
+to the streams, in one write; each event is still its own. The end of a job (``done``, a
 retry's ``error``) is written at once.
 """
 
@@ -39,7 +39,7 @@ ERROR_MESSAGES = {
 }
 RETRYING_MESSAGE = "답변을 다시 만들고 있어요. 잠시만 기다려 주세요."
 DONE_MESSAGE = "답변이 완료되었어요."
-BATCH_SECONDS = 0.005  # what an attempt emits within 5 ms is one write, one SSE chunk
+BATCH_SECONDS = 0.0  # a write waits for nothing but the next turn of the event loop
 
 
 class ModelError(Exception):
