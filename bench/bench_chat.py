@@ -12,10 +12,12 @@
    spread over ``--stream-seconds``: ``--concurrency`` simultaneous messages and SSE streams;
    success rate (a ``done`` event received), time to first token and total time, p50/p99.
 
-A burst reports the server's CPU per answer, split into the app process (web and in-process
-job workers) and its embedded PostgreSQL and Valkey. With ``--before SRC`` (a ``src``
-directory, e.g. of ``git worktree add --detach /tmp/before <commit>``) a server running that
-code takes the same load first, with its own data dir; the two never run at once.
+The sequential run and each burst report the server's CPU per answer, split into the app
+process (web and in-process job workers) and its embedded PostgreSQL and Valkey; one at a time,
+the server's idle work (job engine polls, metrics) falls on the answers too. With
+``--before SRC`` (a ``src`` directory, e.g. of ``git worktree add --detach /tmp/before
+<commit>``) a server running that code takes the same load first, with its own data dir; the
+two never run at once.
 
 Each run starts ``eco2 serve`` on a fresh embedded data dir (PostgreSQL + Valkey) pinned to
 CPU 0; the fake model and this load generator share CPU 1. Messages are spread over many
@@ -258,8 +260,8 @@ async def one_answer(host: str, port: int, seat: Seat, question: str, limit_s: f
                 return result(False, f"POST {status} {refusal_code(body)}")
             stream_url = json.loads(body)["stream_url"]
             async for name, data in sse_events(host, port, stream_url, seat.cookie):
-                if name == b"token":
-                    tokens += 1
+                if name in (b"token", b"token_recovery"):  # a stream opened after the first
+                    tokens += name == b"token"  # words gets them as one token_recovery
                     first = first if first is not None else time.perf_counter() - started
                 elif name == b"done":
                     done = json.loads(data)
@@ -324,12 +326,17 @@ def measured_burst(
     used = {k: v - before[k] for k, v in cpu_by_process(pid, data_dir).items()}
     report(name, results, 0.99)
     n, done = len(places), max(1, sum(r.ok for r in results))
-    split = ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in used.items())
     print(
-        f"server CPU {sum(used.values()):.2f} s: {1000 * sum(used.values()) / n:.1f} ms per "
-        f"answer sent ({split}), {1000 * sum(used.values()) / done:.1f} ms per answer "
-        f"completed; machine load average {os.getloadavg()[0]:.1f}"
+        f"server CPU {sum(used.values()):.2f} s: {per_answer(used, n)} per answer sent, "
+        f"{1000 * sum(used.values()) / done:.1f} ms per answer completed; "
+        f"machine load average {os.getloadavg()[0]:.1f}"
     )
+
+
+def per_answer(used: dict[str, float], n: int) -> str:
+    """CPU seconds by process as ms per answer: the total, then each process."""
+    split = ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in used.items())
+    return f"{1000 * sum(used.values()) / n:.1f} ms ({split})"
 
 
 def offline_runs(work: Path, label: str, src: Path | None, n: int, concurrency: int) -> None:
@@ -338,7 +345,10 @@ def offline_runs(work: Path, label: str, src: Path | None, n: int, concurrency: 
         places = seats(base, USERS, -(-(concurrency + 20) // USERS))
         asyncio.run(sequential(base, places, 10))  # warm-up
         print(f"\n[{label}] eco2 serve (1 process, CPU 0), offline provider · {USERS} users")
+        before = cpu_by_process(pid, data_dir)
         report("sequential", asyncio.run(sequential(base, places, n)), 0.95)
+        used = {k: v - before[k] for k, v in cpu_by_process(pid, data_dir).items()}
+        print(f"server CPU per answer, one at a time (idle work included): {per_answer(used, n)}")
         asyncio.run(burst(base, places[-20:], 20, 60))  # warm-up
         name = f"{concurrency} concurrent streams"
         measured_burst(name, pid, data_dir, base, places[:concurrency], 120)

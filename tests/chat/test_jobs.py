@@ -218,3 +218,35 @@ async def test_one_idempotency_key_one_job_one_answer(live: LiveApp, settings: S
     assert other.json()["error"]["code"] == "idempotency_key_reused"
     rows = await sql(settings, "SELECT count(*) FROM chat.messages")
     assert rows[0][0] == 2
+
+
+async def test_an_answer_composed_while_the_chat_moved_on_is_stored_once(
+    live: LiveApp, settings: Settings
+) -> None:
+    """An answer is stored in one statement only if its chat is as the job read it; a message
+    sent meanwhile (another answer stored first) sends it the locked way, still once."""
+    gate = Gate()
+    script(live.app, answering(WORDS, gate=gate, hold_after=1), answering(["캔은 ", "캔류로."]))
+    chat = (await live.http.post(CHAT, json={})).json()
+    first = await send_to(live, chat["id"], "페트병 어떻게 버려?")
+    await gate.until_entered()
+    second = await send_to(live, chat["id"], "캔은요?")
+    assert (await read_stream(live.http, second["stream_url"])).names[-1] == "done"
+    gate.open()
+    done = (await read_stream(live.http, first["stream_url"])).events[-1]
+    assert done.data["result"]["persistence"]["assistant_message"] == first["job_id"]
+    messages = (await live.http.get(f"{CHAT}/{chat['id']}")).json()["messages"]
+    assert [(m["role"], m["content"]) for m in messages] == [
+        ("user", "페트병 어떻게 버려?"),
+        ("user", "캔은요?"),
+        ("assistant", "캔은 캔류로."),
+        ("assistant", "".join(WORDS)),
+    ]
+    assert [m["id"] for m in messages if m["role"] == "assistant"] == [
+        second["job_id"],
+        first["job_id"],
+    ]
+    counted = await sql(
+        settings, "SELECT message_count FROM chat.sessions WHERE id = :id", id=chat["id"]
+    )
+    assert counted[0][0] == 4

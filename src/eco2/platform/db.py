@@ -121,9 +121,10 @@ def sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
 
 
 class Reads:
-    """Statements that only read, run outside any transaction: with asyncpg a session would
-    add a BEGIN and a ROLLBACK round trip to every read. A read that meets a connection the
-    server dropped is run once more on a fresh one (reading again is harmless)."""
+    """Statements that only read (and single-statement writes), run outside any transaction:
+    with asyncpg a session would add a BEGIN and a ROLLBACK round trip to every read. A read
+    that meets a connection the server dropped is run once more on a fresh one (reading again
+    is harmless)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -136,6 +137,14 @@ class Reads:
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
+        return await self._all(statement, parameters)
+
+    async def write(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """One statement that writes, committed on its own (a statement is atomic both ways):
+        a session would add BEGIN and COMMIT round trips. Run once: whether running it again
+        is safe is the caller's to know."""
         return await self._all(statement, parameters)
 
     async def _all(

@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from eco2.domains.chat import replies
-from eco2.domains.chat.context import History, Topic, is_follow_up, strip_cue
+from eco2.domains.chat.context import SEARCH_DEPTH, History, Topic, is_follow_up, strip_cue
 from eco2.domains.chat.intents import classify
 from eco2.domains.chat.schemas import Intent, Position
 from eco2.domains.chat.tools import GROUNDED, Toolbox, find_hits
+from eco2.knowledge import Hit
 
 STAGE_OF: dict[str, str] = {
     "disposal": "waste_rag",
@@ -75,26 +76,32 @@ class OfflineAssistant:
         self.tools = tools
 
     async def intent(self, turn: Turn, history: History) -> Intent:
-        hits = await find_hits(strip_cue(turn.text))
+        return (await self._intent(turn, history))[0]
+
+    async def _intent(self, turn: Turn, history: History) -> tuple[Intent, list[Hit]]:
+        """The intent, and the items retrieved for the message's own words (deep enough for
+        the lookup that follows, which then does not search them again)."""
+        hits = await find_hits(strip_cue(turn.text), SEARCH_DEPTH)
         follow_up = history.topic is not None and is_follow_up(turn.text)
-        return classify(turn.text, has_image=bool(turn.image_url), hits=hits, follow_up=follow_up)
+        intent = classify(turn.text, has_image=bool(turn.image_url), hits=hits, follow_up=follow_up)
+        return intent, hits
 
     async def reply(self, turn: Turn, history: History, progress: Progress) -> Reply:
         await progress.stage("intent", "started")
-        intent = await self.intent(turn, history)
+        intent, hits = await self._intent(turn, history)
         await progress.stage("intent", "completed", 20)
         stage = STAGE_OF[intent]
         await progress.stage(stage, "started")
-        reply = await self._answer(intent, turn, history)
+        reply = await self._answer(intent, turn, history, hits)
         await progress.stage(stage, "completed", 60)
         await progress.stage("answer", "started")
         await stream_text(reply.answer, progress)
         await progress.stage("answer", "completed", 95)
         return replace(reply, model=self.name)
 
-    async def _answer(self, intent: Intent, turn: Turn, history: History) -> Reply:
+    async def _answer(self, intent: Intent, turn: Turn, history: History, hits: list[Hit]) -> Reply:
         if intent == "disposal":
-            lookup = await self.tools.lookup(turn.text, history.topic)
+            lookup = await self.tools.lookup(turn.text, history.topic, hits)
             answer = replies.disposal(lookup, turn.text)
             return Reply(answer, intent, lookup.category, lookup.topic)
         if intent == "photo":

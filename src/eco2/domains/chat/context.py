@@ -96,10 +96,14 @@ def _ambiguous(hits: list[Hit]) -> bool:
     return len({h.category for h in close}) > 1
 
 
-def resolve(text: str, topic: Topic | None, search: Search) -> tuple[str, list[Hit], bool]:
-    """(query used, hits, resolved against the earlier topic) for a disposal question."""
+def resolve(
+    text: str, topic: Topic | None, search: Search, alone: list[Hit] | None = None
+) -> tuple[str, list[Hit], bool]:
+    """(query used, hits, resolved against the earlier topic) for a disposal question;
+    ``alone``: the hits of the text's own words (:func:`strip_cue`), if searched already."""
     own = strip_cue(text)
-    alone = search(own, SEARCH_DEPTH) if own else []
+    if alone is None:
+        alone = search(own, SEARCH_DEPTH) if own else []
     if topic is None:
         return own, alone, False
     names_item = bool(alone) and alone[0].lexical >= NAMES_ITEM

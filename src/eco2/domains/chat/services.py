@@ -14,12 +14,13 @@ import asyncio
 import time
 import uuid
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import structlog
 from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.chat import store
@@ -76,6 +77,16 @@ log = structlog.get_logger(__name__)
 KIND = "chat"
 IMAGE_ONLY_TEXT = "이 이미지 분류해줘"
 FAILED_ANSWER = "답변을 만들지 못했어요. 잠시 후 다시 시도해 주세요."
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerState:
+    """What a job found: the chat's memory (None: the chat or the asked message is gone), how
+    many messages the chat had, and the ``done`` result of an answer stored already."""
+
+    history: History | None
+    seen: int
+    stored: dict[str, Any] | None
 
 
 class ChatJob(msgspec.Struct):
@@ -299,29 +310,63 @@ class ChatService:
         answer_id = uuid.UUID(attempt.job_id)
         try:
             progress = JobProgress(await self.events.writer(attempt.job_id, attempt.number))
-            stored = await self._stored_answer(answer_id)
-            if stored is None:
-                stored = await self._answer(job, answer_id, progress, attempt)
-            if stored is not None:
-                await progress.done(stored)
+            state = await self._answer_state(job, answer_id)
+            if state.stored is not None:  # an earlier attempt stored it before it died
+                await progress.done(state.stored)
+                return
+            if state.history is None:  # the chat or the message was deleted meanwhile
+                await progress.fail("chat_not_found")
+                return
+            done = await self._answer(job, state, answer_id, progress, attempt)
+            if done is not None:
+                await progress.done(done)
         except StaleAttempt:  # a newer attempt took the job over
             return
         except (SQLAlchemyError, RedisError, OSError) as exc:
             raise RetryLater(f"store unavailable: {exc!r}", RETRY_SECONDS) from exc
 
+    async def _answer_state(self, job: ChatJob, answer_id: uuid.UUID) -> AnswerState:
+        """Everything the job reads from PostgreSQL, in one statement outside a transaction."""
+        rows = await self.runtime.reads.all(
+            store.ANSWER_STATE,
+            {
+                "chat_id": uuid.UUID(job.chat_id),
+                "asked_id": uuid.UUID(job.user_message_id),
+                "answer_id": answer_id,
+                "limit": self.runtime.settings.chat_history_messages,
+            },
+        )
+        if not rows:
+            return AnswerState(None, 0, None)
+        chat = rows[0]
+        if chat.answer is not None:
+            persistence = Persistence(job.user_message_id, str(answer_id), chat.answered_at)
+            result = DoneResult(
+                chat.answer, chat.intent or "", chat.category, persistence, chat.model
+            )
+            return AnswerState(None, chat.message_count, msgspec.to_builtins(result))
+        if chat.asked is None:
+            return AnswerState(None, chat.message_count, None)
+        context = chat.context or {}
+        history = History(
+            summary=chat.summary,
+            recent=[(row.role, row.content) for row in rows if row.role is not None],
+            topic=Topic.from_dict(context.get("topic")),
+            topics=list(context.get("topics", [])),
+        )
+        return AnswerState(history, chat.message_count, None)
+
     async def _answer(
-        self, job: ChatJob, answer_id: uuid.UUID, progress: JobProgress, attempt: Attempt
+        self,
+        job: ChatJob,
+        state: AnswerState,
+        answer_id: uuid.UUID,
+        progress: JobProgress,
+        attempt: Attempt,
     ) -> dict[str, Any] | None:
         """Answer the message and store the answer; the ``done`` result, or None when the job
         ended without an answer."""
-        chat_id = uuid.UUID(job.chat_id)
-        async with self.runtime.sessions() as session:
-            chat = await session.get(ChatSession, chat_id)
-            asked = await session.get(ChatMessage, uuid.UUID(job.user_message_id))
-            if chat is None or asked is None:  # deleted meanwhile
-                await progress.fail("chat_not_found")
-                return None
-            history = await self._history(session, chat, before=asked)
+        history = state.history or History()
         try:
             reply = await self._reply(job.turn(), history, progress)
         except (ModelError, TimeoutError) as exc:
@@ -332,8 +377,11 @@ class ChatService:
                 raise RetryLater(kind, RETRY_SECONDS) from exc
             await progress.fail(kind)
             return None
+        chat_id = uuid.UUID(job.chat_id)
         try:
-            persistence = await self._record(chat_id, history, reply, answer_id)
+            persistence = await self._record_unchanged(chat_id, state, reply, answer_id)
+            if persistence is None:  # the chat moved on meanwhile (or the answer is stored)
+                persistence = await self._record(chat_id, history, reply, answer_id)
         except NotFound:
             await progress.fail("chat_not_found")
             return None
@@ -342,6 +390,38 @@ class ChatService:
             DoneResult(reply.answer, reply.intent, reply.category, persistence, reply.model)
         )
         return done
+
+    async def _record_unchanged(
+        self, chat_id: uuid.UUID, state: AnswerState, reply: Reply, message_id: uuid.UUID
+    ) -> Persistence | None:
+        """:meth:`_record` in one statement, if the chat has not changed since ``state`` was
+        read (None otherwise: nothing was written)."""
+        history = state.history or History()
+        topic = reply.topic or history.topic
+        topics, summary = summarize(history.topics, reply.topic)
+        try:
+            rows = await self.runtime.reads.write(
+                store.RECORD_ANSWER,
+                {
+                    **store.appended_values(message_id, reply.answer),
+                    "chat_id": chat_id,
+                    "seen": state.seen,
+                    "new_summary": summary,
+                    "new_context": {
+                        "topic": topic.as_dict() if topic else None,
+                        "topics": topics,
+                    },
+                    "content": reply.answer,
+                    "intent": reply.intent,
+                    "category": reply.category,
+                    "model": reply.model,
+                },
+            )
+        except IntegrityError:  # a concurrent attempt stored it first
+            return None
+        if not rows:
+            return None
+        return Persistence("", str(message_id), rows[0].created_at)
 
     async def _stored_answer(self, answer_id: uuid.UUID) -> dict[str, Any] | None:
         """The ``done`` result of an answer an earlier attempt stored before it died."""

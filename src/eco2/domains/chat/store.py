@@ -4,9 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Insert,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eco2.domains.chat.models import ChatMessage, ChatSession
@@ -140,45 +161,160 @@ def append(
     return message
 
 
+# --- single statements for the answer path: no ORM unit of work, few round trips ----------
+
+_sessions = cast("Table", ChatSession.__table__)
+_messages = cast("Table", ChatMessage.__table__)
+_asked = _messages.alias("asked")
+_answer = _messages.alias("answer")
+_earlier = (
+    select(_messages.c.role, _messages.c.content, _messages.c.created_at, _messages.c.id)
+    .where(_messages.c.session_id == ChatSession.id, _messages.c.created_at < _asked.c.created_at)
+    .order_by(_messages.c.created_at.desc(), _messages.c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+    .lateral("earlier")
+)
+ANSWER_STATE = (
+    select(
+        ChatSession.summary,
+        ChatSession.context,
+        ChatSession.message_count,
+        _asked.c.id.label("asked"),
+        _answer.c.content.label("answer"),
+        _answer.c.intent,
+        _answer.c.category,
+        _answer.c.model,
+        _answer.c.created_at.label("answered_at"),
+        _earlier.c.role,
+        _earlier.c.content,
+    )
+    .select_from(ChatSession)
+    .outerjoin(
+        _asked,
+        and_(
+            _asked.c.id == bindparam("asked_id", type_=Uuid),
+            _asked.c.session_id == ChatSession.id,
+        ),
+    )
+    .outerjoin(_answer, _answer.c.id == bindparam("answer_id", type_=Uuid))
+    .outerjoin(_earlier, true())
+    .where(ChatSession.id == bindparam("chat_id", type_=Uuid))
+    .order_by(_earlier.c.created_at, _earlier.c.id)
+)
+"""What answering a message needs, in one read: per earlier message (the last ``limit``
+before the asked one, oldest first; one row with no message when there is none) the chat's
+``summary``, ``context`` and ``message_count``, whether the asked message is still there
+(``asked``) and the answer if an earlier attempt stored it (``answer``, ...). No row: the chat
+is gone (its messages with it)."""
+
+
+def _appended(
+    where: ColumnElement[bool], values: dict[str, Any], role: str, **columns: Any
+) -> Insert:
+    """One statement that appends a message (``message_id``, ``now``, ``preview``) to a chat
+    and moves the chat's counters on, as :func:`append` does: the chat's row is updated (and
+    locked) only where ``where`` holds and the message is not stored yet, and the message is
+    inserted only with it. A statement is atomic: both or neither."""
+    message_id = bindparam("message_id", type_=Uuid)
+    chat = (
+        update(_sessions)
+        .where(where, ~exists().where(_messages.c.id == message_id))
+        .values(
+            message_count=_sessions.c.message_count + 1,
+            last_message_at=func.greatest(
+                bindparam("now", type_=DateTime(timezone=True)), _sessions.c.last_message_at
+            ),
+            preview=func.coalesce(bindparam("new_preview", type_=String), _sessions.c.preview),
+            **values,
+        )
+        .returning(_sessions.c.id, _sessions.c.user_id, _sessions.c.last_message_at)
+        .cte("chat")
+    )
+    names = ["id", "session_id", "user_id", "role", "created_at", *columns]
+    row = select(
+        message_id,
+        chat.c.id,
+        chat.c.user_id,
+        literal(role, String),
+        chat.c.last_message_at,
+        *columns.values(),
+    )
+    return insert(_messages).from_select(names, row).add_cte(chat)
+
+
+RECORD_ANSWER = _appended(
+    and_(
+        _sessions.c.id == bindparam("chat_id", type_=Uuid),
+        _sessions.c.message_count == bindparam("seen", type_=Integer),
+    ),
+    {
+        "summary": bindparam("new_summary", type_=Text),
+        "context": bindparam("new_context", type_=JSONB),
+    },
+    "assistant",
+    content=bindparam("content", type_=Text),
+    intent=bindparam("intent", type_=String),
+    category=bindparam("category", type_=String),
+    model=bindparam("model", type_=String),
+).returning(_messages.c.created_at)
+"""Store an answer with the chat's new memory (``new_summary``, ``new_context``) if the chat
+still has the ``seen`` messages it had when the answer was composed (else nothing: the caller
+takes the locked path); returns the answer's ``created_at``."""
+
+ADD_USER_MESSAGE = _appended(
+    and_(
+        _sessions.c.id == bindparam("chat_id", type_=Uuid),
+        _sessions.c.user_id == bindparam("owner", type_=Uuid),
+    ),
+    {"title": func.coalesce(_sessions.c.title, bindparam("new_title", type_=String))},
+    "user",
+    content=bindparam("content", type_=Text),
+    image_url=bindparam("image_url", type_=String),
+)
+
+OWNERS = select(_sessions.c.id, _sessions.c.user_id).where(
+    _sessions.c.id == any_(bindparam("ids", type_=ARRAY(Uuid)))
+)
+
+
+def appended_values(message_id: uuid.UUID, content: str) -> dict[str, Any]:
+    """The parameters every :func:`_appended` statement takes."""
+    return {
+        "message_id": message_id,
+        "now": utcnow(),
+        "new_preview": content[:PREVIEW_CHARS] or None,
+    }
+
+
 async def add_user_messages(
     session: AsyncSession, rows: list[dict[str, Any]]
 ) -> list[Exception | None]:
     """Store a batch of users' messages (``owner``, ``chat_id``, ``message_id``, ``content``,
-    ``image_url``) in a few statements: per row, :func:`not_found` when the chat is not the
+    ``image_url``) in two statements: per row, :func:`not_found` when the chat is not the
     owner's, else ``None`` (a message already stored, by a retried submit, is kept as it is)."""
-    chat_ids = sorted({row["chat_id"] for row in rows})  # locked in one order: no deadlock
-    chats = {
-        chat.id: chat
-        for chat in await session.scalars(
-            select(ChatSession)
-            .where(ChatSession.id.in_(chat_ids))
-            .order_by(ChatSession.id)
-            .with_for_update()
-        )
-    }
-    stored = set(
-        await session.scalars(
-            select(ChatMessage.id).where(ChatMessage.id.in_([row["message_id"] for row in rows]))
-        )
-    )
+    found = await session.execute(OWNERS, {"ids": list({row["chat_id"] for row in rows})})
+    owners = {chat_id: owner for chat_id, owner in found}
     outcomes: list[Exception | None] = []
+    writes: list[dict[str, Any]] = []
     for row in rows:
-        chat = chats.get(row["chat_id"])
-        if chat is None or chat.user_id != row["owner"]:
+        if owners.get(row["chat_id"]) != row["owner"]:
             outcomes.append(not_found())
             continue
-        if row["message_id"] not in stored:
-            stored.add(row["message_id"])
-            append(
-                session,
-                chat,
-                row["message_id"],
-                role="user",
-                content=row["content"],
-                image_url=row["image_url"],
-            )
+        content = row["content"]
+        writes.append(
+            {
+                **appended_values(row["message_id"], content),
+                "chat_id": row["chat_id"],
+                "owner": row["owner"],
+                "new_title": (content or "사진 분리배출 문의")[:TITLE_CHARS],
+                "content": content,
+                "image_url": row["image_url"],
+            }
+        )
         outcomes.append(None)
-    await session.flush()
+    if writes:  # chats locked in one order (no deadlock), each chat's messages in theirs
+        writes.sort(key=lambda write: write["chat_id"])
+        await session.execute(ADD_USER_MESSAGE, writes)
     return outcomes
 
 

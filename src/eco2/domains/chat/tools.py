@@ -62,8 +62,13 @@ class Toolbox:
         self._characters = character_port(runtime)
         self._places = location_port(runtime)
 
-    async def lookup(self, text: str, topic: Topic | None) -> Lookup:
-        query, hits, follow_up = await asyncio.to_thread(resolve, text, topic, search)
+    async def lookup(self, text: str, topic: Topic | None, own: list[Hit] | None = None) -> Lookup:
+        """The item the text is about; ``own``: the items already retrieved for its own words
+        (``context.strip_cue``), ``SEARCH_DEPTH`` deep."""
+        if own is not None and topic is None:  # nothing left to search: no thread hop
+            query, hits, follow_up = resolve(text, topic, search, own)
+        else:
+            query, hits, follow_up = await asyncio.to_thread(resolve, text, topic, search, own)
         best = hits[0] if hits and hits[0].lexical >= GROUNDED else None
         if best is None:
             return Lookup(query, None, None, follow_up, hits)
