@@ -335,11 +335,12 @@ def data_collect_news() -> None:
 
 @data.command("embed-knowledge")
 def data_embed_knowledge() -> None:
-    """Embed the waste items into the package's bundled index (after editing items.yaml):
-    without it a first start computes them (~25 s)."""
+    """Embed the waste items and tokenize their names into the package's bundled index (after
+    editing items.yaml or upgrading kiwipiepy): without it a first start computes them."""
     from eco2.knowledge import write_bundled_index
 
-    console.print(f"wrote {write_bundled_index()}")
+    for path in write_bundled_index():
+        console.print(f"wrote {path}")
 
 
 # --- keys -----------------------------------------------------------------------------------
