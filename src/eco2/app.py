@@ -229,17 +229,14 @@ def service_name(domains: Sequence[registry.Domain], *, http: bool = True) -> st
     return name if http else f"{name}-worker"
 
 
-def preload(domains: Sequence[registry.Domain]) -> None:
-    """Server processes: the domains' warm-ups now, before the event loop runs anything.
+def start_analyzer(domains: Sequence[registry.Domain]) -> None:
+    """Server processes: Kiwi (the knowledge's Korean analyzer) starts loading in its own
+    process first thing, so it is ready about when the app is; the ``knowledge`` warm-up, in a
+    thread that ``/ready`` waits for, waits for it."""
+    if any("knowledge" in domain.warm_ups() for domain in domains):
+        from eco2.knowledge import start_analyzer as start
 
-    Some of that work holds the GIL for seconds (the Kiwi tokenizer's model load): in a thread
-    it would still stall the loop, and the revocation follower with it."""
-    done: set[str] = set()
-    for domain in domains:
-        for name, work in domain.warm_ups().items():
-            if name not in done:
-                work()
-                done.add(name)
+        start()
 
 
 def _domains_from_environment() -> list[str]:
@@ -251,8 +248,8 @@ def _domains_from_environment() -> list[str]:
 def asgi() -> Litestar:
     """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
     names = _domains_from_environment()
+    start_analyzer(registry.select(names))
     app = create_app(names)
-    preload(registry.select(names))
     app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
     return app
 
@@ -261,7 +258,7 @@ def worker_asgi() -> Litestar:
     """ASGI factory for ``eco2 worker``: the job domains of ``ECO2_DOMAINS`` (default: all),
     their workers, and the platform routes (health, readiness, metrics) only."""
     names = _domains_from_environment() or list(registry.JOB_DOMAINS)
+    start_analyzer(registry.select(names))
     app = create_app(names, http=False)
-    preload(registry.select(names))
     app.on_startup.append(settle_heap)
     return app

@@ -78,9 +78,10 @@ def resolved_environment() -> Iterator[Settings]:
             # Here, not in each worker: two workers starting together would each mint a key.
             local_key_files(resolved, create=True)
         if embedded_db:
-            from eco2.migrate import upgrade
+            from eco2.migrate import upgrade_unless_current
+            from eco2.platform.embedded import applied_revisions
 
-            upgrade(resolved, "head")
+            upgrade_unless_current(resolved, lambda: applied_revisions(resolved.database_url or ""))
         yield resolved
 
 

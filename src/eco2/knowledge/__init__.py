@@ -9,13 +9,14 @@ module (an import contract); the submodules are private.
 - ``search(text, limit)`` -> ``list[Hit]``: hybrid lexical + embedding ranking; the items'
   embeddings ship with the package (``write_bundled_index``, ``eco2 data embed-knowledge``).
 - ``nouns(text)``: the nouns of any Korean text, from the same Kiwi analyzer retrieval uses
-  (one per process: it is large), e.g. for news keywords.
+  (one per process, in a child process: it is large and loads for seconds holding the GIL),
+  e.g. for news keywords. ``start_analyzer()``: servers start loading it first thing.
 - ``PICKUP_CATEGORIES``: the map filter keys the web client knows, which the taxonomy's
   middles point to.
 """
 
 from eco2.knowledge.base import Category, KnowledgeBase, KnowledgeError, load_knowledge
-from eco2.knowledge.lexical import nouns
+from eco2.knowledge.lexical import nouns, start_analyzer
 from eco2.knowledge.retrieval import (
     Hit,
     Retriever,
@@ -55,6 +56,7 @@ __all__ = [
     "load_knowledge",
     "nouns",
     "search",
+    "start_analyzer",
     "top_categories",
     "write_bundled_index",
 ]

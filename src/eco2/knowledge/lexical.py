@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
+from eco2.kiwi_process import KiwiProcess
 from eco2.knowledge.schema import Item
 
 log = logging.getLogger(__name__)
@@ -164,15 +164,28 @@ def _idf(aliases: list[tuple[int, Features]]) -> dict[str, float]:
 
 
 @lru_cache(maxsize=1)
-def analyzer() -> Any | None:
-    """The process's one Kiwi (its model takes about half a gigabyte): built on first use and
-    shared by everything that needs Korean morphemes; None without kiwipiepy."""
-    try:
-        from kiwipiepy import Kiwi
-    except ImportError:
+def analyzer() -> KiwiProcess | None:
+    """The process's one Kiwi (its model takes about half a gigabyte), in a child process of
+    its own (see ``eco2.kiwi_process``): started on first use and shared by everything that
+    needs Korean morphemes; None without kiwipiepy."""
+    if importlib.util.find_spec("kiwipiepy") is None:
         log.warning("kiwipiepy is not installed: Korean morphemes fall back to word splitting")
         return None
-    return Kiwi()
+    kiwi = KiwiProcess()
+    kiwi.start()
+    return kiwi
+
+
+def start_analyzer() -> None:
+    """Servers: start loading Kiwi now, so it is ready about when the app is."""
+    analyzer()
+
+
+def wait_for_analyzer() -> None:
+    """Until Kiwi answers (a warm-up: waiting in a thread holds no GIL)."""
+    kiwi = analyzer()
+    if kiwi is not None:
+        kiwi.wait_ready()
 
 
 @lru_cache(maxsize=1)
@@ -183,10 +196,10 @@ def morpheme_tokenizer() -> Tokenize:
         return _word_splits
 
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
-        lowered = [text.lower() for text in texts]
-        # one text (a query) alone: the batch call's set-up costs more than it saves
-        analysed = [kiwi.tokenize(lowered[0])] if len(lowered) == 1 else kiwi.tokenize(lowered)
-        return [[t.form for t in tokens if _is_content(t.tag, t.form)] for tokens in analysed]
+        analysed = kiwi.tokenize([text.lower() for text in texts])
+        return [
+            [form for form, tag, _, _ in tokens if _is_content(tag, form)] for tokens in analysed
+        ]
 
     return tokenize
 
@@ -259,17 +272,17 @@ def nouns(text: str) -> list[str]:
     found: list[str] = []
     start = end = -1
     has_noun = False
-    for token in [*kiwi.tokenize(text), None]:
-        tag = token.tag.split("-")[0] if token is not None else ""
-        if token is not None and tag in COMPOUND_TAGS and (token.start == end or start < 0):
-            start = token.start if start < 0 else start
-            end, has_noun = token.start + token.len, has_noun or tag in NOUN_TAGS
+    for token in [*kiwi.tokenize([text])[0], None]:
+        tag = token[1].split("-")[0] if token is not None else ""
+        if token is not None and tag in COMPOUND_TAGS and (token[2] == end or start < 0):
+            start = token[2] if start < 0 else start
+            end, has_noun = token[2] + token[3], has_noun or tag in NOUN_TAGS
             continue
         if has_noun:
             found.append(text[start:end])
         start, end, has_noun = -1, -1, False
         if token is not None and tag in COMPOUND_TAGS:
-            start, end, has_noun = token.start, token.start + token.len, tag in NOUN_TAGS
+            start, end, has_noun = token[2], token[2] + token[3], tag in NOUN_TAGS
     return found
 
 

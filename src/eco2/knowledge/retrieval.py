@@ -150,7 +150,9 @@ def _build_default() -> Retriever:
         embedder=load_embedder(),
         cache_dir=get_settings().knowledge_index_dir,
     )
-    retriever.search("페트병", 1)  # the first query loads the query-side model lazily
+    # The first query loads the query-side model lazily and waits for Kiwi's process: a
+    # warm-up that waits for this is ready for any search.
+    retriever.search("페트병", 1)
     return retriever
 
 
