@@ -10,11 +10,14 @@ import json
 import subprocess
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
 
+from eco2 import migrate
+from eco2.platform.embedded import applied_revisions
 from eco2.platform.health import Readiness
 from eco2.settings import Settings
 from tests.fakes.live import client_for
@@ -82,7 +85,8 @@ def test_server_start_never_stalls_the_event_loop(
     assert done.returncode == 0, done.stderr[-3000:]
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     assert measured["max_gap"] < 0.75, measured  # was 1.5-2.5 s: Kiwi's load holds the GIL
-    assert measured["warming"] == [] and measured["failed"] == [], measured
+    assert measured["warming"] == [], measured
+    assert measured["failed"] == [], measured
     assert measured["first_search"] < 1.0, measured  # ready means Kiwi has loaded too
 
 
@@ -95,6 +99,7 @@ async def test_ready_waits_for_warm_ups_and_names_them(settings: Settings) -> No
     async with client_for(settings) as client:
         app: Litestar = client.app
         readiness: Readiness = app.state.readiness
+        await asyncio.to_thread(client.blocking_portal.call, readiness.wait_warm)  # the app's own
         await asyncio.to_thread(
             client.blocking_portal.call, readiness.warm, "test-index", slow_index
         )
@@ -111,3 +116,34 @@ async def test_ready_waits_for_warm_ups_and_names_them(settings: Settings) -> No
             await asyncio.sleep(0.05)
         else:
             pytest.fail("never ready after the warm-up finished")
+
+
+def test_a_start_checks_a_current_schema_with_one_query(
+    base_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alembic runs when the data dir's stamp is missing or stale (other migrations, or the
+    database says otherwise); a start on a current schema asks the database only."""
+    settings = base_settings.model_copy(update={"data_dir": tmp_path})
+    upgrades: list[str] = []
+    real_upgrade = migrate.upgrade
+
+    def counted(settings: Settings, revision: str = "head") -> None:
+        upgrades.append(revision)
+        real_upgrade(settings, revision)
+
+    monkeypatch.setattr(migrate, "upgrade", counted)
+    applied = partial(applied_revisions, settings.database_url or "")
+    assert len(applied() or ()) == 1
+
+    migrate.upgrade_unless_current(settings, applied)  # no stamp yet
+    assert upgrades == ["head"]
+    stamp = json.loads((tmp_path / migrate.STAMP_FILE).read_text())
+    assert set(stamp["heads"]) == applied()
+    migrate.upgrade_unless_current(settings, applied)  # current: one query
+    assert upgrades == ["head"]
+    migrate.upgrade_unless_current(settings, lambda: {"0001_identity"})  # the database is behind
+    migrate.upgrade_unless_current(settings, lambda: None)  # the database cannot tell
+    assert upgrades == ["head"] * 3
+    monkeypatch.setattr(migrate, "migrations_fingerprint", lambda: "edited migrations")
+    migrate.upgrade_unless_current(settings, applied)
+    assert upgrades == ["head"] * 4

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -224,8 +225,9 @@ def _ensure_database(port: int) -> None:
 def applied_revisions(database_url: str) -> set[str] | None:
     """The Alembic revisions an embedded database records (one query); None when it cannot
     tell (no migration ran yet, or no answer)."""
+    libpq_url = re.sub(r"^postgresql\+\w+://", "postgresql://", database_url)  # no driver name
     try:
-        done = _psql(database_url, "SELECT version_num FROM alembic_version")
+        done = _psql(libpq_url, "SELECT version_num FROM alembic_version")
     except subprocess.TimeoutExpired:
         return None
     return set(done.stdout.split()) if done.returncode == 0 else None
