@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -426,70 +426,76 @@ async def overhead(stores: Stores, name: str, n: int, seconds: float, log: Path)
         await redis.aclose()
 
 
-async def sigkill(stores: Stores, name: str, log: Path, limit: float) -> None:
-    engine = engine_for(name, stores, "bench-sigkill")
+@contextlib.asynccontextmanager
+async def interrupted_worker(
+    stores: Stores, name: str, queue: str, concurrency: int, log: Path
+) -> AsyncIterator[tuple[Engine, Redis, list[subprocess.Popen[bytes]]]]:
+    """A worker to interrupt; its successor joins the list; every one is killed on exit."""
+    engine = engine_for(name, stores, queue)
     redis = Redis.from_url(stores.redis_url)
     await reset(redis)
-    n = 100
-    first = spawn_worker(name, "bench-sigkill", stores, 1000, log)
-    second = None
+    workers = [spawn_worker(name, queue, stores, concurrency, log)]
     try:
+        yield engine, redis, workers
+    finally:
+        for process in workers:
+            process.kill()
+            process.wait()
+        await redis.aclose()
+
+
+async def lost_and_twice(redis: Redis, ids: list[str]) -> tuple[int, int]:
+    counts = await done_counts(redis)
+    lost = sum(1 for i in ids if i not in counts)
+    return lost, sum(1 for i in ids if counts.get(i, 0) > 1)
+
+
+async def sigkill(stores: Stores, name: str, log: Path, limit: float) -> None:
+    n = 100
+    async with interrupted_worker(stores, name, "bench-sigkill", 1000, log) as (
+        engine,
+        redis,
+        workers,
+    ):
         async with engine.producer() as enqueue:
             ids = await enqueue_all(enqueue, n, 3.0)
             await wait_count(redis, STARTED, n, 60)
-            first.kill()
-            first.wait()
+            workers[0].kill()
+            workers[0].wait()
             killed = time.monotonic()
-            second = spawn_worker(name, "bench-sigkill", stores, 1000, log)
+            workers.append(spawn_worker(name, "bench-sigkill", stores, 1000, log))
             await wait_count(redis, DONE, n, limit)
             recovered = time.monotonic() - killed
-            counts = await done_counts(redis)
-        lost = sum(1 for i in ids if i not in counts)
-        twice = sum(1 for i in ids if counts.get(i, 0) > 1)
+        lost, twice = await lost_and_twice(redis, ids)
         print(
             f"  SIGKILL with {n} in flight: {n - lost}/{n} finished "
             f"{recovered:.1f} s after the kill; lost {lost}, finished twice {twice}"
         )
-    finally:
-        for process in (first, second):
-            if process is not None:
-                process.kill()
-                process.wait()
-        await redis.aclose()
 
 
 async def sigterm(stores: Stores, name: str, log: Path, limit: float) -> None:
-    engine = engine_for(name, stores, "bench-sigterm")
-    redis = Redis.from_url(stores.redis_url)
-    await reset(redis)
     n, running = 200, 100
-    first = spawn_worker(name, "bench-sigterm", stores, running, log)
-    second = None
-    try:
+    async with interrupted_worker(stores, name, "bench-sigterm", running, log) as (
+        engine,
+        redis,
+        workers,
+    ):
         async with engine.producer() as enqueue:
             ids = await enqueue_all(enqueue, n, 3.0)
             await wait_count(redis, STARTED, running, 60)
-            first.send_signal(signal.SIGTERM)
+            workers[0].send_signal(signal.SIGTERM)
             stopping = time.monotonic()
-            first.wait(GRACE_SECONDS + 30)
+            workers[0].wait(GRACE_SECONDS + 30)
             drained = time.monotonic() - stopping
             finished_in_grace = await redis.llen(DONE)
-            second = spawn_worker(name, "bench-sigterm", stores, running, log)
+            workers.append(spawn_worker(name, "bench-sigterm", stores, running, log))
             await wait_count(redis, DONE, n, limit)
-            counts = await done_counts(redis)
-        lost = sum(1 for i in ids if i not in counts)
-        twice = sum(1 for i in ids if counts.get(i, 0) > 1)
+        lost, twice = await lost_and_twice(redis, ids)
         print(
             f"  SIGTERM with {running} running and {n - running} queued: the worker exited "
             f"after {drained:.1f} s having finished {finished_in_grace}; after a new worker: "
             f"lost {lost}, finished twice {twice}"
         )
-    finally:
-        for process in (first, second):
-            if process is not None:
-                process.kill()
-                process.wait()
-        await redis.aclose()
 
 
 def run(
