@@ -229,36 +229,18 @@ def service_name(domains: Sequence[registry.Domain], *, http: bool = True) -> st
     return name if http else f"{name}-worker"
 
 
-def start_analyzer(domains: Sequence[registry.Domain]) -> None:
-    """Server processes: Kiwi (the knowledge's Korean analyzer) starts loading in its own
-    process first thing, so it is ready about when the app is; the ``knowledge`` warm-up, in a
-    thread that ``/ready`` waits for, waits for it."""
-    if any("knowledge" in domain.warm_ups() for domain in domains):
-        from eco2.knowledge import start_analyzer as start
-
-        start()
-
-
-def _domains_from_environment() -> list[str]:
-    import os
-
-    return [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
-
-
 def asgi() -> Litestar:
     """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
-    names = _domains_from_environment()
-    start_analyzer(registry.select(names))
+    names = registry.domains_from_environment()
     app = create_app(names)
-    app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
+    app.on_startup.append(settle_heap)  # last, after the domains started; servers only
     return app
 
 
 def worker_asgi() -> Litestar:
     """ASGI factory for ``eco2 worker``: the job domains of ``ECO2_DOMAINS`` (default: all),
     their workers, and the platform routes (health, readiness, metrics) only."""
-    names = _domains_from_environment() or list(registry.JOB_DOMAINS)
-    start_analyzer(registry.select(names))
+    names = registry.domains_from_environment() or list(registry.JOB_DOMAINS)
     app = create_app(names, http=False)
     app.on_startup.append(settle_heap)
     return app

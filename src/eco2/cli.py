@@ -110,7 +110,7 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
 
 
 def granian_server(
-    host: str, port: int, workers: int, target: str = "eco2.app:asgi"
+    host: str, port: int, workers: int, target: str = "eco2.serving:asgi"
 ) -> AbstractServer[Any]:
     """The HTTP server of ``eco2 serve`` (a bench passes its own ASGI factory as ``target``)."""
     from granian.constants import Interfaces
@@ -161,7 +161,7 @@ def worker(domains: tuple[str, ...], host: str, port: int) -> None:
         f"({settings.env}); health on http://{host}:{port}/health"
     )
     Server(
-        "eco2.app:worker_asgi",
+        "eco2.serving:worker_asgi",
         address=host,
         port=port,
         interface=Interfaces.ASGI,

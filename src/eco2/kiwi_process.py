@@ -12,6 +12,7 @@ parent does (it reads end-of-file on the pipe, or gets the parent-death signal).
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -121,6 +123,16 @@ class KiwiProcess:
         if self._process is not None:
             self._process.wait(5)  # reaped: no zombie
         self._process, self._conn, self._ready = None, None, False
+
+
+@lru_cache(maxsize=1)
+def shared() -> KiwiProcess | None:
+    """The process's one analyzer, loading from the first call on; None without kiwipiepy."""
+    if importlib.util.find_spec("kiwipiepy") is None:
+        return None
+    kiwi = KiwiProcess()
+    kiwi.start()
+    return kiwi
 
 
 def main(fd: int, parent: int) -> None:

@@ -23,11 +23,11 @@ from eco2.settings import Settings
 from tests.fakes.live import client_for
 from tests.fakes.processes import eco2_env
 
-# A fresh server process: ``eco2.app.asgi`` as granian calls it, then the app's lifespan with a
-# ticker measuring how long the event loop goes without running it.
+# A fresh server process: ``eco2.serving.asgi`` as granian calls it, then the app's lifespan
+# with a ticker measuring how long the event loop goes without running it.
 SERVER_START = """
 import asyncio, json, time
-from eco2.app import asgi
+from eco2.serving import asgi
 
 async def main() -> None:
     app = asgi()

@@ -10,13 +10,13 @@ module (an import contract); the submodules are private.
   embeddings ship with the package (``write_bundled_index``, ``eco2 data embed-knowledge``).
 - ``nouns(text)``: the nouns of any Korean text, from the same Kiwi analyzer retrieval uses
   (one per process, in a child process: it is large and loads for seconds holding the GIL),
-  e.g. for news keywords. ``start_analyzer()``: servers start loading it first thing.
+  e.g. for news keywords; servers start loading it first thing (``eco2.serving``).
 - ``PICKUP_CATEGORIES``: the map filter keys the web client knows, which the taxonomy's
   middles point to.
 """
 
 from eco2.knowledge.base import Category, KnowledgeBase, KnowledgeError, load_knowledge
-from eco2.knowledge.lexical import nouns, start_analyzer
+from eco2.knowledge.lexical import nouns
 from eco2.knowledge.retrieval import (
     Hit,
     Retriever,
@@ -56,7 +56,6 @@ __all__ = [
     "load_knowledge",
     "nouns",
     "search",
-    "start_analyzer",
     "top_categories",
     "write_bundled_index",
 ]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import msgspec
 
+from eco2 import kiwi_process
 from eco2.kiwi_process import KiwiProcess
 from eco2.knowledge.schema import Item
 
@@ -163,29 +164,19 @@ def _idf(aliases: list[tuple[int, Features]]) -> dict[str, float]:
     return {f: math.log(1 + n / count) for f, count in df.items()}
 
 
-@lru_cache(maxsize=1)
 def analyzer() -> KiwiProcess | None:
     """The process's one Kiwi (its model takes about half a gigabyte), in a child process of
-    its own (see ``eco2.kiwi_process``): started on first use and shared by everything that
-    needs Korean morphemes; None without kiwipiepy."""
-    if importlib.util.find_spec("kiwipiepy") is None:
-        log.warning("kiwipiepy is not installed: Korean morphemes fall back to word splitting")
-        return None
-    kiwi = KiwiProcess()
-    kiwi.start()
+    its own (see ``eco2.kiwi_process``; servers start it before importing the app): shared by
+    everything that needs Korean morphemes; None without kiwipiepy."""
+    kiwi = kiwi_process.shared()
+    if kiwi is None:
+        _warn_no_kiwi()
     return kiwi
 
 
-def start_analyzer() -> None:
-    """Servers: start loading Kiwi now, so it is ready about when the app is."""
-    analyzer()
-
-
-def wait_for_analyzer() -> None:
-    """Until Kiwi answers (a warm-up: waiting in a thread holds no GIL)."""
-    kiwi = analyzer()
-    if kiwi is not None:
-        kiwi.wait_ready()
+@lru_cache(maxsize=1)
+def _warn_no_kiwi() -> None:
+    log.warning("kiwipiepy is not installed: Korean morphemes fall back to word splitting")
 
 
 @lru_cache(maxsize=1)
