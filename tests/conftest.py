@@ -61,6 +61,9 @@ def base_settings(
         jobs_drain_seconds=2.0,  # an app stopping with jobs still running stops soon
         jobs_concurrency=32,  # every app a test builds starts a worker task per slot
         news_collect_interval_seconds=0,  # no collection on a schedule (the feeds are real sites)
+        # PostgreSQL forks a backend per connection: on a loaded CI machine that took over the
+        # 3 s default. Tests of deadlines set their own (tests/platform/test_faults.py).
+        db_connect_timeout_seconds=15.0,
     )
     upgrade(settings, "head")
     return settings
