@@ -8,7 +8,9 @@ from typing import Any
 
 from alembic import context
 from sqlalchemy import pool
+from sqlalchemy.dialects.postgresql import DOMAIN
 from sqlalchemy.ext.asyncio import async_engine_from_config
+from sqlalchemy.types import UserDefinedType
 
 from eco2 import registry
 from eco2.platform.db import Base, async_url
@@ -36,6 +38,20 @@ def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> 
     return True
 
 
+def compare_type(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: Any,
+    metadata_type: Any,
+) -> bool | None:
+    """A user-defined type (earthdistance's ``earth``) is reflected as a DOMAIN of a type
+    SQLAlchemy does not know: the same type when the names agree."""
+    if isinstance(metadata_type, UserDefinedType) and isinstance(inspected_type, DOMAIN):
+        return bool(metadata_type.get_col_spec().rsplit(".", 1)[-1] != inspected_type.name)
+    return None  # the default comparison
+
+
 def configure(connection: Any) -> None:
     context.configure(
         connection=connection,
@@ -43,7 +59,7 @@ def configure(connection: Any) -> None:
         include_schemas=True,
         include_object=include_object,
         include_name=include_name,
-        compare_type=True,
+        compare_type=compare_type,
     )
 
 

@@ -175,20 +175,24 @@ def test_opening_hours_cells(cell: str, expected: tuple[str, list[list[str]]]) -
     assert (day["status"], day["ranges"]) == expected
 
 
+def seoul_moment(iso: str) -> hours.Moment:
+    return hours.moment(datetime.fromisoformat(iso))
+
+
 def test_today_is_computed_in_seoul_with_public_holidays() -> None:
     schedule = hours.weekly(
         {"mon": "09:00 ~ 18:00", "tue": "휴무", "wed": "09:00~18:00"}, ["휴무", "전체휴무"]
     )
     # 2026-11-30 is a Monday; 01:30 UTC is 10:30 in Seoul (the UTC date is the same day).
-    monday = hours.today(schedule, datetime.fromisoformat("2026-11-30T01:30:00+00:00"))
+    monday = hours.today(schedule, seoul_moment("2026-11-30T01:30:00+00:00"))
     assert monday == hours.TodayHours(True, False, "09:00", "18:00")
     # Sunday 23:30 UTC is already Monday 08:30 in Seoul: before opening.
-    early = hours.today(schedule, datetime.fromisoformat("2026-11-29T23:30:00+00:00"))
+    early = hours.today(schedule, seoul_moment("2026-11-29T23:30:00+00:00"))
     assert (early.is_open, early.is_holiday) == (False, False)
-    tuesday = hours.today(schedule, datetime.fromisoformat("2026-12-01T03:00:00+00:00"))
+    tuesday = hours.today(schedule, seoul_moment("2026-12-01T03:00:00+00:00"))
     assert (tuesday.is_open, tuesday.is_holiday) == (False, True)
     # 2026-03-02 (Monday) is the substitute holiday for 삼일절: closed on holidays.
-    holiday = hours.today(schedule, datetime.fromisoformat("2026-03-02T03:00:00+00:00"))
+    holiday = hours.today(schedule, seoul_moment("2026-03-02T03:00:00+00:00"))
     assert (holiday.is_open, holiday.is_holiday) == (False, True)
     assert hours.today({}, None) == hours.TodayHours(None, None, None, None)
 

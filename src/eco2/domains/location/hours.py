@@ -103,25 +103,45 @@ class TodayHours:
     end_time: str | None
 
 
+NOT_KNOWN = TodayHours(None, None, None, None)
+CLOSED_TODAY = TodayHours(False, True, None, None)
+
+
 def _minutes(hhmm: str) -> int:
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
 
 
-def today(schedule: dict[str, Day] | None, now: datetime | None = None) -> TodayHours:
-    """Today's hours in Asia/Seoul. ``is_holiday``: the place is closed all day today."""
-    if not schedule:
-        return TodayHours(None, None, None, None)
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """An instant as a schedule sees it in Asia/Seoul. Found once per response: the public
+    holiday look-up costs more than reading a place's hours."""
+
+    weekday: str
+    is_public_holiday: bool
+    minute_of_day: int
+
+
+def moment(now: datetime | None = None) -> Moment:
     local = (now or datetime.now(SEOUL)).astimezone(SEOUL)
-    day: Day = schedule.get(WEEKDAYS[local.weekday()]) or unknown_day()
-    if is_public_holiday(local.date()):
+    return Moment(
+        WEEKDAYS[local.weekday()], is_public_holiday(local.date()), local.hour * 60 + local.minute
+    )
+
+
+def today(schedule: dict[str, Day] | None, at: Moment | None = None) -> TodayHours:
+    """Today's hours (``at``: now). ``is_holiday``: the place is closed all day today."""
+    if not schedule:
+        return NOT_KNOWN
+    at = at or moment()
+    day: Day = schedule.get(at.weekday) or unknown_day()
+    if at.is_public_holiday:
         holiday = schedule.get(HOLIDAY) or unknown_day()
         day = holiday if holiday["status"] != "unknown" else day
     if day["status"] == "unknown":
-        return TodayHours(None, None, None, None)
+        return NOT_KNOWN
     if day["status"] == "closed":
-        return TodayHours(False, True, None, None)
+        return CLOSED_TODAY
     ranges = day["ranges"]
-    current = local.hour * 60 + local.minute
-    is_open = any(_minutes(s) <= current < _minutes(e) for s, e in ranges)
+    is_open = any(_minutes(s) <= at.minute_of_day < _minutes(e) for s, e in ranges)
     return TodayHours(is_open, False, ranges[0][0], ranges[-1][1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -10,13 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
 import structlog
 from sqlalchemy import (
     ARRAY,
     Float,
+    Integer,
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -28,7 +32,6 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,30 +119,69 @@ def _site_point() -> Any:
     return Site.earth
 
 
-def centers_statement(query: CenterQuery) -> Select[Any]:
-    """Index-backed: the GiST on ``earth`` answers both the radius box and the KNN
-    ordering (``<->``), so filters apply inside the scan and ``LIMIT`` stays exact."""
-    origin = _earth(literal(query.lat, Float), literal(query.lon, Float))
+@functools.cache
+def _centers_shape(by_store: bool, by_pickup: bool) -> Select[Any]:
+    """The map statement for one combination of filters, built once with bound values:
+    building and keying a statement costs more CPU than PostgreSQL takes to run it.
+
+    A KNN scan of the GiST on ``earth``: the radius box bounds it, ``<->`` orders it
+    nearest first, so ``LIMIT`` stops it early. With filters, two steps: ``hits`` is an
+    index-only scan (the index covers ``id`` and the filter columns), so a place a filter
+    rejects costs an index tuple, not a table row (at 2 km in a dense city most of the box
+    is rejected); then only the hits are read, by primary key. Without filters every row
+    the scan finds is returned, so one step reads them straight from the index's row
+    pointers."""
+    origin = _earth(bindparam("lat", type_=Float), bindparam("lon", type_=Float))
+    radius = bindparam("radius_m", type_=Float)
     point = _site_point()
-    distance = func.earth_distance(origin, point).label("distance_m")
-    stmt = (
-        select(*_ENTRY_COLUMNS, distance)  # rows, not ORM objects: a map asks for up to 200
-        .where(func.earth_box(origin, literal(query.radius_m, Float)).op("@>")(point))
-        .where(func.earth_distance(origin, point) <= query.radius_m)
-        .order_by(point.op("<->")(origin))
-        .limit(query.limit)
+    distance = func.earth_distance(origin, point)
+    filters = []
+    if by_store:
+        filters.append(Site.store_category.in_(bindparam("stores", expanding=True)))
+    if by_pickup:
+        wanted = bindparam("pickups", type_=ARRAY(String(32)))
+        filters.append(Site.pickup_categories.overlap(cast(wanted, ARRAY(String(32)))))
+
+    def nearest(*columns: Any) -> Select[Any]:
+        return (
+            select(*columns, distance.label("distance_m"))
+            .where(func.earth_box(origin, radius).op("@>")(point), distance <= radius, *filters)
+            .order_by(point.op("<->")(origin))
+            .limit(bindparam("limit", type_=Integer))
+        )
+
+    if not filters:
+        return nearest(*_ENTRY_COLUMNS)  # rows, not ORM objects: a map asks for up to 200
+    hits = nearest(Site.id).subquery("hits")
+    return (
+        select(*_ENTRY_COLUMNS, hits.c.distance_m)
+        .join_from(Site, hits, Site.id == hits.c.id)
+        .order_by(hits.c.distance_m, Site.id)
     )
+
+
+def _centers_values(query: CenterQuery) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "lat": query.lat, "lon": query.lon, "radius_m": query.radius_m, "limit": query.limit,
+    }  # fmt: skip
     if query.store_categories:
-        stmt = stmt.where(Site.store_category.in_(query.store_categories))
+        values["stores"] = list(query.store_categories)
     if query.pickup_categories:
-        wanted = cast(postgresql.array(query.pickup_categories), ARRAY(String(32)))
-        stmt = stmt.where(Site.pickup_categories.overlap(wanted))
-    return stmt
+        values["pickups"] = list(query.pickup_categories)
+    return values
+
+
+def centers_statement(query: CenterQuery) -> Select[Any]:
+    """The map statement with ``query``'s values bound (for EXPLAIN; the service binds them
+    at execution)."""
+    shape = _centers_shape(bool(query.store_categories), bool(query.pickup_categories))
+    return shape.params(_centers_values(query))
 
 
 # cube's GiST estimates are crude, so the planner likes a bitmap scan of the whole box plus
-# a sort (190 ms for 15k sites in 10 km of Seoul). The ordered KNN index scan stops after
-# LIMIT rows (8 ms): keep the planner on it for this transaction only.
+# a sort (190 ms for 15k sites in 10 km of Seoul), more so while the visibility map lags
+# behind an import (an index-only scan then looks costly). The ordered KNN index scan stops
+# after LIMIT rows (8 ms): keep the planner on it for this transaction only.
 KNN_PLAN = text(
     "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
 )
@@ -149,9 +191,12 @@ async def find_centers(
     session: AsyncSession, query: CenterQuery, now: datetime | None = None
 ) -> list[CenterEntry]:
     """The map query in ``session`` (the service's unit of work; the bench times it alone)."""
-    await session.execute(KNN_PLAN)
-    rows = await session.execute(centers_statement(query))
-    return [to_center_entry(row, row.distance_m, now) for row in rows]
+    at = hours.moment(now)
+    connection = await session.connection()  # Core statements: no ORM result processing
+    await connection.execute(KNN_PLAN)
+    shape = _centers_shape(bool(query.store_categories), bool(query.pickup_categories))
+    rows = await connection.execute(shape, _centers_values(query))
+    return [to_center_entry(row, row.distance_m, at) for row in rows]
 
 
 def nearest_query(request: NearestRequest) -> CenterQuery:
@@ -192,43 +237,37 @@ class EntryColumns(Protocol):
     hours: dict[str, Any]
 
 
-def _entry_fields(
-    site: EntryColumns, distance_m: float | None, now: datetime | None
-) -> dict[str, Any]:
-    today = hours.today(site.hours, now)
-    return {
-        "id": site.id,
-        "name": site.name,
-        "source": site.source,
-        "road_address": shown(site.road_address),
-        "lot_address": shown(site.lot_address),
-        "latitude": site.latitude,
-        "longitude": site.longitude,
-        "distance_km": round(distance_m / 1000, 3) if distance_m is not None else None,
-        "distance_text": geo.distance_text(distance_m) if distance_m is not None else None,
-        "store_category": site.store_category,
-        "pickup_categories": categories.client_pickup(site.pickup_categories),
-        "phone": shown(site.phone),
-        "place_url": shown(site.place_url),
-        "kakao_place_id": shown(site.kakao_place_id),
-        "is_open": today.is_open,
-        "is_holiday": today.is_holiday,
-        "start_time": today.start_time,
-        "end_time": today.end_time,
-    }
-
-
 def to_center_entry(
-    site: EntryColumns, distance_m: float | None, now: datetime | None = None
+    site: EntryColumns, distance_m: float | None, at: hours.Moment | None = None
 ) -> CenterEntry:
-    return CenterEntry(**_entry_fields(site, distance_m, now))
+    today = hours.today(site.hours, at)
+    return CenterEntry(
+        id=site.id,
+        name=site.name,
+        source=site.source,
+        road_address=shown(site.road_address),
+        lot_address=shown(site.lot_address),
+        latitude=site.latitude,
+        longitude=site.longitude,
+        distance_km=round(distance_m / 1000, 3) if distance_m is not None else None,
+        distance_text=geo.distance_text(distance_m) if distance_m is not None else None,
+        store_category=site.store_category,
+        pickup_categories=categories.client_pickup(site.pickup_categories),
+        phone=shown(site.phone),
+        place_url=shown(site.place_url),
+        kakao_place_id=shown(site.kakao_place_id),
+        is_open=today.is_open,
+        is_holiday=today.is_holiday,
+        start_time=today.start_time,
+        end_time=today.end_time,
+    )
 
 
 def to_center_detail(site: Site) -> CenterDetail:
     client = set(PICKUP_CATEGORIES)
     items = [text for text in map(shown, site.collection_items) if text]
     return CenterDetail(
-        **_entry_fields(site, None, None),
+        **msgspec.structs.asdict(to_center_entry(site, None)),
         pickup_subcategories=[c for c in site.pickup_categories if c not in client] or None,
         collection_items=", ".join(dict.fromkeys(items)) or None,
         introduction=shown(site.introduction),
@@ -286,14 +325,16 @@ async def find_sites(
     stmt = _search_statement(q, SEARCH_LIMIT if origin is None else SEARCH_LIMIT * 4)
     if origin is None:
         rows = await session.execute(stmt)
-        return [to_center_entry(site, None) for site, _ in rows]
+        at = hours.moment()
+        return [to_center_entry(site, None, at) for site, _ in rows]
     point = _earth(literal(origin[0], Float), literal(origin[1], Float))
     distance = func.earth_distance(point, _site_point())
     rows = await session.execute(
         stmt.add_columns(distance.label("distance_m")).where(distance <= radius_m)
     )
     found = sorted(rows, key=lambda r: (r[2], -r[1]))[:SEARCH_LIMIT]
-    return [to_center_entry(site, d) for site, _, d in found]
+    at = hours.moment()
+    return [to_center_entry(site, d, at) for site, _, d in found]
 
 
 # --- import ---------------------------------------------------------------------------------
@@ -428,7 +469,8 @@ class LocationService:
         async def ours() -> list[CenterEntry]:
             async with self._runtime.sessions() as session:
                 rows = await session.execute(_search_statement(q, SUGGEST_LIMIT))
-                return [to_center_entry(site, None) for site, _ in rows]
+                at = hours.moment()
+                return [to_center_entry(site, None, at) for site, _ in rows]
 
         found, (places, addresses) = await asyncio.gather(
             ours(), search_kakao(self._kakao, q, None, SEARCH_RADIUS_M)
