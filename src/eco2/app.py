@@ -229,39 +229,18 @@ def service_name(domains: Sequence[registry.Domain], *, http: bool = True) -> st
     return name if http else f"{name}-worker"
 
 
-def preload(domains: Sequence[registry.Domain]) -> None:
-    """Server processes: the domains' warm-ups now, before the event loop runs anything.
-
-    Some of that work holds the GIL for seconds (the Kiwi tokenizer's model load): in a thread
-    it would still stall the loop, and the revocation follower with it."""
-    done: set[str] = set()
-    for domain in domains:
-        for name, work in domain.warm_ups().items():
-            if name not in done:
-                work()
-                done.add(name)
-
-
-def _domains_from_environment() -> list[str]:
-    import os
-
-    return [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
-
-
 def asgi() -> Litestar:
     """ASGI factory for servers: domains come from ``ECO2_DOMAINS`` (comma-separated)."""
-    names = _domains_from_environment()
+    names = registry.domains_from_environment()
     app = create_app(names)
-    preload(registry.select(names))
-    app.on_startup.append(settle_heap)  # last, after the domains warmed up; servers only
+    app.on_startup.append(settle_heap)  # last, after the domains started; servers only
     return app
 
 
 def worker_asgi() -> Litestar:
     """ASGI factory for ``eco2 worker``: the job domains of ``ECO2_DOMAINS`` (default: all),
     their workers, and the platform routes (health, readiness, metrics) only."""
-    names = _domains_from_environment() or list(registry.JOB_DOMAINS)
+    names = registry.domains_from_environment() or list(registry.JOB_DOMAINS)
     app = create_app(names, http=False)
-    preload(registry.select(names))
     app.on_startup.append(settle_heap)
     return app

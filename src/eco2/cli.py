@@ -78,9 +78,10 @@ def resolved_environment() -> Iterator[Settings]:
             # Here, not in each worker: two workers starting together would each mint a key.
             local_key_files(resolved, create=True)
         if embedded_db:
-            from eco2.migrate import upgrade
+            from eco2.migrate import upgrade_unless_current
+            from eco2.platform.embedded import applied_revisions
 
-            upgrade(resolved, "head")
+            upgrade_unless_current(resolved, lambda: applied_revisions(resolved.database_url or ""))
         yield resolved
 
 
@@ -109,7 +110,7 @@ def serve(domains: tuple[str, ...], host: str, port: int, workers: int) -> None:
 
 
 def granian_server(
-    host: str, port: int, workers: int, target: str = "eco2.app:asgi"
+    host: str, port: int, workers: int, target: str = "eco2.serving:asgi"
 ) -> AbstractServer[Any]:
     """The HTTP server of ``eco2 serve`` (a bench passes its own ASGI factory as ``target``)."""
     from granian.constants import Interfaces
@@ -160,7 +161,7 @@ def worker(domains: tuple[str, ...], host: str, port: int) -> None:
         f"({settings.env}); health on http://{host}:{port}/health"
     )
     Server(
-        "eco2.app:worker_asgi",
+        "eco2.serving:worker_asgi",
         address=host,
         port=port,
         interface=Interfaces.ASGI,
@@ -335,11 +336,12 @@ def data_collect_news() -> None:
 
 @data.command("embed-knowledge")
 def data_embed_knowledge() -> None:
-    """Embed the waste items into the package's bundled index (after editing items.yaml):
-    without it a first start computes them (~25 s)."""
+    """Embed the waste items and tokenize their names into the package's bundled index (after
+    editing items.yaml or upgrading kiwipiepy): without it a first start computes them."""
     from eco2.knowledge import write_bundled_index
 
-    console.print(f"wrote {write_bundled_index()}")
+    for path in write_bundled_index():
+        console.print(f"wrote {path}")
 
 
 # --- keys -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ the Helm values and the tests all derive from (or are checked against) ``DOMAINS
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ class Domain:
     ``db_schema`` is the PostgreSQL schema owning the domain's tables (``None``: no tables).
     ``holds_user_data``: the domain stores per-user rows that an account deletion must erase.
     ``runs_jobs``: the domain has a job queue (``eco2 worker --domain``, a worker Deployment).
+    ``uses_knowledge``: the domain searches the knowledge library (its processes start Kiwi,
+    the library's Korean analyzer, first thing: ``eco2.serving``).
     """
 
     name: str
@@ -49,6 +52,7 @@ class Domain:
     db_schema: str | None = None
     holds_user_data: bool = False
     runs_jobs: bool = False
+    uses_knowledge: bool = False
 
     @property
     def internal_prefix(self) -> str:
@@ -125,6 +129,7 @@ DOMAINS: tuple[Domain, ...] = (
         db_schema="scan",
         holds_user_data=True,
         runs_jobs=True,
+        uses_knowledge=True,
     ),
     Domain(
         name="chat",
@@ -132,6 +137,7 @@ DOMAINS: tuple[Domain, ...] = (
         db_schema="chat",
         holds_user_data=True,
         runs_jobs=True,
+        uses_knowledge=True,
     ),
     # The knowledge library over HTTP and the news feed: public, identical for everyone, no
     # user data.
@@ -141,6 +147,7 @@ DOMAINS: tuple[Domain, ...] = (
         public_paths=(f"{API}/info*",),
         db_schema="info",
         runs_jobs=True,  # the news collection
+        uses_knowledge=True,
     ),
 )
 
@@ -153,6 +160,11 @@ def get_domain(name: str) -> Domain:
         if domain.name == name:
             return domain
     raise KeyError(name)
+
+
+def domains_from_environment() -> list[str]:
+    """The domains a server process serves: ``ECO2_DOMAINS`` (comma-separated; empty: all)."""
+    return [n for n in os.environ.get("ECO2_DOMAINS", "").split(",") if n]
 
 
 def select(names: Sequence[str] | None) -> tuple[Domain, ...]:

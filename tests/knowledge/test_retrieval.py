@@ -6,6 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -13,11 +14,19 @@ from eco2.knowledge import (
     KnowledgeBase,
     Retriever,
     bundled_index_file,
+    bundled_morphemes_file,
     load_knowledge,
     top_categories,
 )
 from eco2.knowledge.embedding import Matrix, embed_passages, load_embedder
 from eco2.knowledge.evaluation import evaluate, load_eval
+from eco2.knowledge.lexical import (
+    LexicalIndex,
+    alias_morphemes,
+    alias_texts,
+    default_tokenize,
+    morpheme_tokenizer,
+)
 
 EVAL_FILE = Path(__file__).resolve().parents[1] / "data" / "retrieval_eval.yaml"
 GENERAL = ("일반종량제폐기물", "일반종량제폐기물")
@@ -160,6 +169,43 @@ def test_the_package_ships_the_embeddings_of_its_items(kb: KnowledgeBase, tmp_pa
     texts = [alias for item in kb.items() for alias in (item.name, *item.synonyms)]
     rows = [texts.index(name) for name in sample]
     assert np.allclose(vectors[rows], embedder.passages(sample), atol=1e-5)
+
+
+def _no_tokenizer(texts: object) -> list[list[str]]:
+    raise AssertionError("the index was built with Kiwi although its morphemes are known")
+
+
+def test_the_package_ships_the_morphemes_of_its_items(
+    kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kiwi's morphemes of every alias ship like the embeddings: a start builds the lexical
+    index without tokenizing (seconds of GIL-holding Kiwi), and it is the very same index."""
+    shipped = bundled_morphemes_file()
+    assert shipped is not None, "kiwipiepy must be installed: Kiwi's morphemes are what ship"
+    assert shipped.exists(), (
+        "items or kiwipiepy changed: run `eco2 data embed-knowledge` and commit the file"
+    )
+    assert sorted(shipped.parent.glob("*.json")) == [shipped], "only the current table ships"
+    items = kb.items()
+    tokenized = LexicalIndex(items, morpheme_tokenizer())  # every alias through Kiwi, as before
+    monkeypatch.setattr("eco2.knowledge.lexical.default_tokenize", _no_tokenizer)
+    known = alias_morphemes(items, tmp_path, shipped.parent)
+    assert list(tmp_path.iterdir()) == []  # nothing computed, nothing cached
+    from_table = LexicalIndex(items, morpheme_tokenizer(), known)
+    assert vars(from_table) == vars(tokenized)
+    texts = alias_texts(items)
+    assert known == dict(zip(texts, morpheme_tokenizer()(texts), strict=True))
+
+
+def test_morphemes_of_edited_items_are_computed_once_and_cached(
+    kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edited = [msgspec.structs.replace(kb.items()[0], synonyms=["김치냉장고 뚜껑"])]
+    computed = alias_morphemes(edited, tmp_path, bundled_dir=tmp_path / "nothing-ships")
+    assert computed["김치냉장고 뚜껑"] == default_tokenize(["김치냉장고 뚜껑"])[0]
+    assert len(list(tmp_path.glob("waste-morphemes-*.json"))) == 1
+    monkeypatch.setattr("eco2.knowledge.lexical.default_tokenize", _no_tokenizer)
+    assert alias_morphemes(edited, tmp_path, bundled_dir=tmp_path / "nothing-ships") == computed
 
 
 def test_blank_text_and_zero_limit_return_nothing(retriever: Retriever) -> None:

@@ -9,7 +9,8 @@ module (an import contract); the submodules are private.
 - ``search(text, limit)`` -> ``list[Hit]``: hybrid lexical + embedding ranking; the items'
   embeddings ship with the package (``write_bundled_index``, ``eco2 data embed-knowledge``).
 - ``nouns(text)``: the nouns of any Korean text, from the same Kiwi analyzer retrieval uses
-  (one per process: it is large), e.g. for news keywords.
+  (one per process, in a child process: it is large and loads for seconds holding the GIL),
+  e.g. for news keywords; servers start loading it first thing (``eco2.serving``).
 - ``PICKUP_CATEGORIES``: the map filter keys the web client knows, which the taxonomy's
   middles point to.
 """
@@ -20,6 +21,7 @@ from eco2.knowledge.retrieval import (
     Hit,
     Retriever,
     bundled_index_file,
+    bundled_morphemes_file,
     default_retriever,
     search,
     top_categories,
@@ -49,6 +51,7 @@ __all__ = [
     "Rule",
     "RulesDoc",
     "bundled_index_file",
+    "bundled_morphemes_file",
     "default_retriever",
     "load_knowledge",
     "nouns",

@@ -8,14 +8,22 @@ removed catch compounds Kiwi splits oddly ("봉다리"), spacing differences ("�
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.util
 import logging
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from importlib.metadata import version
+from pathlib import Path
 
+import msgspec
+
+from eco2 import kiwi_process
+from eco2.kiwi_process import KiwiProcess
 from eco2.knowledge.schema import Item
 
 log = logging.getLogger(__name__)
@@ -41,19 +49,29 @@ _PUNCT = re.compile(r"[^\w]+")
 
 # The content morphemes of each text (many at once: Kiwi analyses a batch much faster).
 Tokenize = Callable[[Sequence[str]], list[list[str]]]
+# Content morphemes already known for some texts (the aliases' table, shipped or cached).
+Morphemes = Mapping[str, list[str]]
 
 
 class LexicalIndex:
-    """Scores items against a query by IDF-weighted feature overlap with their best alias."""
+    """Scores items against a query by IDF-weighted feature overlap with their best alias.
 
-    def __init__(self, items: Sequence[Item], tokenize: Tokenize | None = None) -> None:
-        self._tokenize = tokenize or morpheme_tokenizer()
+    ``known``: the aliases' morphemes from :func:`alias_morphemes`, so building the index needs
+    no tokenizer (Kiwi then loads only for the first query)."""
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        tokenize: Tokenize | None = None,
+        known: Morphemes | None = None,
+    ) -> None:
+        self._tokenize = tokenize or default_tokenize
         self._n_items = len(items)
         weighted = [(n, text, w) for n, item in enumerate(items) for text, w in _aliases(item)]
         aliases = list(
             zip(
                 [n for n, _, _ in weighted],
-                self.alias_features([t for _, t, _ in weighted]),
+                self.alias_features([t for _, t, _ in weighted], known),
                 strict=True,
             )
         )
@@ -75,16 +93,22 @@ class LexicalIndex:
             feats.setdefault(f"c:{gram}", BIGRAM_WEIGHT)
         return feats
 
-    def alias_features(self, aliases: list[str]) -> list[Features]:
+    def alias_features(self, aliases: list[str], known: Morphemes | None = None) -> list[Features]:
         """Features of each alias alone and inside a sentence: Kiwi splits compounds by context
         ("김치냉장고" alone is one morpheme, in "김치냉장고 버리려는데" it is 김치 + 냉장고).
-        Tokenized all at once: a start-up builds the index, and one call per alias cost seconds."""
-        in_sentence = self._tokenize([f"{alias} {CARRIER}" for alias in aliases])
-        alone = self._tokenize(aliases)
+        What ``known`` lacks is tokenized all at once (one call per alias cost seconds)."""
+        known = known or {}
+        in_sentence = self._tokenize_unknown([in_context(alias) for alias in aliases], known)
+        alone = self._tokenize_unknown(aliases, known)
         return [
             {f"m:{m}": MORPH_WEIGHT for m in context} | self.features(alias, morphemes)
             for alias, context, morphemes in zip(aliases, in_sentence, alone, strict=True)
         ]
+
+    def _tokenize_unknown(self, texts: list[str], known: Morphemes) -> list[list[str]]:
+        unknown = list(dict.fromkeys(t for t in texts if t not in known))
+        computed = dict(zip(unknown, self._tokenize(unknown), strict=True)) if unknown else {}
+        return [known[t] if t in known else computed[t] for t in texts]
 
     def scores(self, text: str) -> list[float]:
         """Per-item score in [0, 1]: the share of the query's known evidence the item explains."""
@@ -104,6 +128,10 @@ class LexicalIndex:
         return best
 
 
+def in_context(alias: str) -> str:
+    return f"{alias} {CARRIER}"
+
+
 def _alias_score(matched: float, alias_mass: float) -> float:
     coverage = min(1.0, matched / alias_mass)
     return matched * (0.5 + 0.5 * coverage)  # prefer aliases matched completely
@@ -112,6 +140,12 @@ def _alias_score(matched: float, alias_mass: float) -> float:
 def char_bigrams(text: str) -> set[str]:
     compact = _PUNCT.sub("", text.lower())
     return {compact[i : i + 2] for i in range(len(compact) - 1)}
+
+
+def alias_texts(items: Sequence[Item]) -> list[str]:
+    """Every text an index over ``items`` tokenizes: each alias alone and in context."""
+    aliases = [text for item in items for text, _ in _aliases(item)]
+    return [*aliases, *map(in_context, aliases)]
 
 
 def _aliases(item: Item) -> list[tuple[str, float]]:
@@ -130,16 +164,19 @@ def _idf(aliases: list[tuple[int, Features]]) -> dict[str, float]:
     return {f: math.log(1 + n / count) for f, count in df.items()}
 
 
+def analyzer() -> KiwiProcess | None:
+    """The process's one Kiwi (its model takes about half a gigabyte), in a child process of
+    its own (see ``eco2.kiwi_process``; servers start it before importing the app): shared by
+    everything that needs Korean morphemes; None without kiwipiepy."""
+    kiwi = kiwi_process.shared()
+    if kiwi is None:
+        _warn_no_kiwi()
+    return kiwi
+
+
 @lru_cache(maxsize=1)
-def analyzer() -> Any | None:
-    """The process's one Kiwi (its model takes about half a gigabyte): built on first use and
-    shared by everything that needs Korean morphemes; None without kiwipiepy."""
-    try:
-        from kiwipiepy import Kiwi
-    except ImportError:
-        log.warning("kiwipiepy is not installed: Korean morphemes fall back to word splitting")
-        return None
-    return Kiwi()
+def _warn_no_kiwi() -> None:
+    log.warning("kiwipiepy is not installed: Korean morphemes fall back to word splitting")
 
 
 @lru_cache(maxsize=1)
@@ -150,12 +187,71 @@ def morpheme_tokenizer() -> Tokenize:
         return _word_splits
 
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
-        lowered = [text.lower() for text in texts]
-        # one text (a query) alone: the batch call's set-up costs more than it saves
-        analysed = [kiwi.tokenize(lowered[0])] if len(lowered) == 1 else kiwi.tokenize(lowered)
-        return [[t.form for t in tokens if _is_content(t.tag, t.form)] for tokens in analysed]
+        analysed = kiwi.tokenize([text.lower() for text in texts])
+        return [
+            [form for form, tag, _, _ in tokens if _is_content(tag, form)] for tokens in analysed
+        ]
 
     return tokenize
+
+
+def default_tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """:func:`morpheme_tokenizer`, loading Kiwi on the first call rather than on import."""
+    return morpheme_tokenizer()(texts)
+
+
+# --- the aliases' morphemes, computed once (Kiwi takes seconds over ~5,000 texts) -----------
+
+
+class MorphemeTable(msgspec.Struct, frozen=True):
+    tokenizer: str  # what produced it: see tokenizer_identity()
+    morphemes: dict[str, list[str]]
+
+
+def tokenizer_identity() -> str | None:
+    """Kiwi's and its model's versions and the content filter: what the morphemes depend on;
+    None without kiwipiepy (word splitting is cheap: nothing to keep)."""
+    if importlib.util.find_spec("kiwipiepy") is None:
+        return None
+    stop_words = " ".join(sorted(STOP_FORMS))
+    return (
+        f"kiwipiepy {version('kiwipiepy')} model {version('kiwipiepy_model')} "
+        f"tags {' '.join(CONTENT_TAGS)} stop {stop_words}"
+    )
+
+
+def morphemes_file(texts: Sequence[str], identity: str) -> str:
+    """The table's file name for these texts and this tokenizer (both hashed)."""
+    digest = hashlib.sha256(identity.encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode())
+    return f"waste-morphemes-{digest.hexdigest()[:16]}.json"
+
+
+def alias_morphemes(items: Sequence[Item], cache_dir: Path | None, bundled_dir: Path) -> Morphemes:
+    """The morphemes of every alias text of ``items``: from ``cache_dir`` or the package's
+    ``bundled_dir``, else computed now with Kiwi (and kept in ``cache_dir``)."""
+    identity = tokenizer_identity()
+    if identity is None:
+        return {}
+    texts = alias_texts(items)
+    name = morphemes_file(texts, identity)
+    for path in (p for p in (cache_dir, bundled_dir) if p is not None):
+        with contextlib.suppress(OSError, msgspec.DecodeError):
+            table = msgspec.json.decode((path / name).read_bytes(), type=MorphemeTable)
+            if table.tokenizer == identity:
+                return table.morphemes
+    morphemes = dict(zip(texts, default_tokenize(texts), strict=True))
+    if cache_dir is not None:
+        write_morphemes(cache_dir / name, MorphemeTable(identity, morphemes))
+    return morphemes
+
+
+def write_morphemes(path: Path, table: MorphemeTable) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_bytes(msgspec.json.encode(table))
+    partial.replace(path)  # atomic: a concurrent reader never sees a half-written file
 
 
 def nouns(text: str) -> list[str]:
@@ -167,17 +263,17 @@ def nouns(text: str) -> list[str]:
     found: list[str] = []
     start = end = -1
     has_noun = False
-    for token in [*kiwi.tokenize(text), None]:
-        tag = token.tag.split("-")[0] if token is not None else ""
-        if token is not None and tag in COMPOUND_TAGS and (token.start == end or start < 0):
-            start = token.start if start < 0 else start
-            end, has_noun = token.start + token.len, has_noun or tag in NOUN_TAGS
+    for token in [*kiwi.tokenize([text])[0], None]:
+        tag = token[1].split("-")[0] if token is not None else ""
+        if token is not None and tag in COMPOUND_TAGS and (token[2] == end or start < 0):
+            start = token[2] if start < 0 else start
+            end, has_noun = token[2] + token[3], has_noun or tag in NOUN_TAGS
             continue
         if has_noun:
             found.append(text[start:end])
         start, end, has_noun = -1, -1, False
         if token is not None and tag in COMPOUND_TAGS:
-            start, end, has_noun = token.start, token.start + token.len, tag in NOUN_TAGS
+            start, end, has_noun = token[2], token[2] + token[3], tag in NOUN_TAGS
     return found
 
 

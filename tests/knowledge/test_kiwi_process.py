@@ -1,0 +1,109 @@
+"""Kiwi in a process of its own (issue 15): its seconds-long, GIL-holding load never stalls
+the server's threads, it analyses exactly as Kiwi in-process does, a dead analyzer is replaced
+on the next call, and it does not outlive its parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from kiwipiepy import Kiwi
+
+from eco2.kiwi_process import KiwiProcess
+
+TEXTS = ["김치냉장고 버리려는데요", "택베상자 어떻게 버려요?", "AI 데이터센터 폐플라스틱"]
+
+
+@pytest.fixture(scope="module")
+def kiwi() -> Iterator[KiwiProcess]:
+    process = KiwiProcess()
+    yield process
+    process.close()
+
+
+def test_loading_holds_no_gil_of_the_parent() -> None:
+    gaps: list[float] = []
+    loading = KiwiProcess()
+
+    def tick() -> None:
+        last = time.monotonic()
+        while len(gaps) < 100_000:
+            time.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+            if done.is_set():
+                return
+
+    done = threading.Event()
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        began = time.monotonic()
+        loading.wait_ready()  # in-process, Kiwi() and its first analysis hold the GIL ~2.5 s
+        loaded = time.monotonic() - began
+    finally:
+        done.set()
+        ticker.join()
+        loading.close()
+    assert loaded > 0.5, loaded  # it did load something heavy meanwhile
+    assert max(gaps) < 0.5, (max(gaps), loaded)
+
+
+def test_tokens_are_kiwis_own(kiwi: KiwiProcess) -> None:
+    local = Kiwi()
+    expected = [[(t.form, t.tag, t.start, t.len) for t in local.tokenize(text)] for text in TEXTS]
+    assert kiwi.tokenize(TEXTS) == expected
+    assert kiwi.tokenize(TEXTS[:1]) == expected[:1]
+    assert kiwi.tokenize([]) == []
+
+
+def test_a_killed_analyzer_is_replaced_on_the_next_call(kiwi: KiwiProcess) -> None:
+    before = kiwi.tokenize(TEXTS[:1])
+    dead = kiwi.pid
+    assert dead is not None
+    os.kill(dead, signal.SIGKILL)
+    assert kiwi.tokenize(TEXTS[:1]) == before
+    assert kiwi.pid not in (None, dead)
+
+
+def test_the_analyzer_dies_with_its_parent() -> None:
+    parent = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, signal; from eco2.kiwi_process import KiwiProcess\n"
+            "k = KiwiProcess(); k.start(); print(k.pid, flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    child = int(parent.stdout.split()[0])
+    for _ in range(100):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        # a zombie until init reaps it counts as gone
+        state = _state(child)
+        if state in ("Z", None):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the analyzer {child} outlived its parent")
+
+
+def _state(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
