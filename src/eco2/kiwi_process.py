@@ -33,8 +33,9 @@ WARM_TEXT = "페트병 버리는 법"  # Kiwi's first analysis costs as much as 
 _PR_SET_PDEATHSIG = 1
 
 
-class KiwiUnavailable(RuntimeError):
-    """The analyzer process did not answer in time or died (it is restarted on the next call)."""
+class KiwiUnavailable(ConnectionError):
+    """The analyzer process did not answer in time or died (it is restarted on the next call).
+    A ConnectionError: the edge answers it like any dependency that is down (503 with a code)."""
 
 
 class KiwiProcess:

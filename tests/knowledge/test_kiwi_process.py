@@ -14,8 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 from kiwipiepy import Kiwi
+from litestar import Litestar, get
+from litestar.testing import TestClient
 
-from eco2.kiwi_process import KiwiProcess
+from eco2.kiwi_process import KiwiProcess, KiwiUnavailable
+from eco2.platform.errors import exception_handlers
 
 TEXTS = ["김치냉장고 버리려는데요", "택베상자 어떻게 버려요?", "AI 데이터센터 폐플라스틱"]
 
@@ -107,3 +110,16 @@ def _state(pid: int) -> str | None:
             return stat.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return None
+
+
+def test_an_analyzer_that_is_down_is_a_503_with_a_code() -> None:
+    @get("/analyse", sync_to_thread=False)
+    def analyse() -> None:
+        raise KiwiUnavailable("no answer in 10 s")
+
+    app = Litestar([analyse], exception_handlers=exception_handlers())
+    with TestClient(app) as client:
+        response = client.get("/analyse")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "dependency_unavailable"
+    assert response.headers["retry-after"]
