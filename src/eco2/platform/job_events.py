@@ -362,7 +362,10 @@ class EventHub:
             for waiter in waiters:
                 waiter.wake.set()
 
-    def _ensure_listening(self) -> None:
+    def listen(self) -> None:
+        """Subscribe now (idempotent; a stream's ``watch`` does too). Subscribing at start
+        spares the first burst of streams a re-read each: waiters registered before the
+        subscription is confirmed must re-read the log, as they may have missed entries."""
         if not self._closing and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._listen())
 
@@ -429,7 +432,7 @@ class EventHub:
     def watch(self, job_id: str) -> _Waiter:
         """A new stream's inbox for ``job_id``: register it *before* reading the log, so that
         anything appended after the read reaches it."""
-        self._ensure_listening()
+        self.listen()
         waiter = _Waiter()
         self._waiters[job_id].add(waiter)
         return waiter
@@ -703,6 +706,9 @@ class JobStreams:
             waiter,
             taken.backlog,
         )
+
+    def start(self) -> None:
+        self.hub.listen()
 
     async def close(self) -> None:
         await self.hub.close()

@@ -487,7 +487,9 @@ class ChatService:
     @classmethod
     async def start(cls, runtime: Runtime) -> ChatService:
         await asyncio.to_thread(load_knowledge)  # the index itself warms up in the background
-        return cls(runtime, Toolbox(runtime))
+        service = cls(runtime, Toolbox(runtime))
+        service.streams.start()
+        return service
 
     async def close(self) -> None:
         await self.streams.close()

@@ -394,6 +394,7 @@ class ScanService:
             await asyncio.to_thread(warm_vision)
         for writer in (service.inserts, service.submits, service.rewards):
             writer.start()
+        service.streams.start()
         return service
 
     async def close(self) -> None:
