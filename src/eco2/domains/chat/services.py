@@ -15,6 +15,7 @@ import time
 import uuid
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -340,11 +341,10 @@ class ChatService:
             return AnswerState(None, 0, None)
         chat = rows[0]
         if chat.answer is not None:
-            persistence = Persistence(job.user_message_id, str(answer_id), chat.answered_at)
-            result = DoneResult(
-                chat.answer, chat.intent or "", chat.category, persistence, chat.model
+            stored = _stored_done(
+                answer_id, chat.answer, chat.intent, chat.category, chat.model, chat.answered_at
             )
-            return AnswerState(None, chat.message_count, msgspec.to_builtins(result))
+            return AnswerState(None, chat.message_count, stored)
         if chat.asked is None:
             return AnswerState(None, chat.message_count, None)
         context = chat.context or {}
@@ -429,13 +429,14 @@ class ChatService:
             message = await session.get(ChatMessage, answer_id)
         if message is None:
             return None
-        persistence = _persistence(message)
-        persistence.user_message = str(user_message_id(str(answer_id)))
-        result = DoneResult(
-            message.content, message.intent or "", message.category, persistence, message.model
+        return _stored_done(
+            answer_id,
+            message.content,
+            message.intent,
+            message.category,
+            message.model,
+            message.created_at,
         )
-        done: dict[str, Any] = msgspec.to_builtins(result)
-        return done
 
     async def _give_up(self, attempt: Attempt, payload: Payload) -> None:
         """Attempts used up: an answer stored by a dying attempt still counts; else it failed."""
@@ -501,6 +502,23 @@ class ChatService:
     async def forget_user(self, user_id: str) -> None:
         async with self.runtime.sessions.begin() as session:
             await store.forget(session, parse_user_id(user_id))
+
+
+def _stored_done(
+    answer_id: uuid.UUID,
+    content: str,
+    intent: str | None,
+    category: str | None,
+    model: str | None,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """The ``done`` result of an answer an earlier attempt stored (under the job id)."""
+    user_message = str(user_message_id(str(answer_id)))
+    persistence = Persistence(user_message, str(answer_id), created_at)
+    done: dict[str, Any] = msgspec.to_builtins(
+        DoneResult(content, intent or "", category, persistence, model)
+    )
+    return done
 
 
 def _persistence(message: ChatMessage) -> Persistence:
