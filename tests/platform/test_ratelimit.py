@@ -4,12 +4,17 @@ count."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
+from eco2.platform.errors import TooManyRequests
+from eco2.platform.ratelimit import Limit, limited
 from eco2.settings import Settings
 from tests.conftest import dev_login
 from tests.scan.conftest import IMAGE, scan_settings
@@ -21,7 +26,6 @@ WINDOW = 3600
 
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
-    # Windows of an hour: a test never straddles a window's end (the count would start over).
     return scan_settings(
         base_settings,
         scan_rate_limit=LIMIT,
@@ -91,3 +95,41 @@ async def test_chat_messages_rejected_with_422_do_not_use_the_limit(client: Clie
         await client.post(f"/api/v1/chat/{chat}/messages", json={"message": "캔"}),
         "chat_rate_limited",
     )
+
+
+async def test_no_window_holds_more_than_the_limit(settings: Settings) -> None:
+    """Spent just before a whole second ends, the budget is still spent just after it: a
+    fixed window starting on that second let the limit through a second time."""
+    rule, key = Limit(3, 2, "test_rate_limited", "테스트 요청이"), "test:boundary"
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        await asyncio.sleep(2 - time.time() % 2 + 1.7)  # 0.3 s before an even second ends
+        for _ in range(rule.limit):
+            async with limited(redis, key, rule):
+                pass
+        await asyncio.sleep(0.5)  # into the next two-second window
+        with pytest.raises(TooManyRequests) as refused:
+            async with limited(redis, key, rule):
+                pass
+        assert refused.value.headers["Retry-After"] in {"1", "2"}  # the first expires in ~1.5 s
+        await asyncio.sleep(1.6)
+        async with limited(redis, key, rule):  # the first three have left the window
+            pass
+    finally:
+        await redis.aclose()
+
+
+async def test_a_failed_use_is_given_back(settings: Settings) -> None:
+    rule, key = Limit(1, 60, "test_rate_limited", "테스트 요청이"), "test:give-back"
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        with pytest.raises(ValueError):
+            async with limited(redis, key, rule):
+                raise ValueError("bad input")
+        async with limited(redis, key, rule):
+            pass
+        with pytest.raises(TooManyRequests):
+            async with limited(redis, key, rule):
+                pass
+    finally:
+        await redis.aclose()

@@ -1,4 +1,8 @@
-"""Per-user fixed-window rate limits in Redis: shared by every pod, one round trip per check.
+"""Per-user rate limits in Redis: shared by every pod, one round trip per check.
+
+Each budget is a sliding log: a sorted set of the uses of the last ``window`` seconds, timed by
+Redis's own clock so pods with drifting clocks share one budget. No ``window`` seconds ever hold
+more than ``limit`` uses; a fixed window would let twice the limit through around its end.
 
 Only accepted work counts: a use whose work then fails (a 422 for bad input, a 404, a 503) or
 that is refused (429) is given back, so a client fixing its input is not locked out by its
@@ -8,7 +12,8 @@ mistakes.
 from __future__ import annotations
 
 import asyncio
-import time
+import math
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +21,22 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from eco2.platform.errors import TooManyRequests
+
+# KEYS[1]: the log; ARGV: limit, window (ms), this use's member. Returns 0 when the use is
+# logged, else the ms until the oldest logged use leaves the window.
+_TAKE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +60,10 @@ def per_user(
 @asynccontextmanager
 async def limited(redis: Redis, key: str, rule: Limit) -> AsyncIterator[None]:
     """Count one use of ``key`` for the block; give it back if the block fails."""
-    now = int(time.time())
-    slot = f"ratelimit:{key}:{now // rule.window}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(slot)
-        pipe.expire(slot, rule.window + 1)
-        count, _ = await pipe.execute()
-    if int(count) > rule.limit:
-        await redis.decr(slot)
-        retry_after = rule.window - now % rule.window
+    log, use = f"ratelimit:{key}", secrets.token_hex(8)
+    wait_ms = int(await redis.eval(_TAKE, 1, log, rule.limit, rule.window * 1000, use))
+    if wait_ms > 0:
+        retry_after = math.ceil(wait_ms / 1000)
         raise TooManyRequests(
             f"{rule.what} 너무 많아요. {retry_after}초 후에 다시 시도해 주세요.",
             code=rule.code,
@@ -57,5 +73,5 @@ async def limited(redis: Redis, key: str, rule: Limit) -> AsyncIterator[None]:
         yield
     except BaseException:
         # shielded: a cancelled request still gives its use back
-        await asyncio.shield(redis.decr(slot))
+        await asyncio.shield(redis.zrem(log, use))
         raise
