@@ -12,8 +12,10 @@ that will not go on), ``error`` with a retriable code only while the job really 
 
 Events are written in batches: what an attempt emits before it next waits (the offline
 assistant's whole answer, tokens that arrive while a write is under way) goes to the log, and
-to the streams, in one write; each event is still its own. The end of a job (``done``, a
-retry's ``error``) is written at once.
+to the streams, in one write. Consecutive tokens of a batch are one ``token`` event carrying
+their words together: a model streaming slowly still shows word by word, and an answer
+composed at once costs one event, not one per word. The end of a job (``done``, a retry's
+``error``) is written at once.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class JobProgress:
         self._writing = asyncio.Lock()
         self._timer: asyncio.Task[None] | None = None
         self._stale: StaleAttempt | None = None  # found by a write in the background
+        self._open_text: list[str] | None = None  # words of the pending token event
 
     async def stage(self, name: str, status: str, progress: int | None = None) -> None:
         payload: dict[str, Any] = {"stage": name, "status": status}
@@ -105,13 +108,18 @@ class JobProgress:
         if self._reset_tokens:  # an earlier attempt streamed words: drop them first
             self._reset_tokens = False
             self._add(NewEvent("token_recovery", lambda seq: recovery("", seq)))
+        if self._open_text is not None:  # the last event not yet written is a token: extend it
+            self._open_text.append(content)
+            return
+        text = [content]
         self._add(
             NewEvent(
                 "token",
-                lambda seq: {"content": content, "seq": seq, "node": "answer"},
+                lambda seq: {"content": "".join(text), "seq": seq, "node": "answer"},
                 note=TOKENS_NOTE,
             )
         )
+        self._open_text = text
 
     async def done(self, result: dict[str, Any]) -> None:
         payload = {
@@ -138,7 +146,7 @@ class JobProgress:
     async def flush(self) -> None:
         """Write what is pending now (raises :class:`StaleAttempt` when fenced off)."""
         async with self._writing:
-            batch, self._pending = self._pending, []
+            batch, self._pending, self._open_text = self._pending, [], None
             if batch:
                 await self._events.emit_many(batch)
 
@@ -146,6 +154,7 @@ class JobProgress:
         if self._stale is not None:
             raise self._stale
         self._pending.append(event)
+        self._open_text = None
         if self._timer is None:
             self._timer = asyncio.create_task(self._flush_soon())
 
