@@ -123,7 +123,7 @@ async def test_a_failed_use_is_given_back(settings: Settings) -> None:
     rule, key = Limit(1, 60, "test_rate_limited", "테스트 요청이"), "test:give-back"
     redis = Redis.from_url(settings.redis_url or "")
     try:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="bad input"):
             async with limited(redis, key, rule):
                 raise ValueError("bad input")
         async with limited(redis, key, rule):
