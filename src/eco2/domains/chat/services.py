@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import structlog
 from redis.exceptions import RedisError
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,7 +58,7 @@ from eco2.domains.chat.tools import Toolbox
 from eco2.domains.images.interface import check_image_url
 from eco2.knowledge import load_knowledge
 from eco2.platform import idempotency, ratelimit
-from eco2.platform.batching import BatchWriter
+from eco2.platform.batching import BatchLoader, BatchWriter
 from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
 from eco2.platform.ids import parse_id, parse_user_id
 from eco2.platform.job_events import (
@@ -87,6 +89,14 @@ class AnswerState:
     history: History | None
     seen: int
     stored: dict[str, Any] | None
+
+
+class AnswerKey(NamedTuple):
+    """What a job's read of its chat is keyed by."""
+
+    chat_id: uuid.UUID
+    asked_id: uuid.UUID
+    answer_id: uuid.UUID
 
 
 class ChatJob(msgspec.Struct):
@@ -145,6 +155,8 @@ class ChatService:
         )
         # A burst of sends: a few transactions, not a pooled connection per send.
         self.sends = BatchWriter(runtime.sessions, store.add_user_messages, name="chat.sends")
+        # A burst of jobs reads its chats in a few statements, not a pooled connection each.
+        self.states = BatchLoader(self._read_states)
         self.queue = runtime.jobs.queue(KIND)
         self.queue.register(
             JobSpec("answer", self._run_job, self._give_up, timeout=settings.chat_timeout_seconds)
@@ -332,15 +344,10 @@ class ChatService:
             raise RetryLater(f"store unavailable: {exc!r}", RETRY_SECONDS) from exc
 
     async def _answer_state(self, job: ChatJob, answer_id: uuid.UUID) -> AnswerState:
-        """Everything the job reads from PostgreSQL, in one statement outside a transaction."""
-        rows = await self.runtime.reads.all(
-            store.ANSWER_STATE,
-            {
-                "chat_id": uuid.UUID(job.chat_id),
-                "asked_id": uuid.UUID(job.user_message_id),
-                "answer_id": answer_id,
-                "limit": self.runtime.settings.chat_history_messages,
-            },
+        """Everything the job reads from PostgreSQL, in one statement outside a transaction
+        (shared with the jobs that read at the same time)."""
+        rows = await self.states.load(
+            AnswerKey(uuid.UUID(job.chat_id), uuid.UUID(job.user_message_id), answer_id)
         )
         if not rows:
             return AnswerState(None, 0, None)
@@ -360,6 +367,22 @@ class ChatService:
             topics=list(context.get("topics", [])),
         )
         return AnswerState(history, chat.message_count, None)
+
+    async def _read_states(self, keys: Sequence[AnswerKey]) -> dict[AnswerKey, list[Row[Any]]]:
+        """The rows of :data:`store.ANSWER_STATES` of each job (none: its chat is gone)."""
+        rows = await self.runtime.reads.all(
+            store.ANSWER_STATES,
+            {
+                "chat_ids": [key.chat_id for key in keys],
+                "asked_ids": [key.asked_id for key in keys],
+                "answer_ids": [key.answer_id for key in keys],
+                "limit": self.runtime.settings.chat_history_messages,
+            },
+        )
+        found: dict[AnswerKey, list[Row[Any]]] = {}
+        for row in rows:
+            found.setdefault(keys[row.job - 1], []).append(row)
+        return found
 
     async def _answer(
         self,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    column,
     delete,
     exists,
     func,
@@ -167,6 +168,20 @@ _sessions = cast("Table", ChatSession.__table__)
 _messages = cast("Table", ChatMessage.__table__)
 _asked = _messages.alias("asked")
 _answer = _messages.alias("answer")
+_jobs = (
+    func.unnest(
+        bindparam("chat_ids", type_=ARRAY(Uuid)),
+        bindparam("asked_ids", type_=ARRAY(Uuid)),
+        bindparam("answer_ids", type_=ARRAY(Uuid)),
+    )
+    .table_valued(
+        column("chat_id", Uuid),
+        column("asked_id", Uuid),
+        column("answer_id", Uuid),
+        with_ordinality="job",
+    )
+    .render_derived("jobs")
+)
 _earlier = (
     select(_messages.c.role, _messages.c.content, _messages.c.created_at, _messages.c.id)
     .where(_messages.c.session_id == ChatSession.id, _messages.c.created_at < _asked.c.created_at)
@@ -174,8 +189,9 @@ _earlier = (
     .limit(bindparam("limit", type_=Integer))
     .lateral("earlier")
 )
-ANSWER_STATE = (
+ANSWER_STATES = (
     select(
+        _jobs.c.job,
         ChatSession.summary,
         ChatSession.context,
         ChatSession.message_count,
@@ -188,24 +204,22 @@ ANSWER_STATE = (
         _earlier.c.role,
         _earlier.c.content,
     )
-    .select_from(ChatSession)
+    .select_from(_jobs)
+    .join(ChatSession, ChatSession.id == _jobs.c.chat_id)
     .outerjoin(
         _asked,
-        and_(
-            _asked.c.id == bindparam("asked_id", type_=Uuid),
-            _asked.c.session_id == ChatSession.id,
-        ),
+        and_(_asked.c.id == _jobs.c.asked_id, _asked.c.session_id == ChatSession.id),
     )
-    .outerjoin(_answer, _answer.c.id == bindparam("answer_id", type_=Uuid))
+    .outerjoin(_answer, _answer.c.id == _jobs.c.answer_id)
     .outerjoin(_earlier, true())
-    .where(ChatSession.id == bindparam("chat_id", type_=Uuid))
-    .order_by(_earlier.c.created_at, _earlier.c.id)
+    .order_by(_jobs.c.job, _earlier.c.created_at, _earlier.c.id)
 )
-"""What answering a message needs, in one read: per earlier message (the last ``limit``
-before the asked one, oldest first; one row with no message when there is none) the chat's
-``summary``, ``context`` and ``message_count``, whether the asked message is still there
-(``asked``) and the answer if an earlier attempt stored it (``answer``, ...). No row: the chat
-is gone (its messages with it)."""
+"""What answering messages needs, for many jobs (``chat_ids``, ``asked_ids`` and
+``answer_ids`` side by side) in one read: per job (``job``: its 1-based place in the arrays)
+and earlier message (the last ``limit`` before the asked one, oldest first; one row with no
+message when there is none) the chat's ``summary``, ``context`` and ``message_count``, whether
+the asked message is still there (``asked``) and the answer if an earlier attempt stored it
+(``answer``, ...). No row for a job: its chat is gone (its messages with it)."""
 
 
 def _appended(
