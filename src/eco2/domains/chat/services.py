@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 import structlog
@@ -91,14 +91,6 @@ class AnswerState:
     stored: dict[str, Any] | None
 
 
-class AnswerKey(NamedTuple):
-    """What a job's read of its chat is keyed by."""
-
-    chat_id: uuid.UUID
-    asked_id: uuid.UUID
-    answer_id: uuid.UUID
-
-
 class ChatJob(msgspec.Struct):
     """What answering a message needs (its user message is stored before it is queued)."""
 
@@ -155,8 +147,10 @@ class ChatService:
         )
         # A burst of sends: a few transactions, not a pooled connection per send.
         self.sends = BatchWriter(runtime.sessions, store.add_user_messages, name="chat.sends")
-        # A burst of jobs reads its chats in a few statements, not a pooled connection each.
+        # A burst of jobs reads its chats and stores its answers in a few statements, not a
+        # pooled connection each.
         self.states = BatchLoader(self._read_states)
+        self.answers = BatchLoader(self._write_answers)
         self.queue = runtime.jobs.queue(KIND)
         self.queue.register(
             JobSpec("answer", self._run_job, self._give_up, timeout=settings.chat_timeout_seconds)
@@ -347,7 +341,7 @@ class ChatService:
         """Everything the job reads from PostgreSQL, in one statement outside a transaction
         (shared with the jobs that read at the same time)."""
         rows = await self.states.load(
-            AnswerKey(uuid.UUID(job.chat_id), uuid.UUID(job.user_message_id), answer_id)
+            store.StateKey(uuid.UUID(job.chat_id), uuid.UUID(job.user_message_id), answer_id)
         )
         if not rows:
             return AnswerState(None, 0, None)
@@ -368,21 +362,34 @@ class ChatService:
         )
         return AnswerState(history, chat.message_count, None)
 
-    async def _read_states(self, keys: Sequence[AnswerKey]) -> dict[AnswerKey, list[Row[Any]]]:
+    async def _read_states(
+        self, keys: Sequence[store.StateKey]
+    ) -> dict[store.StateKey, list[Row[Any]]]:
         """The rows of :data:`store.ANSWER_STATES` of each job (none: its chat is gone)."""
         rows = await self.runtime.reads.all(
             store.ANSWER_STATES,
             {
-                "chat_ids": [key.chat_id for key in keys],
-                "asked_ids": [key.asked_id for key in keys],
-                "answer_ids": [key.answer_id for key in keys],
+                "jobs": store.batch_json(keys),
                 "limit": self.runtime.settings.chat_history_messages,
             },
         )
-        found: dict[AnswerKey, list[Row[Any]]] = {}
+        found: dict[store.StateKey, list[Row[Any]]] = {}
         for row in rows:
-            found.setdefault(keys[row.job - 1], []).append(row)
+            found.setdefault(keys[row.item - 1], []).append(row)
         return found
+
+    async def _write_answers(
+        self, answers: Sequence[store.AnswerRow]
+    ) -> dict[store.AnswerRow, datetime]:
+        """Store answers with :data:`store.RECORD_ANSWERS`: the ``created_at`` of each one
+        stored (an answer not stored is not there: its chat moved on, or it was stored)."""
+        rows = await self.runtime.reads.write(
+            store.RECORD_ANSWERS, {"answers": store.batch_json(answers)}
+        )
+        stored = {row.id: row.created_at for row in rows}
+        return {
+            answer: stored[answer.message_id] for answer in answers if answer.message_id in stored
+        }
 
     async def _answer(
         self,
@@ -427,29 +434,25 @@ class ChatService:
         history = state.history or History()
         topic = reply.topic or history.topic
         topics, summary = summarize(history.topics, reply.topic)
+        context = {"topic": topic.as_dict() if topic else None, "topics": topics}
+        answer = store.AnswerRow(
+            **store.appended_values(message_id, reply.answer),
+            chat_id=chat_id,
+            seen=state.seen,
+            new_summary=summary,
+            new_context=msgspec.json.encode(context).decode(),
+            content=reply.answer,
+            intent=reply.intent,
+            category=reply.category,
+            model=reply.model,
+        )
         try:
-            rows = await self.runtime.reads.write(
-                store.RECORD_ANSWER,
-                {
-                    **store.appended_values(message_id, reply.answer),
-                    "chat_id": chat_id,
-                    "seen": state.seen,
-                    "new_summary": summary,
-                    "new_context": {
-                        "topic": topic.as_dict() if topic else None,
-                        "topics": topics,
-                    },
-                    "content": reply.answer,
-                    "intent": reply.intent,
-                    "category": reply.category,
-                    "model": reply.model,
-                },
-            )
+            created_at = await self.answers.load(answer)
         except IntegrityError:  # a concurrent attempt stored it first
             return None
-        if not rows:
+        if created_at is None:
             return None
-        return Persistence("", str(message_id), rows[0].created_at)
+        return Persistence("", str(message_id), created_at)
 
     async def _stored_answer(self, answer_id: uuid.UUID) -> dict[str, Any] | None:
         """The ``done`` result of an answer an earlier attempt stored before it died."""

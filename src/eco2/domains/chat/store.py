@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, cast
+from types import NoneType
+from typing import Any, Literal, get_args
+from typing import cast as typed
 
+import msgspec
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -18,6 +22,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    cast,
     column,
     delete,
     exists,
@@ -30,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import TableValuedAlias
 
 from eco2.domains.chat.models import ChatMessage, ChatSession
 from eco2.domains.chat.schemas import ChatDetail, ChatPage, ChatSummary, MessageView
@@ -164,24 +170,65 @@ def append(
 
 # --- single statements for the answer path: no ORM unit of work, few round trips ----------
 
-_sessions = cast("Table", ChatSession.__table__)
-_messages = cast("Table", ChatMessage.__table__)
+_sessions = typed("Table", ChatSession.__table__)
+_messages = typed("Table", ChatMessage.__table__)
 _asked = _messages.alias("asked")
 _answer = _messages.alias("answer")
-_jobs = (
-    func.unnest(
-        bindparam("chat_ids", type_=ARRAY(Uuid)),
-        bindparam("asked_ids", type_=ARRAY(Uuid)),
-        bindparam("answer_ids", type_=ARRAY(Uuid)),
-    )
-    .table_valued(
-        column("chat_id", Uuid),
-        column("asked_id", Uuid),
-        column("answer_id", Uuid),
-        with_ordinality="job",
-    )
-    .render_derived("jobs")
-)
+
+
+_SQL_TYPES: dict[Any, Any] = {
+    uuid.UUID: Uuid,
+    datetime: DateTime(timezone=True),
+    int: Integer,
+    str: Text,
+}
+
+
+def batch(name: str, row: type[msgspec.Struct]) -> TableValuedAlias:
+    """Rows (``row`` structs) passed as one JSON array in the parameter ``name`` (see
+    :func:`batch_json`), with their place in it (``item``): one parameter whatever the batch
+    size, and no array type for asyncpg to look up on every new connection."""
+    columns = [column("item", Integer)]
+    for field in msgspec.structs.fields(row):
+        kinds = [kind for kind in get_args(field.type) if kind is not NoneType] or [field.type]
+        columns.append(column(field.name, _SQL_TYPES[kinds[0]]))
+    rows = func.jsonb_to_recordset(cast(bindparam(name, type_=Text), JSONB))
+    return rows.table_valued(*columns).render_derived(name, with_types=True)
+
+
+def batch_json(rows: Sequence[msgspec.Struct]) -> str:
+    """The parameter of a :func:`batch`: each row numbered (``item``, from 1) in order."""
+    items = [{"item": n, **msgspec.structs.asdict(row)} for n, row in enumerate(rows, 1)]
+    return msgspec.json.encode(items).decode()
+
+
+class StateKey(msgspec.Struct, frozen=True):
+    """A row of the ``jobs`` of :data:`ANSWER_STATES`."""
+
+    chat_id: uuid.UUID
+    asked_id: uuid.UUID
+    answer_id: uuid.UUID
+
+
+class AnswerRow(msgspec.Struct, frozen=True):
+    """A row of the ``answers`` of :data:`RECORD_ANSWERS`: the answer ``message_id``, the chat
+    and its ``seen`` message count, ``now``, ``new_preview`` (:func:`appended_values`), the
+    chat's new memory (``new_context``: JSON text) and the message's columns."""
+
+    message_id: uuid.UUID
+    now: datetime
+    new_preview: str | None
+    chat_id: uuid.UUID
+    seen: int
+    new_summary: str
+    new_context: str
+    content: str
+    intent: str | None
+    category: str | None
+    model: str | None
+
+
+_jobs = batch("jobs", StateKey)
 _earlier = (
     select(_messages.c.role, _messages.c.content, _messages.c.created_at, _messages.c.id)
     .where(_messages.c.session_id == ChatSession.id, _messages.c.created_at < _asked.c.created_at)
@@ -191,7 +238,7 @@ _earlier = (
 )
 ANSWER_STATES = (
     select(
-        _jobs.c.job,
+        _jobs.c.item,
         ChatSession.summary,
         ChatSession.context,
         ChatSession.message_count,
@@ -212,68 +259,83 @@ ANSWER_STATES = (
     )
     .outerjoin(_answer, _answer.c.id == _jobs.c.answer_id)
     .outerjoin(_earlier, true())
-    .order_by(_jobs.c.job, _earlier.c.created_at, _earlier.c.id)
+    .order_by(_jobs.c.item, _earlier.c.created_at, _earlier.c.id)
 )
-"""What answering messages needs, for many jobs (``chat_ids``, ``asked_ids`` and
-``answer_ids`` side by side) in one read: per job (``job``: its 1-based place in the arrays)
-and earlier message (the last ``limit`` before the asked one, oldest first; one row with no
-message when there is none) the chat's ``summary``, ``context`` and ``message_count``, whether
-the asked message is still there (``asked``) and the answer if an earlier attempt stored it
-(``answer``, ...). No row for a job: its chat is gone (its messages with it)."""
+"""What answering messages needs, for many jobs (a :func:`batch` of :class:`StateKey`) in one
+read: per job (``item``) and earlier message (the last ``limit`` before the asked one, oldest
+first; one row with no message when there is none) the chat's ``summary``, ``context`` and
+``message_count``, whether the asked message is still there (``asked``) and the answer if an
+earlier attempt stored it (``answer``, ...). No row for a job: its chat is gone (its messages
+with it)."""
 
 
 def _appended(
-    where: ColumnElement[bool], values: dict[str, Any], role: str, **columns: Any
+    where: ColumnElement[bool], values: dict[str, Any], role: str, message: dict[str, Any]
 ) -> Insert:
-    """One statement that appends a message (``message_id``, ``now``, ``preview``) to a chat
-    and moves the chat's counters on, as :func:`append` does: the chat's row is updated (and
-    locked) only where ``where`` holds and the message is not stored yet, and the message is
-    inserted only with it. A statement is atomic: both or neither."""
-    message_id = bindparam("message_id", type_=Uuid)
+    """One statement that appends messages to chats and moves each chat's counters on, as
+    :func:`append` does: the chat's row is updated (and locked) only where ``where`` holds and
+    the message is not stored yet, and the message is inserted only with it. A statement is
+    atomic: all or nothing.
+
+    ``message`` holds its ``id``, ``now``, ``new_preview`` and its other columns: bind
+    parameters (one message per execution) or the columns of a :func:`batch` that ``where``
+    joins (one message per chat and execution: a chat that two rows join takes one of them)."""
+    columns = {name: value for name, value in message.items() if name not in ("now", "new_preview")}
     chat = (
         update(_sessions)
-        .where(where, ~exists().where(_messages.c.id == message_id))
+        .where(where, ~exists().where(_messages.c.id == message["id"]))
         .values(
             message_count=_sessions.c.message_count + 1,
-            last_message_at=func.greatest(
-                bindparam("now", type_=DateTime(timezone=True)), _sessions.c.last_message_at
-            ),
-            preview=func.coalesce(bindparam("new_preview", type_=String), _sessions.c.preview),
+            last_message_at=func.greatest(message["now"], _sessions.c.last_message_at),
+            preview=func.coalesce(message["new_preview"], _sessions.c.preview),
             **values,
         )
-        .returning(_sessions.c.id, _sessions.c.user_id, _sessions.c.last_message_at)
+        .returning(
+            _sessions.c.id.label("chat_id"),
+            _sessions.c.user_id,
+            _sessions.c.last_message_at,
+            *(value.label(name) for name, value in columns.items()),
+        )
         .cte("chat")
     )
-    names = ["id", "session_id", "user_id", "role", "created_at", *columns]
     row = select(
-        message_id,
-        chat.c.id,
+        chat.c.chat_id,
         chat.c.user_id,
         literal(role, String),
         chat.c.last_message_at,
-        *columns.values(),
+        *(chat.c[name] for name in columns),
     )
+    names = ["session_id", "user_id", "role", "created_at", *columns]
     return insert(_messages).from_select(names, row).add_cte(chat)
 
 
-RECORD_ANSWER = _appended(
+_answers = batch("answers", AnswerRow)
+RECORD_ANSWERS = _appended(
     and_(
-        _sessions.c.id == bindparam("chat_id", type_=Uuid),
-        _sessions.c.message_count == bindparam("seen", type_=Integer),
+        _sessions.c.id == _answers.c.chat_id,
+        _sessions.c.message_count == _answers.c.seen,
+        # the chats locked in one order first: no deadlock with a concurrent batch
+        _sessions.c.id.in_(
+            select(_sessions.c.id)
+            .where(_sessions.c.id.in_(select(_answers.c.chat_id)))
+            .order_by(_sessions.c.id)
+            .with_for_update(key_share=True)
+        ),
     ),
-    {
-        "summary": bindparam("new_summary", type_=Text),
-        "context": bindparam("new_context", type_=JSONB),
-    },
+    {"summary": _answers.c.new_summary, "context": cast(_answers.c.new_context, JSONB)},
     "assistant",
-    content=bindparam("content", type_=Text),
-    intent=bindparam("intent", type_=String),
-    category=bindparam("category", type_=String),
-    model=bindparam("model", type_=String),
-).returning(_messages.c.created_at)
-"""Store an answer with the chat's new memory (``new_summary``, ``new_context``) if the chat
-still has the ``seen`` messages it had when the answer was composed (else nothing: the caller
-takes the locked path); returns the answer's ``created_at``."""
+    {
+        "id": _answers.c.message_id,
+        **{
+            name: _answers.c[name]
+            for name in ("now", "new_preview", "content", "intent", "category", "model")
+        },
+    },
+).returning(_messages.c.id, _messages.c.created_at)
+"""Store answers (a :func:`batch` of :class:`AnswerRow`), each with its chat's new memory
+(``new_summary``, ``new_context``) if the chat still has the ``seen`` messages it had when the
+answer was composed (else nothing: the caller takes the locked path); returns the stored
+answers' ``id`` and ``created_at``."""
 
 ADD_USER_MESSAGE = _appended(
     and_(
@@ -282,8 +344,13 @@ ADD_USER_MESSAGE = _appended(
     ),
     {"title": func.coalesce(_sessions.c.title, bindparam("new_title", type_=String))},
     "user",
-    content=bindparam("content", type_=Text),
-    image_url=bindparam("image_url", type_=String),
+    {
+        "id": bindparam("message_id", type_=Uuid),
+        "now": bindparam("now", type_=DateTime(timezone=True)),
+        "new_preview": bindparam("new_preview", type_=String),
+        "content": bindparam("content", type_=Text),
+        "image_url": bindparam("image_url", type_=String),
+    },
 )
 
 OWNERS = select(_sessions.c.id, _sessions.c.user_id).where(
@@ -292,7 +359,7 @@ OWNERS = select(_sessions.c.id, _sessions.c.user_id).where(
 
 
 def appended_values(message_id: uuid.UUID, content: str) -> dict[str, Any]:
-    """The parameters every :func:`_appended` statement takes."""
+    """The values of a message every :func:`_appended` statement takes."""
     return {
         "message_id": message_id,
         "now": utcnow(),
