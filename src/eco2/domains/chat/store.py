@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from types import NoneType
-from typing import Any, Literal, get_args
-from typing import cast as typed
+from typing import Any, Literal, cast, get_args
 
 import msgspec
 from sqlalchemy import (
@@ -22,7 +21,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    cast,
     column,
     delete,
     exists,
@@ -170,8 +168,8 @@ def append(
 
 # --- single statements for the answer path: no ORM unit of work, few round trips ----------
 
-_sessions = typed("Table", ChatSession.__table__)
-_messages = typed("Table", ChatMessage.__table__)
+_sessions = cast("Table", ChatSession.__table__)
+_messages = cast("Table", ChatMessage.__table__)
 _asked = _messages.alias("asked")
 _answer = _messages.alias("answer")
 
@@ -192,7 +190,7 @@ def batch(name: str, row: type[msgspec.Struct]) -> TableValuedAlias:
     for field in msgspec.structs.fields(row):
         kinds = [kind for kind in get_args(field.type) if kind is not NoneType] or [field.type]
         columns.append(column(field.name, _SQL_TYPES[kinds[0]]))
-    rows = func.jsonb_to_recordset(cast(bindparam(name, type_=Text), JSONB))
+    rows = func.jsonb_to_recordset(bindparam(name, type_=Text).cast(JSONB))
     return rows.table_valued(*columns).render_derived(name, with_types=True)
 
 
@@ -322,7 +320,7 @@ RECORD_ANSWERS = _appended(
             .with_for_update(key_share=True)
         ),
     ),
-    {"summary": _answers.c.new_summary, "context": cast(_answers.c.new_context, JSONB)},
+    {"summary": _answers.c.new_summary, "context": _answers.c.new_context.cast(JSONB)},
     "assistant",
     {
         "id": _answers.c.message_id,
