@@ -136,6 +136,9 @@ class CountingEmbedder:
     def query(self, text: str) -> Matrix:
         return self._embedder.query(text)
 
+    def cached_query(self, text: str) -> Matrix | None:
+        return self._embedder.cached_query(text)
+
     def passages(self, texts: list[str]) -> Matrix:
         self.embedded += len(texts)
         return self._embedder.passages(texts)

@@ -12,6 +12,7 @@ used (recall@1 by category drops by a few points; see bench/retrieval_eval.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from functools import lru_cache
@@ -40,7 +41,14 @@ from eco2.knowledge.lexical import (
 from eco2.knowledge.schema import Item
 from eco2.settings import get_settings
 
-__all__ = ["Hit", "Retriever", "default_retriever", "search", "top_categories"]
+__all__ = [
+    "Hit",
+    "Retriever",
+    "default_retriever",
+    "search",
+    "search_async",
+    "top_categories",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +108,26 @@ class Retriever:
         """Best items for the text, best first; empty for blank text."""
         if not text.strip() or limit <= 0:
             return []
-        lexical = np.asarray(self._lexical.scores(text), dtype=np.float32)
-        dense = self._dense_z(text)
+        query = None if self._embedder is None else self._embedder.query(text)
+        return self._rank(self._lexical.scores(text), query, limit)
+
+    async def search_async(self, text: str, limit: int = 5) -> list[Hit]:
+        """:meth:`search` on an event loop: Kiwi's morphemes are awaited, only a query the
+        embedder has not seen (milliseconds of model) goes to a thread, the ranking itself
+        (a fraction of a millisecond) runs on the loop."""
+        if not text.strip() or limit <= 0:
+            return []
+        morphemes = await self._lexical.morphemes_async(text)
+        query = None
+        if self._embedder is not None:
+            query = self._embedder.cached_query(text)
+            if query is None:
+                query = await asyncio.to_thread(self._embedder.query, text)
+        return self._rank(self._lexical.scores(text, morphemes), query, limit)
+
+    def _rank(self, lexical_scores: list[float], query: Matrix | None, limit: int) -> list[Hit]:
+        lexical = np.asarray(lexical_scores, dtype=np.float32)
+        dense = None if query is None else self._dense_z(query)
         total = lexical if dense is None else lexical + DENSE_WEIGHT * dense
         order = np.argsort(-total, kind="stable")[:limit]
         return [
@@ -114,10 +140,10 @@ class Retriever:
             for i in order
         ]
 
-    def _dense_z(self, text: str) -> Matrix | None:
-        if self._embedder is None or self._alias_vectors is None:
+    def _dense_z(self, query: Matrix) -> Matrix | None:
+        if self._alias_vectors is None:
             return None
-        similarity = self._alias_vectors @ self._embedder.query(text)
+        similarity = self._alias_vectors @ query
         best = np.full(len(self._items), -1.0, dtype=np.float32)
         np.maximum.at(best, self._alias_owner, similarity)
         z: Matrix = (best - best.mean()) / (best.std() + 1e-6)
@@ -159,6 +185,13 @@ def _build_default() -> Retriever:
 def search(text: str, limit: int = 5) -> list[Hit]:
     """Rank waste items for free Korean text with the default retriever."""
     return default_retriever().search(text, limit)
+
+
+async def search_async(text: str, limit: int = 5) -> list[Hit]:
+    """:func:`search` on an event loop (the retriever is built in a thread if it is not yet)."""
+    built = _build_default.cache_info().currsize > 0
+    retriever = default_retriever() if built else await asyncio.to_thread(default_retriever)
+    return await retriever.search_async(text, limit)
 
 
 def bundled_index_file() -> Path:
