@@ -28,6 +28,7 @@ FOLLOW_UP_CUES = (
     "또 ",
     "아 그럼",
 )
+_LONGEST_CUE_FIRST = sorted(FOLLOW_UP_CUES, key=len, reverse=True)
 PRONOUN_ONLY = ("그건", "그거", "이건", "이거", "저건", "그것", "이것")
 MAX_TOPICS = 8
 SEARCH_DEPTH = 10
@@ -81,7 +82,7 @@ _QUESTION = re.compile(
 def strip_cue(text: str) -> str:
     """The words that name the item: no follow-up cue, no "how do I throw it away"."""
     stripped = text.strip()
-    for cue in sorted(FOLLOW_UP_CUES, key=len, reverse=True):
+    for cue in _LONGEST_CUE_FIRST:
         if stripped.startswith(cue):
             stripped = stripped[len(cue) :].strip()
             break

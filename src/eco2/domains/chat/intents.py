@@ -126,6 +126,10 @@ STRONG_LEXICAL = 0.5  # the message names a known item (bigram noise stays below
 GROUNDED = 0.3  # the words rest on an item (as the knowledge lookup requires)
 OPENERS = ("안녕", "하이", "반가", "고마", "감사", "hello", "hi ", "ㅎㅇ")
 _SPACES = re.compile(r"\s+")
+# A character's name as a word of its own: alone or before a particle.
+_CHARACTER_NAMED = re.compile(
+    rf"(?:{'|'.join(CHARACTER_NAMES)})(?:[이가은는을를의도랑와과야]|\s|$|\?)"
+)
 
 
 def _has(text: str, words: tuple[str, ...]) -> bool:
@@ -133,10 +137,7 @@ def _has(text: str, words: tuple[str, ...]) -> bool:
 
 
 def _names_character(text: str) -> bool:
-    return any(
-        re.search(rf"{name}(?:[이가은는을를의도랑와과야]|\s|$|\?)", text)
-        for name in CHARACTER_NAMES
-    )
+    return _CHARACTER_NAMED.search(text) is not None
 
 
 def is_nearby(text: str) -> bool:
