@@ -4,6 +4,7 @@ on the next call, and it does not outlive its parent."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -65,6 +66,48 @@ def test_tokens_are_kiwis_own(kiwi: KiwiProcess) -> None:
     assert kiwi.tokenize(TEXTS) == expected
     assert kiwi.tokenize(TEXTS[:1]) == expected[:1]
     assert kiwi.tokenize([]) == []
+
+
+async def test_concurrent_requests_each_get_their_own_tokens(kiwi: KiwiProcess) -> None:
+    """Requests from an event loop and from threads, sent together while the analyzer is busy:
+    each gets its own texts' tokens, and input Kiwi refuses fails only its own request."""
+    expected = kiwi.tokenize(TEXTS)
+    refused: list[str] = [None]  # type: ignore[list-item]
+    asked = [TEXTS[n % 3 :] for n in range(30)]
+    from_threads = [asyncio.to_thread(kiwi.tokenize, TEXTS[:1]) for _ in range(5)]
+    answers = await asyncio.gather(
+        *(kiwi.tokenize_async(texts) for texts in asked),
+        kiwi.tokenize_async(refused),
+        *from_threads,
+        return_exceptions=True,
+    )
+    assert answers[: len(asked)] == [expected[n % 3 :] for n in range(30)]
+    assert isinstance(answers[len(asked)], ValueError)
+    assert answers[len(asked) + 1 :] == [expected[:1]] * 5
+
+
+async def test_a_restarting_analyzer_does_not_stall_the_event_loop(kiwi: KiwiProcess) -> None:
+    dead = kiwi.pid
+    assert dead is not None
+    os.kill(dead, signal.SIGKILL)
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    began = time.monotonic()
+    try:
+        assert await kiwi.tokenize_async(TEXTS[:1]) == kiwi.tokenize(TEXTS[:1])
+    finally:
+        ticker.cancel()
+    assert time.monotonic() - began > 0.5  # a fresh child loaded meanwhile
+    assert max(gaps) < 0.5, max(gaps)
 
 
 def test_a_killed_analyzer_is_replaced_on_the_next_call(kiwi: KiwiProcess) -> None:

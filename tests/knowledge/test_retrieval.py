@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -206,6 +207,25 @@ def test_morphemes_of_edited_items_are_computed_once_and_cached(
     assert len(list(tmp_path.glob("waste-morphemes-*.json"))) == 1
     monkeypatch.setattr("eco2.knowledge.lexical.default_tokenize", _no_tokenizer)
     assert alias_morphemes(edited, tmp_path, bundled_dir=tmp_path / "nothing-ships") == computed
+
+
+async def test_search_on_the_event_loop_ranks_as_search_does(
+    retriever: Retriever, lexical_only: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: ``search_async`` awaits Kiwi and runs the ranking on the loop; a query not
+    seen lately embeds in a thread, one seen before makes no thread hop at all."""
+    texts = [query.q for query in load_eval(EVAL_FILE)[:30]] + ["안녕하세요", "택베상자", "  "]
+    fresh = [await retriever.search_async(text, 10) for text in texts]
+    assert fresh == [retriever.search(text, 10) for text in texts]
+    assert [await lexical_only.search_async(t, 10) for t in texts] == [
+        lexical_only.search(t, 10) for t in texts
+    ]
+
+    def no_thread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a thread hop for a query seen before")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    assert [await retriever.search_async(text, 10) for text in texts] == fresh
 
 
 def test_blank_text_and_zero_limit_return_nothing(retriever: Retriever) -> None:

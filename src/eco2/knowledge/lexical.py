@@ -23,7 +23,7 @@ from pathlib import Path
 import msgspec
 
 from eco2 import kiwi_process
-from eco2.kiwi_process import KiwiProcess
+from eco2.kiwi_process import KiwiProcess, Token
 from eco2.knowledge.schema import Item
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class LexicalIndex:
         tokenize: Tokenize | None = None,
         known: Morphemes | None = None,
     ) -> None:
+        self._custom_tokenize = tokenize
         self._tokenize = tokenize or default_tokenize
         self._n_items = len(items)
         weighted = [(n, text, w) for n, item in enumerate(items) for text, w in _aliases(item)]
@@ -110,9 +111,17 @@ class LexicalIndex:
         computed = dict(zip(unknown, self._tokenize(unknown), strict=True)) if unknown else {}
         return [known[t] if t in known else computed[t] for t in texts]
 
-    def scores(self, text: str) -> list[float]:
-        """Per-item score in [0, 1]: the share of the query's known evidence the item explains."""
-        query = {f: w * self._idf[f] for f, w in self.features(text).items() if f in self._idf}
+    async def morphemes_async(self, text: str) -> list[str]:
+        """The text's content morphemes for :meth:`scores`, awaited on an event loop."""
+        if self._custom_tokenize is not None:
+            return self._custom_tokenize([text])[0]
+        return await query_morphemes(text)
+
+    def scores(self, text: str, morphemes: list[str] | None = None) -> list[float]:
+        """Per-item score in [0, 1]: the share of the query's known evidence the item explains
+        (``morphemes``: the text's, when already known)."""
+        features = self.features(text, morphemes).items()
+        query = {f: w * self._idf[f] for f, w in features if f in self._idf}
         total = sum(query.values())
         best = [0.0] * self._n_items
         if total == 0:
@@ -187,12 +196,21 @@ def morpheme_tokenizer() -> Tokenize:
         return _word_splits
 
     def tokenize(texts: Sequence[str]) -> list[list[str]]:
-        analysed = kiwi.tokenize([text.lower() for text in texts])
-        return [
-            [form for form, tag, _, _ in tokens if _is_content(tag, form)] for tokens in analysed
-        ]
+        return _content_morphemes(kiwi.tokenize([text.lower() for text in texts]))
 
     return tokenize
+
+
+async def query_morphemes(text: str) -> list[str]:
+    """:func:`default_tokenize` of one text, awaited: the loop runs on while Kiwi analyses."""
+    kiwi = analyzer()
+    if kiwi is None:
+        return _word_splits([text])[0]
+    return _content_morphemes(await kiwi.tokenize_async([text.lower()]))[0]
+
+
+def _content_morphemes(analysed: list[list[Token]]) -> list[list[str]]:
+    return [[form for form, tag, _, _ in tokens if _is_content(tag, form)] for tokens in analysed]
 
 
 def default_tokenize(texts: Sequence[str]) -> list[list[str]]:
@@ -259,11 +277,27 @@ def nouns(text: str) -> list[str]:
     "데이터센터": Kiwi's pieces joined where no space separates them), case kept ("AI")."""
     kiwi = analyzer()
     if kiwi is None:
-        return [w for w in _PUNCT.sub(" ", text).split() if len(w) > 1]
+        return _word_nouns(text)
+    return _joined_nouns(text, kiwi.tokenize([text])[0])
+
+
+async def nouns_async(text: str) -> list[str]:
+    """:func:`nouns` for an event loop, which runs on while Kiwi analyses."""
+    kiwi = analyzer()
+    if kiwi is None:
+        return _word_nouns(text)
+    return _joined_nouns(text, (await kiwi.tokenize_async([text]))[0])
+
+
+def _word_nouns(text: str) -> list[str]:
+    return [w for w in _PUNCT.sub(" ", text).split() if len(w) > 1]
+
+
+def _joined_nouns(text: str, tokens: list[Token]) -> list[str]:
     found: list[str] = []
     start = end = -1
     has_noun = False
-    for token in [*kiwi.tokenize([text])[0], None]:
+    for token in [*tokens, None]:
         tag = token[1].split("-")[0] if token is not None else ""
         if token is not None and tag in COMPOUND_TAGS and (token[2] == end or start < 0):
             start = token[2] if start < 0 else start

@@ -12,8 +12,10 @@ used (recall@1 by category drops by a few points; see bench/retrieval_eval.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,7 +42,14 @@ from eco2.knowledge.lexical import (
 from eco2.knowledge.schema import Item
 from eco2.settings import get_settings
 
-__all__ = ["Hit", "Retriever", "default_retriever", "search", "top_categories"]
+__all__ = [
+    "Hit",
+    "Retriever",
+    "default_retriever",
+    "search",
+    "search_async",
+    "top_categories",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,7 @@ DENSE_WEIGHT = 0.1  # one standard deviation of dense similarity ~ 10% of a full
 # Below this lexical share no word of the text matched any name: embeddings alone then rank
 # near-random items ("hello" -> 문짝), so callers should answer 미분류 and ask for detail.
 CONFIDENT_LEXICAL = 0.1
+RECENT_QUERIES = 1024  # query texts whose dense scores are kept
 
 
 class Hit(msgspec.Struct, frozen=True):
@@ -87,6 +97,7 @@ class Retriever:
         self._embedder = embedder
         self._alias_vectors: Matrix | None = None
         self._alias_owner = np.zeros(0, dtype=np.intp)
+        self._dense = RecentQueries(RECENT_QUERIES)
         if embedder is not None:
             texts, owners = _alias_texts(self._items)
             self._alias_vectors = embed_passages(embedder, texts, cache_dir)
@@ -100,8 +111,24 @@ class Retriever:
         """Best items for the text, best first; empty for blank text."""
         if not text.strip() or limit <= 0:
             return []
-        lexical = np.asarray(self._lexical.scores(text), dtype=np.float32)
-        dense = self._dense_z(text)
+        return self._rank(self._lexical.scores(text), self._dense_scores(text), limit)
+
+    async def search_async(self, text: str, limit: int = 5) -> list[Hit]:
+        """:meth:`search` on an event loop: Kiwi's morphemes are awaited, only a query not seen
+        lately (milliseconds of model) goes to a thread, the ranking itself (a fraction of a
+        millisecond) runs on the loop."""
+        if not text.strip() or limit <= 0:
+            return []
+        morphemes = await self._lexical.morphemes_async(text)
+        dense = None
+        if self._embedder is not None:
+            dense = self._dense.get(text)
+            if dense is None:
+                dense = await asyncio.to_thread(self._dense_scores, text)
+        return self._rank(self._lexical.scores(text, morphemes), dense, limit)
+
+    def _rank(self, lexical_scores: list[float], dense: Matrix | None, limit: int) -> list[Hit]:
+        lexical = np.asarray(lexical_scores, dtype=np.float32)
         total = lexical if dense is None else lexical + DENSE_WEIGHT * dense
         order = np.argsort(-total, kind="stable")[:limit]
         return [
@@ -114,14 +141,43 @@ class Retriever:
             for i in order
         ]
 
-    def _dense_z(self, text: str) -> Matrix | None:
+    def _dense_scores(self, text: str) -> Matrix | None:
+        """Per item: the embedding similarity of its closest alias, as a z-score."""
         if self._embedder is None or self._alias_vectors is None:
             return None
+        recent = self._dense.get(text)
+        if recent is not None:
+            return recent
         similarity = self._alias_vectors @ self._embedder.query(text)
         best = np.full(len(self._items), -1.0, dtype=np.float32)
         np.maximum.at(best, self._alias_owner, similarity)
         z: Matrix = (best - best.mean()) / (best.std() + 1e-6)
-        return z
+        return self._dense.put(text, z)
+
+
+class RecentQueries:
+    """The dense scores of the latest query texts (the same item asked again costs no model run
+    and no pass over every alias); safe across threads, read on the event loop."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._scores: OrderedDict[str, Matrix] = OrderedDict()
+        self._lock = threading.Lock()  # held for dictionary steps only
+
+    def get(self, text: str) -> Matrix | None:
+        with self._lock:
+            scores = self._scores.get(text)
+            if scores is not None:
+                self._scores.move_to_end(text)
+        return scores
+
+    def put(self, text: str, scores: Matrix) -> Matrix:
+        scores.flags.writeable = False  # shared by every search of this text
+        with self._lock:
+            self._scores[text] = scores
+            if len(self._scores) > self._size:
+                self._scores.popitem(last=False)
+        return scores
 
 
 def top_categories(hits: list[Hit], limit: int = 3) -> list[tuple[str, str]]:
@@ -159,6 +215,13 @@ def _build_default() -> Retriever:
 def search(text: str, limit: int = 5) -> list[Hit]:
     """Rank waste items for free Korean text with the default retriever."""
     return default_retriever().search(text, limit)
+
+
+async def search_async(text: str, limit: int = 5) -> list[Hit]:
+    """:func:`search` on an event loop (the retriever is built in a thread if it is not yet)."""
+    built = _build_default.cache_info().currsize > 0
+    retriever = default_retriever() if built else await asyncio.to_thread(default_retriever)
+    return await retriever.search_async(text, limit)
 
 
 def bundled_index_file() -> Path:

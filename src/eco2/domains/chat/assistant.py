@@ -14,8 +14,8 @@ from eco2.domains.chat import replies
 from eco2.domains.chat.context import SEARCH_DEPTH, History, Topic, is_follow_up, strip_cue
 from eco2.domains.chat.intents import classify
 from eco2.domains.chat.schemas import Intent, Position
-from eco2.domains.chat.tools import GROUNDED, Toolbox, find_hits
-from eco2.knowledge import Hit
+from eco2.domains.chat.tools import GROUNDED, Toolbox
+from eco2.knowledge import Hit, search_async
 
 STAGE_OF: dict[str, str] = {
     "disposal": "waste_rag",
@@ -81,9 +81,11 @@ class OfflineAssistant:
     async def _intent(self, turn: Turn, history: History) -> tuple[Intent, list[Hit]]:
         """The intent, and the items retrieved for the message's own words (deep enough for
         the lookup that follows, which then does not search them again)."""
-        hits = await find_hits(strip_cue(turn.text), SEARCH_DEPTH)
+        hits = await search_async(strip_cue(turn.text), SEARCH_DEPTH)
         follow_up = history.topic is not None and is_follow_up(turn.text)
-        intent = classify(turn.text, has_image=bool(turn.image_url), hits=hits, follow_up=follow_up)
+        intent = await classify(
+            turn.text, has_image=bool(turn.image_url), hits=hits, follow_up=follow_up
+        )
         return intent, hits
 
     async def reply(self, turn: Turn, history: History, progress: Progress) -> Reply:
@@ -128,7 +130,7 @@ class OfflineAssistant:
         return Reply(replies.photo(scan), "photo", f"{c.major_category}/{c.middle_category}", topic)
 
     async def _nearby(self, turn: Turn, history: History) -> Reply:
-        hits = await find_hits(turn.text)
+        hits = await search_async(turn.text)
         item = hits[0].item if hits and hits[0].lexical >= GROUNDED else None
         topic = Topic(item.name, item.major, item.middle) if item else history.topic
         if turn.position is None:

@@ -6,13 +6,13 @@ A prompt stays bounded: the recent messages plus ``summary`` (the topics of the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from eco2.knowledge import Hit
 
-Search = Callable[[str, int], list[Hit]]
+Search = Callable[[str, int], Awaitable[list[Hit]]]
 
 FOLLOW_UP_CUES = (
     "그럼",
@@ -28,6 +28,7 @@ FOLLOW_UP_CUES = (
     "또 ",
     "아 그럼",
 )
+_LONGEST_CUE_FIRST = sorted(FOLLOW_UP_CUES, key=len, reverse=True)
 PRONOUN_ONLY = ("그건", "그거", "이건", "이거", "저건", "그것", "이것")
 MAX_TOPICS = 8
 SEARCH_DEPTH = 10
@@ -81,7 +82,7 @@ _QUESTION = re.compile(
 def strip_cue(text: str) -> str:
     """The words that name the item: no follow-up cue, no "how do I throw it away"."""
     stripped = text.strip()
-    for cue in sorted(FOLLOW_UP_CUES, key=len, reverse=True):
+    for cue in _LONGEST_CUE_FIRST:
         if stripped.startswith(cue):
             stripped = stripped[len(cue) :].strip()
             break
@@ -96,26 +97,26 @@ def _ambiguous(hits: list[Hit]) -> bool:
     return len({h.category for h in close}) > 1
 
 
-def resolve(
+async def resolve(
     text: str, topic: Topic | None, search: Search, alone: list[Hit] | None = None
 ) -> tuple[str, list[Hit], bool]:
     """(query used, hits, resolved against the earlier topic) for a disposal question;
     ``alone``: the hits of the text's own words (:func:`strip_cue`), if searched already."""
     own = strip_cue(text)
     if alone is None:
-        alone = search(own, SEARCH_DEPTH) if own else []
+        alone = await search(own, SEARCH_DEPTH) if own else []
     if topic is None:
         return own, alone, False
     names_item = bool(alone) and alone[0].lexical >= NAMES_ITEM
     if not names_item or text.strip().startswith(PRONOUN_ONLY):
         combined = f"{topic.item} {own}".strip()
-        return combined, search(combined, SEARCH_DEPTH), True
+        return combined, await search(combined, SEARCH_DEPTH), True
     clear = alone[0].lexical >= CLEAR_MATCH and not _ambiguous(alone)
     if clear or not (is_follow_up(text) or _ambiguous(alone)):
         return own, alone, False
     combined = f"{topic.item} {own}"
     related = {h.item.id for h in alone if h.lexical >= NAMES_ITEM}
-    hits = search(combined, SEARCH_DEPTH)
+    hits = await search(combined, SEARCH_DEPTH)
     preferred = [h for h in hits if h.item.id in related]
     if preferred:
         return combined, preferred + [h for h in hits if h.item.id not in related], True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from eco2.domains.chat.schemas import Intent
-from eco2.knowledge import Hit, nouns
+from eco2.knowledge import Hit, nouns_async
 
 PLACE_NOUNS = (
     "수거함",
@@ -126,6 +126,10 @@ STRONG_LEXICAL = 0.5  # the message names a known item (bigram noise stays below
 GROUNDED = 0.3  # the words rest on an item (as the knowledge lookup requires)
 OPENERS = ("안녕", "하이", "반가", "고마", "감사", "hello", "hi ", "ㅎㅇ")
 _SPACES = re.compile(r"\s+")
+# A character's name as a word of its own: alone or before a particle.
+_CHARACTER_NAMED = re.compile(
+    rf"(?:{'|'.join(CHARACTER_NAMES)})(?:[이가은는을를의도랑와과야]|\s|$|\?)"
+)
 
 
 def _has(text: str, words: tuple[str, ...]) -> bool:
@@ -133,10 +137,7 @@ def _has(text: str, words: tuple[str, ...]) -> bool:
 
 
 def _names_character(text: str) -> bool:
-    return any(
-        re.search(rf"{name}(?:[이가은는을를의도랑와과야]|\s|$|\?)", text)
-        for name in CHARACTER_NAMES
-    )
+    return _CHARACTER_NAMED.search(text) is not None
 
 
 def is_nearby(text: str) -> bool:
@@ -156,12 +157,14 @@ def names_item(text: str, hits: list[Hit]) -> bool:
     )
 
 
-def asks_in_general(text: str) -> bool:
+async def asks_in_general(text: str) -> bool:
     """Nothing but recycling's own vocabulary: no item, no material, no place."""
-    return all(word in GENERAL_NOUNS for word in nouns(text))
+    return all(word in GENERAL_NOUNS for word in await nouns_async(text))
 
 
-def classify(text: str, *, has_image: bool, hits: list[Hit], follow_up: bool = False) -> Intent:
+async def classify(
+    text: str, *, has_image: bool, hits: list[Hit], follow_up: bool = False
+) -> Intent:
     """The message's intent; ``hits`` are the knowledge items retrieved for it."""
     lowered = text.lower().strip()
     if has_image:
@@ -179,7 +182,7 @@ def classify(text: str, *, has_image: bool, hits: list[Hit], follow_up: bool = F
         return "character"
     if _has(lowered, OFF_TOPIC_CUES) and not asks_disposal:
         return "off_topic"
-    if asks_disposal and not named and asks_in_general(lowered):
+    if asks_disposal and not named and await asks_in_general(lowered):
         return "general"
     if asks_disposal or named or follow_up:
         return "disposal"

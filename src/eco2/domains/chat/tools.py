@@ -13,7 +13,7 @@ from eco2.domains.location.interface import location_port
 from eco2.domains.location.schemas import CenterEntry
 from eco2.domains.scan.interface import scan_port
 from eco2.domains.scan.schemas import ScanResponse
-from eco2.knowledge import Hit, Item, KnowledgeBase, RulesDoc, load_knowledge, search
+from eco2.knowledge import Hit, Item, KnowledgeBase, RulesDoc, load_knowledge, search_async
 from eco2.platform.runtime import Runtime
 
 NEARBY_RADIUS_M = 3000
@@ -49,11 +49,6 @@ class Characters:
     owned: list[OwnedCharacter]
 
 
-async def find_hits(text: str, limit: int = 5) -> list[Hit]:
-    """Retrieval is CPU-bound: off the event loop."""
-    return await asyncio.to_thread(search, text, limit) if text.strip() else []
-
-
 class Toolbox:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -65,10 +60,7 @@ class Toolbox:
     async def lookup(self, text: str, topic: Topic | None, own: list[Hit] | None = None) -> Lookup:
         """The item the text is about; ``own``: the items already retrieved for its own words
         (``context.strip_cue``), ``SEARCH_DEPTH`` deep."""
-        if own is not None and topic is None:  # nothing left to search: no thread hop
-            query, hits, follow_up = resolve(text, topic, search, own)
-        else:
-            query, hits, follow_up = await asyncio.to_thread(resolve, text, topic, search, own)
+        query, hits, follow_up = await resolve(text, topic, search_async, own)
         best = hits[0] if hits and hits[0].lexical >= GROUNDED else None
         if best is None:
             return Lookup(query, None, None, follow_up, hits)
