@@ -214,8 +214,10 @@ class JobQueue:
     so that a process boots (and answers 503 on submits) while Redis is away.
 
     Jobs submitted together are enqueued together: those waiting while the previous pipeline
-    was out share one (streaq's ``publish_task`` per job), so a burst of submits costs a few
-    round trips instead of one each; alone, a job is sent at once."""
+    was out share one (streaq's ``enqueue_many``: its ``publish_task`` per job). The socket
+    writes were already shared by coredis; what a burst paid for was the client's own work
+    per call (a pooled connection under a deadline, a request, its response), now once per
+    batch. Alone, a job is sent at once."""
 
     def __init__(self, name: str, settings: Settings, concurrency: int | None = None) -> None:
         self.name = name
@@ -234,6 +236,7 @@ class JobQueue:
         self._holder: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._tasks: dict[str, AsyncRegisteredTask[[Payload], None]] = {}
+        # a loader whose "fetch" publishes: it coalesces calls the same way for writes
         self._enqueues = BatchLoader[JobTask, None](self._publish, max_batch=MAX_ENQUEUE_BATCH)
         self._jobs: list[tuple[dict[str, Any], Callable[[Payload], Awaitable[None]]]] = []
         self._periodics: list[Periodic] = []
