@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from _support import cpu_reference, cpu_seconds, percentile
 from eco2.platform.embedded import embedded_services
@@ -67,7 +67,10 @@ class Recorder:
     """What a job does: note its start (and the enqueue → start delay), sleep, note its end."""
 
     def __init__(self, redis_url: str) -> None:
-        self.redis = Redis.from_url(redis_url)
+        # a thousand jobs at once wait their turn for a connection (redis-py 8's pool refuses
+        # past its limit, which failed the jobs and timed the worker's error logging instead)
+        pool = BlockingConnectionPool.from_url(redis_url, max_connections=256, timeout=60)
+        self.redis = Redis(connection_pool=pool)
 
     async def run(self, job_id: str, enqueued_at: float, seconds: float) -> None:
         await self.redis.rpush(STARTED, f"{job_id} {time.time() - enqueued_at:.6f}")

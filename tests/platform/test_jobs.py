@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
 from eco2.platform import job_events
+from eco2.platform.embedded import free_port
+from eco2.platform.errors import ServiceUnavailable
 from eco2.platform.job_events import (
     Backlog,
     EventHub,
@@ -19,6 +23,7 @@ from eco2.platform.job_events import (
     NewEvent,
     StaleAttempt,
 )
+from eco2.platform.jobs import Attempt, Jobs, JobSpec, Payload
 from eco2.settings import Settings
 from tests.fakes.db import sql
 from tests.fakes.event_writes import failing_writes
@@ -200,3 +205,65 @@ async def test_a_job_whose_every_attempt_died_is_given_up(settings: Settings) ->
     assert result["pipeline_result"] is None
     rows = await sql(settings, "SELECT status, error_code FROM scan.scans")
     assert [tuple(r) for r in rows] == [("failed", "scan_abandoned")]
+
+
+async def test_a_burst_of_enqueues_queues_each_job_once_and_runs_it_once(
+    base_settings: Settings, redis: Redis
+) -> None:
+    """Jobs submitted together share pipelines; each is queued once (a repeated submit of the
+    same id while it is queued or running too) and run once, with its own payload."""
+    jobs = Jobs(base_settings, work=True)
+    ran: Counter[str] = Counter()
+    payloads: dict[str, Payload] = {}
+    everything_ran, submitted = asyncio.Event(), asyncio.Event()
+    ids = [uuid.uuid4().hex for _ in range(120)]
+
+    async def run(attempt: Attempt, payload: Payload) -> None:
+        await submitted.wait()  # still running when its repeated submit arrives
+        ran[attempt.job_id] += 1
+        payloads[attempt.job_id] = payload
+        if len(ran) == len(ids):
+            everything_ran.set()
+
+    queue = jobs.queue(f"burst-{uuid.uuid4().hex[:8]}")
+    queue.register(JobSpec("work", run, run, timeout=30))
+    await jobs.start()
+    try:
+        submits = [*ids, *ids[:20]]  # the first 20 submitted twice
+        await asyncio.gather(*(queue.enqueue("work", i, {"id": i}) for i in submits))
+        submitted.set()
+        await asyncio.wait_for(everything_ran.wait(), 30)
+        await asyncio.sleep(0.5)  # a second run of any job would show by now
+    finally:
+        await jobs.stop()
+    assert ran == Counter(dict.fromkeys(ids, 1))
+    assert all(payloads[i] == {"id": i} for i in ids)
+
+
+async def test_enqueues_while_redis_is_away_are_refused_with_a_code(
+    base_settings: Settings,
+) -> None:
+    """Every submit of a batch that cannot be queued gets a 503 with the queue's code, within
+    the Redis deadlines."""
+    away = base_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    jobs = Jobs(away, work=False)
+    queue = jobs.queue("away")
+
+    async def run(attempt: Attempt, payload: Payload) -> None:
+        raise AssertionError("never queued")
+
+    queue.register(JobSpec("work", run, run, timeout=30))
+    try:
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(
+                *(queue.enqueue("work", uuid.uuid4().hex, {}) for _ in range(20)),
+                return_exceptions=True,
+            ),
+            10,
+        )
+    finally:
+        await jobs.stop()
+    assert all(isinstance(o, ServiceUnavailable) for o in outcomes), outcomes
+    assert {o.code for o in outcomes if isinstance(o, ServiceUnavailable)} == {
+        "job_queue_unavailable"
+    }
