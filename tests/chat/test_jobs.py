@@ -8,13 +8,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from litestar import Litestar
 
 from eco2.domains.chat.assistant import Progress, Reply, Turn
 from eco2.domains.chat.context import History
 from eco2.domains.chat.progress import ModelError
+from eco2.platform import job_events
 from eco2.settings import Settings
 from tests.fakes.db import sql
+from tests.fakes.event_writes import failing_writes
 from tests.fakes.live import LiveApp, live_app
 from tests.fakes.sse import Event, Gate, read_stream, reading
 
@@ -182,6 +185,25 @@ async def test_a_passing_failure_is_retried_and_the_stream_goes_on(
     assert error_id is not None
     resumed = await read_stream(live.http, job["stream_url"], last_event_id=error_id)
     assert resumed.names[-1] == "done"  # a finished job: its end only
+    answers = await sql(settings, "SELECT count(*) FROM chat.messages WHERE role = 'assistant'")
+    assert answers[0][0] == 1
+
+
+async def test_an_answer_whose_end_could_not_be_logged_still_ends_its_stream(
+    live: LiveApp, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis refusing the write of ``done`` past its retries fails the attempt; the next one
+    finds the answer stored and ends the stream with it, long before the stream's deadline."""
+    monkeypatch.setattr(job_events, "WRITE_RETRY_SECONDS", (0.01, 0.01, 0.01))
+    scripted = script(live.app, answering(WORDS))
+    refusals = ["before"] * 4
+    failing_writes(live.app.state.runtime.services["chat"].events, refusals, only_ends=True)
+    job = await send(live)
+    stream = await read_stream(live.http, job["stream_url"], within=30)
+    assert refusals == []
+    assert scripted.calls == 1  # the retry did not answer again
+    assert (stream.events[-1].event, stream.events[-1].data["status"]) == ("done", "completed")
+    assert client_text(stream.events) == "".join(WORDS)
     answers = await sql(settings, "SELECT count(*) FROM chat.messages WHERE role = 'assistant'")
     assert answers[0][0] == 1
 

@@ -10,9 +10,18 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from eco2.platform.job_events import Backlog, EventHub, EventLog, NewEvent, StaleAttempt
+from eco2.platform import job_events
+from eco2.platform.job_events import (
+    Backlog,
+    EventHub,
+    EventLog,
+    EventNotLogged,
+    NewEvent,
+    StaleAttempt,
+)
 from eco2.settings import Settings
 from tests.fakes.db import sql
+from tests.fakes.event_writes import failing_writes
 from tests.fakes.live import live_app
 from tests.fakes.sse import Gate, read_stream
 from tests.scan.conftest import scan_settings
@@ -100,6 +109,51 @@ async def test_a_batch_is_one_write_each_event_once_in_order(redis: Redis) -> No
     assert second.ended
     with pytest.raises(StaleAttempt):
         await first.emit_many([NewEvent("token", {})])
+
+
+async def test_a_failed_write_is_retried_and_logged_once(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write Redis never saw is written again; a write whose reply was lost is not written
+    twice (the log shows it went in)."""
+    monkeypatch.setattr(job_events, "WRITE_RETRY_SECONDS", (0.01, 0.01, 0.01))
+    log = EventLog(redis, "test", ttl=60, terminal=("done",))
+    await log.create("j4", "owner", time.time() + 60, ("queued", "queued", {}))
+    writer = await log.writer("j4", 1)
+    failing_writes(log, ["before", "", "after"])
+    assert await writer.emit_many([NewEvent("token", {"n": 1}), NewEvent("token", {"n": 2})]) == [
+        2,
+        3,
+    ]
+    assert await writer.emit_many([NewEvent("token", {"n": 3}), NewEvent("done", {})]) == [4, 5]
+    events = await log.read_after("j4", 0)
+    assert [(e.seq, e.name, bytes(e.data)) for e in events] == [
+        (1, "queued", b"{}"),
+        (2, "token", b'{"n":1}'),
+        (3, "token", b'{"n":2}'),
+        (4, "token", b'{"n":3}'),
+        (5, "done", b"{}"),
+    ]
+    assert writer.ended
+
+
+async def test_an_end_that_cannot_be_logged_fails_the_attempt(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other events may be lost to a long Redis outage; the terminal one may not: its attempt
+    fails, so the job's retry (or give-up) ends the stream instead of its deadline."""
+    monkeypatch.setattr(job_events, "WRITE_RETRY_SECONDS", (0.01, 0.01))
+    log = EventLog(redis, "test", ttl=60, terminal=("done",))
+    await log.create("j5", "owner", time.time() + 60, ("queued", "queued", {}))
+    writer = await log.writer("j5", 1)
+    failing_writes(log, ["before"] * 3)
+    assert await writer.emit_many([NewEvent("token", {"n": 1})]) == [None]  # lost, logged
+    failing_writes(log, ["before"] * 3)
+    with pytest.raises(EventNotLogged):
+        await writer.emit_many([NewEvent("token", {"n": 2}), NewEvent("done", {})])
+    assert not writer.ended
+    retry = await log.writer("j5", 2)
+    assert await retry.emit("done", {}) == 2
 
 
 async def test_a_notification_in_another_format_makes_streams_read_the_log(redis: Redis) -> None:

@@ -133,3 +133,27 @@ async def test_a_failed_use_is_given_back(settings: Settings) -> None:
                 pass
     finally:
         await redis.aclose()
+
+
+async def test_a_retried_submit_spends_no_more_of_the_limit(client: Client) -> None:
+    """A retry with the submit's Idempotency-Key is answered with the first job, even when the
+    budget is spent: it starts nothing new."""
+    await dev_login(client)
+    chat = (await client.post("/api/v1/chat", json={})).json()["id"]
+    url, retry = f"/api/v1/chat/{chat}/messages", {"Idempotency-Key": "msg-1"}
+    first = await client.post(url, json={"message": "캔"}, headers=retry)
+    for _ in range(LIMIT - 1):
+        assert (await client.post(url, json={"message": "병"})).status_code == 202
+    again = await client.post(url, json={"message": "캔"}, headers=retry)
+    assert again.status_code == 202, again.text
+    assert again.json()["job_id"] == first.json()["job_id"]
+    assert_limited(await client.post(url, json={"message": "종이"}), "chat_rate_limited")
+
+    scan, retry = {"image_url": IMAGE, "user_input": "우유팩"}, {"Idempotency-Key": "scan-1"}
+    first = await client.post("/api/v1/scan", json=scan, headers=retry)
+    for _ in range(LIMIT - 1):
+        assert (await client.post("/api/v1/scan/classify", json=scan)).status_code == 200
+    again = await client.post("/api/v1/scan", json=scan, headers=retry)
+    assert again.status_code == 202, again.text
+    assert again.json()["job_id"] == first.json()["job_id"]
+    assert_limited(await client.post("/api/v1/scan", json=scan), "scan_rate_limited")

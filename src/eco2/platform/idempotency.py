@@ -1,5 +1,6 @@
 """``Idempotency-Key`` on job submits: a client that retries a submit after a dropped response
-gets the job its first request started, not a second job (and a second model call).
+gets the job its first request started, not a second job (and a second model call), and spends
+no more of its rate limit.
 
 The key (``Idempotency-Key``, or ``X-Idempotency-Key`` as the original Eco² client sent it) is
 remembered per user and endpoint for ``idempotency_ttl_seconds`` together with a fingerprint
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import msgspec
@@ -51,7 +54,37 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(msgspec.json.encode(body, order="deterministic")).hexdigest()
 
 
-async def claim_job_id(
+def _name(scope: str, user_id: str, key: str) -> str:
+    return f"idempotency:{scope}:{user_id}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _same_request(raw: bytes | str, mine: str) -> str:
+    """The first request's job id, if this request is the same one (else a 422)."""
+    first = msgspec.json.decode(raw, type=Claim)
+    if first.fingerprint != mine:
+        raise InvalidInput(
+            "같은 Idempotency-Key로 다른 요청을 보낼 수 없습니다.",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    return first.job_id
+
+
+async def _replayed_job_id(
+    redis: Redis, scope: str, user_id: str, key: str | None, body: Any
+) -> str | None:
+    """The job a first request with ``key`` got, if there was one: a retry of an accepted
+    submit is answered with it and spends no rate limit."""
+    if key is None:
+        return None
+    try:
+        raw = await redis.get(_name(scope, user_id, key))
+    except RedisError as exc:
+        raise ServiceUnavailable(code="idempotency_store_unavailable") from exc
+    return None if raw is None else _same_request(raw, fingerprint(body))
+
+
+async def _claim_job_id(
     redis: Redis, scope: str, user_id: str, key: str | None, body: Any, ttl: int
 ) -> str:
     """The job id for this submit: new, or the one the first request with ``key`` got."""
@@ -59,7 +92,7 @@ async def claim_job_id(
     if key is None:
         return job_id
     mine = Claim(job_id, fingerprint(body))
-    name = f"idempotency:{scope}:{user_id}:{hashlib.sha256(key.encode()).hexdigest()}"
+    name = _name(scope, user_id, key)
     try:
         if await redis.set(name, msgspec.json.encode(mine), nx=True, ex=ttl):
             return job_id
@@ -67,12 +100,25 @@ async def claim_job_id(
     except RedisError as exc:
         raise ServiceUnavailable(code="idempotency_store_unavailable") from exc
     if raw is None:  # expired between the two calls: this request is the first again
-        return await claim_job_id(redis, scope, user_id, key, body, ttl)
-    first = msgspec.json.decode(raw, type=Claim)
-    if first.fingerprint != mine.fingerprint:
-        raise InvalidInput(
-            "같은 Idempotency-Key로 다른 요청을 보낼 수 없습니다.",
-            code="idempotency_key_reused",
-            field="Idempotency-Key",
-        )
-    return first.job_id
+        return await _claim_job_id(redis, scope, user_id, key, body, ttl)
+    return _same_request(raw, mine.fingerprint)
+
+
+@asynccontextmanager
+async def submission(
+    redis: Redis,
+    scope: str,
+    user_id: str,
+    key: str | None,
+    body: Any,
+    ttl: int,
+    limit: AbstractAsyncContextManager[None],
+) -> AsyncIterator[str]:
+    """The job id of a submit, for the block that accepts it. A new submit spends one use of
+    ``limit`` (given back if the block fails); a retry of an accepted one spends none."""
+    replayed = await _replayed_job_id(redis, scope, user_id, key, body)
+    if replayed is not None:
+        yield replayed
+        return
+    async with limit:
+        yield await _claim_job_id(redis, scope, user_id, key, body, ttl)

@@ -63,6 +63,7 @@ SSE_RETRY_MS = 2000
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 STREAM_SLOT_MARGIN_SECONDS = 60
 MAX_BATCH = 256  # events per Lua call
+WRITE_RETRY_SECONDS = (0.1, 0.5, 2.0)  # waits before writing again after a Redis error
 
 ScriptArg = str | int | float | bytes
 Payload = Callable[[int], Any]
@@ -252,8 +253,14 @@ class EventLog:
         return [_decode_event(r) for r in raw]
 
 
+class EventNotLogged(RedisError):
+    """A job's terminal event could not be logged: the attempt fails, and the job's retry (or
+    its give-up) ends the stream."""
+
+
 class EventWriter:
-    """Appends one attempt's events; a Redis hiccup loses an event, never fails the job."""
+    """Appends one attempt's events. A Redis error is retried a few times; after that a
+    terminal event fails the attempt (:class:`EventNotLogged`), any other is lost."""
 
     def __init__(
         self, log: EventLog, job_id: str, attempt: int, length: int, state: dict[str, str]
@@ -284,35 +291,42 @@ class EventWriter:
         keys = [log_.keys.events(self.job_id), log_.keys.record(self.job_id)]
         seqs: list[int | None] = []
         rest = list(events)
-        moved = 0
+        moved = failures = 0
+        unsure: tuple[int, list[bytes]] | None = None  # a write whose outcome is unknown
         while rest and moved < 3:
             try:
                 if self._length is None:
                     self._length = int(await log_.redis.llen(keys[0]))
+                    if unsure is not None:  # a write that failed may have gone in all the same
+                        landed = await self._landed(keys[0], *unsure)
+                        rest = self._logged(rest, unsure[0], landed, seqs)
+                        unsure = None
+                        continue
                 start = self._length
+                batch = rest[:MAX_BATCH]
+                entries = [_entry(n, e.name, e.payload) for n, e in enumerate(batch, start + 1)]
                 args: list[ScriptArg] = [
                     self.attempt,
                     start,
                     log_.keys.notify(self.job_id),
                     log_.ttl,
                 ]
-                for seq, event in enumerate(rest[:MAX_BATCH], start + 1):
+                for event, entry in zip(batch, entries, strict=True):
                     terminal = "1" if event.name in log_.terminal else "0"
-                    entry = _entry(seq, event.name, event.payload)
                     args += [event.key or "", terminal, event.note, entry]
+                unsure = (start, entries)
                 status, appended, length = await log_._emit(keys=keys, args=args)
+                unsure = None
             except RedisError as exc:
                 self._length = None
-                log.warning("job_event_lost", kind=log_.kind, job_id=self.job_id, error=str(exc))
-                break
+                failures += 1
+                if failures > len(WRITE_RETRY_SECONDS):
+                    self._lose(rest, exc)
+                    break
+                await asyncio.sleep(WRITE_RETRY_SECONDS[failures - 1])
+                continue
             self._length = int(length)
-            for seq, event in enumerate(rest[:appended], start + 1):
-                seqs.append(seq)
-                if event.name in log_.terminal:
-                    self.state["done"] = str(seq)
-                if event.note:
-                    self.state[event.note] = str(self.attempt)
-            rest = rest[appended:]
+            rest = self._logged(rest, start, int(appended), seqs)
             if status == 0:  # already logged by an earlier attempt
                 seqs.append(None)
                 rest = rest[1:]
@@ -323,6 +337,40 @@ class EventWriter:
             elif status == -3:  # the job has ended
                 break
         return seqs + [None] * (len(events) - len(seqs))
+
+    async def _landed(self, key: str, start: int, entries: list[bytes]) -> int:
+        """How many of ``entries``, written at ``start``, are in the log (a Lua call appends
+        a prefix of its batch; only this attempt may append)."""
+        stored = await self._log.redis.lrange(key, start, start + len(entries) - 1)
+        landed = 0
+        for sent, found in zip(entries, stored, strict=False):
+            if sent != found:
+                break
+            landed += 1
+        return landed
+
+    def _logged(
+        self, rest: list[NewEvent], start: int, appended: int, seqs: list[int | None]
+    ) -> list[NewEvent]:
+        """Record the first ``appended`` events of ``rest`` as logged from ``start + 1``."""
+        for seq, event in enumerate(rest[:appended], start + 1):
+            seqs.append(seq)
+            if event.name in self._log.terminal:
+                self.state["done"] = str(seq)
+            if event.note:
+                self.state[event.note] = str(self.attempt)
+        return rest[appended:]
+
+    def _lose(self, rest: list[NewEvent], exc: RedisError) -> None:
+        if any(event.name in self._log.terminal for event in rest):
+            raise EventNotLogged(f"the end of job {self.job_id} was not logged") from exc
+        log.warning(
+            "job_event_lost",
+            kind=self._log.kind,
+            job_id=self.job_id,
+            events=len(rest),
+            error=str(exc),
+        )
 
 
 # --- reading: one subscription per process and kind -----------------------------------------

@@ -85,9 +85,8 @@ async def delete_chat(request: AuthRequest, chats: Chats, chat_id: FromPath[str]
 async def send_message(
     request: AuthRequest, chats: Chats, chat_id: FromPath[str], data: JSONBody[SendMessage]
 ) -> JobAccepted:
-    async with chats.limit(request.user.user_id):
-        key = idempotency.request_key(request)
-        return await chats.submit(request.user.user_id, chat_id, data, key)
+    key = idempotency.request_key(request)
+    return await chats.submit(request.user.user_id, chat_id, data, key)
 
 
 @get("/{job_id:str}/events", summary="Answer events (SSE; resumable with Last-Event-ID)")

@@ -55,10 +55,9 @@ from eco2.domains.chat.schemas import (
 from eco2.domains.chat.tools import Toolbox
 from eco2.domains.images.interface import check_image_url
 from eco2.knowledge import load_knowledge
-from eco2.platform import ratelimit
+from eco2.platform import idempotency, ratelimit
 from eco2.platform.batching import BatchWriter
 from eco2.platform.errors import InvalidInput, NotFound, ServiceUnavailable
-from eco2.platform.idempotency import claim_job_id
 from eco2.platform.ids import parse_id, parse_user_id
 from eco2.platform.job_events import (
     EventHub,
@@ -263,18 +262,24 @@ class ChatService:
     async def submit(
         self, user_id: str, chat_id: str, data: SendMessage, idempotency_key: str | None = None
     ) -> JobAccepted:
+        """Accept a message for an answer (a retry with the same ``Idempotency-Key`` gets the
+        first job)."""
         turn = self._turn(
             user_id, data.message, data.image_url, data.user_location, model=data.model
         )
-        job_id = await claim_job_id(
+        chat = parse_id(chat_id, store.not_found)
+        async with idempotency.submission(
             self.runtime.redis,
             KIND,
             user_id,
             idempotency_key,
             {"chat_id": chat_id, "message": data},
             self.runtime.settings.idempotency_ttl_seconds,
-        )
-        chat = parse_id(chat_id, store.not_found)
+            self.limit(user_id),
+        ) as job_id:
+            return await self._queue(user_id, chat, turn, job_id)
+
+    async def _queue(self, user_id: str, chat: uuid.UUID, turn: Turn, job_id: str) -> JobAccepted:
         message = user_message_id(job_id)
         await self.sends.write(
             {

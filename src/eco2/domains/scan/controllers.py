@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from litestar import Response, Router, get, post
@@ -21,30 +20,18 @@ from eco2.domains.scan.schemas import (
     ScanMetrics,
     ScanResponse,
 )
-from eco2.domains.scan.services import ScanService
-from eco2.platform import idempotency, ratelimit
+from eco2.platform import idempotency
 from eco2.platform.di import AuthRequest
 from eco2.platform.internal import internal_router
 from eco2.platform.job_events import last_event_id, sse
 from eco2.registry import API
 
 
-def scan_limit(scans: ScanService, user_id: str) -> AbstractAsyncContextManager[None]:
-    """Each scan is a paid model call: one per-user budget for sync scans and jobs."""
-    limit, window = (
-        scans.runtime.settings.scan_rate_limit,
-        scans.runtime.settings.scan_rate_window_seconds,
-    )
-    return ratelimit.per_user(
-        scans.runtime.redis, "scan", user_id, limit, window, "사진 분석 요청이"
-    )
-
-
 @post("/classify", status_code=HTTP_200_OK, summary="Scan a photo and wait for the answer")
 async def classify(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> ScanResponse:
-    async with scan_limit(scans, request.user.user_id):
+    async with scans.limit(request.user.user_id):
         return await scans.classify(request.user.user_id, data)
 
 
@@ -57,8 +44,7 @@ async def classify(
 async def submit(
     request: AuthRequest, scans: Scans, data: JSONBody[ClassifyRequest]
 ) -> JobAccepted:
-    async with scan_limit(scans, request.user.user_id):
-        return await scans.submit(request.user.user_id, data, idempotency.request_key(request))
+    return await scans.submit(request.user.user_id, data, idempotency.request_key(request))
 
 
 @get("/{job_id:str}/events", summary="Progress events (SSE; resumable with Last-Event-ID)")

@@ -16,6 +16,7 @@ import asyncio
 import time
 import uuid
 from collections import OrderedDict
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -46,10 +47,10 @@ from eco2.domains.scan.schemas import (
     ScanMetrics,
     ScanResponse,
 )
+from eco2.platform import idempotency, ratelimit
 from eco2.platform.batching import BatchWriter
 from eco2.platform.db import utcnow
 from eco2.platform.errors import NotFound, ServiceUnavailable
-from eco2.platform.idempotency import claim_job_id
 from eco2.platform.ids import parse_user_id
 from eco2.platform.job_events import (
     EventHub,
@@ -220,6 +221,18 @@ class ScanService:
         )
         return reward
 
+    def limit(self, user_id: str) -> AbstractAsyncContextManager[None]:
+        """Each scan is a paid model call: one per-user budget for sync scans and jobs."""
+        settings = self.runtime.settings
+        return ratelimit.per_user(
+            self.runtime.redis,
+            "scan",
+            user_id,
+            settings.scan_rate_limit,
+            settings.scan_rate_window_seconds,
+            "사진 분석 요청이",
+        )
+
     async def classify(self, user_id: str, data: ClassifyRequest) -> ScanResponse:
         """Synchronous scan: stored first, then rewarded; nothing held during the model call."""
         check_image_url(self.runtime.settings, data.image_url)
@@ -243,16 +256,21 @@ class ScanService:
     async def submit(
         self, user_id: str, data: ClassifyRequest, idempotency_key: str | None = None
     ) -> JobAccepted:
+        """Accept a scan job (a retry with the same ``Idempotency-Key`` gets the first job)."""
         check_image_url(self.runtime.settings, data.image_url)
         settings = self.runtime.settings
-        job_id = await claim_job_id(
+        async with idempotency.submission(
             self.runtime.redis,
             KIND,
             user_id,
             idempotency_key,
             data,
             settings.idempotency_ttl_seconds,
-        )
+            self.limit(user_id),
+        ) as job_id:
+            return await self._queue(user_id, data, job_id)
+
+    async def _queue(self, user_id: str, data: ClassifyRequest, job_id: str) -> JobAccepted:
         job = ScanJob(user_id, data.image_url, data.user_input)
         queued = event(job_id, "queued", "completed", progress=0)
         try:
