@@ -205,7 +205,8 @@ async def test_a_long_stage_shows_while_it_runs(live: LiveApp) -> None:
     started = await read_stream(
         live.http, job["stream_url"], within=STAGE_SECONDS + 5, stop=lambda e: e.event == "intent"
     )
-    assert gate.waiting == 1 and started.names == ["queued", "intent"]
+    assert gate.waiting == 1
+    assert started.names == ["queued", "intent"]
     gate.open()
     assert (await read_stream(live.http, job["stream_url"])).names[-1] == "done"
 
