@@ -165,7 +165,7 @@ def counting_writes(log: job_events.EventLog) -> list[list[str]]:
         writes.append([json.loads(entry)[1] for entry in args[7::4]])  # 4 fixed, 4 per event
         return await script(keys=keys, args=args)
 
-    log._emit = write  # type: ignore[method-assign,assignment]
+    log._emit = write
     return writes
 
 
