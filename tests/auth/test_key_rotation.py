@@ -6,7 +6,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from eco2.platform.security import ACCESS_COOKIE, generate_private_key
+from eco2.platform.security import ACCESS_COOKIE, generate_private_key, ticket_key
 from eco2.settings import Settings
 from tests.conftest import dev_login
 from tests.fakes.tokens import access_claims, decode_unverified, import_key, rs256
@@ -45,7 +45,19 @@ async def test_jwks_lists_every_public_key(
     assert "max-age" in response.headers["cache-control"]
     keys = response.json()["keys"]
     newest = import_key(signing_key_pem)
-    assert {k["kid"] for k in keys} == {OLD_KEY.kid, newest.kid}
-    for entry in keys:
-        assert (entry["kty"], entry["alg"], entry["use"]) == ("RSA", "RS256", "sig")
+    rsa = [k for k in keys if k["kty"] == "RSA"]
+    assert {k["kid"] for k in rsa} == {OLD_KEY.kid, newest.kid}
+    for entry in rsa:
+        assert (entry["alg"], entry["use"]) == ("RS256", "sig")
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(entry)  # public parts only
+    # beside each, the Ed25519 key derived from it that signs stream tickets
+    tickets = [k for k in keys if k["kty"] != "RSA"]
+    assert {k["kid"] for k in tickets} == {ticket_key(OLD_KEY).kid, ticket_key(newest).kid}
+    for entry in tickets:
+        assert (entry["kty"], entry["crv"], entry["alg"], entry["use"]) == (
+            "OKP",
+            "Ed25519",
+            "Ed25519",
+            "sig",
+        )
+        assert "d" not in entry

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+from joserfc import jws
 
 from eco2 import registry
 from eco2.authz.decisions import (
@@ -132,6 +133,16 @@ def _alg_none(ring: KeyRing) -> str:
     return f"{header.decode().rstrip('=')}.{payload}."
 
 
+def _rs256_ticket(ring: KeyRing) -> str:
+    """A ticket's claims signed with the access tokens' algorithm and key: a ticket is
+    ``Ed25519`` only (the algorithm is pinned per kind of token, RFC 8725 §3.1)."""
+    _, payload, _ = stream_ticket(ring).split(".")
+    key = ring.signing_key
+    claims = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    header = {"alg": "RS256", "kid": key.kid, "typ": "stream+jwt"}
+    return jws.serialize_compact(header, claims, key, algorithms=["RS256"])
+
+
 def _refresh(ring: KeyRing) -> str:
     return make_codec(ring).issue("refresh", user_id="u", provider="kakao", family_id="f").value
 
@@ -187,6 +198,7 @@ async def test_a_stream_ticket_opens_its_job_stream_as_its_owner(
         (STREAM, lambda r: stream_ticket(r, issuer="evil"), "ticket_bad_iss"),
         (STREAM, access_token, "ticket_bad_typ"),
         (STREAM, _refresh, "ticket_bad_typ"),
+        (STREAM, _rs256_ticket, "ticket_bad_alg"),
     ],
 )
 async def test_bad_stream_tickets_are_401(

@@ -13,7 +13,7 @@ from eco2.authz.metrics import REGISTRY
 from eco2.authz.tokens import TokenVerifier
 from eco2.platform.security import InvalidToken, KeyRing, generate_private_key
 from eco2.settings import Settings
-from tests.authz.conftest import access_token
+from tests.authz.conftest import access_token, stream_ticket
 
 JWKS_URL = "http://auth.test/api/v1/auth/.well-known/jwks.json"
 
@@ -58,8 +58,11 @@ async def test_jwks_only_settings_accept_what_serve_issues(ring: KeyRing) -> Non
     keys = key_source(settings, server.client())
     assert isinstance(keys, JwksKeys)
     await keys.fetch("start")
-    identity = await TokenVerifier(keys, settings).verify(access_token(ring, "u-42"))
-    assert identity.user_id == "u-42"
+    verifier = TokenVerifier(keys, settings)
+    assert (await verifier.verify(access_token(ring, "u-42"))).user_id == "u-42"
+    # stream tickets are signed by the ticket key derived from the RSA key: listed beside it
+    ticket = await verifier.verify_ticket(stream_ticket(ring, "u-42", "job-7"))
+    assert (ticket.user_id, ticket.job_id) == ("u-42", "job-7")
 
 
 async def test_unknown_kid_triggers_one_rate_limited_refetch(ring: KeyRing) -> None:
@@ -78,7 +81,7 @@ async def test_unknown_kid_triggers_one_rate_limited_refetch(ring: KeyRing) -> N
 
 
 def _keys(ring: KeyRing) -> list[Any]:
-    return [ring.get(k["kid"]) for k in ring.jwks()["keys"]]
+    return [ring.get(k["kid"]) for k in ring.jwks()["keys"] if k["kty"] == "RSA"]
 
 
 async def test_no_keys_yet_is_keys_unavailable() -> None:

@@ -5,6 +5,7 @@ error only while another attempt follows), idempotent sends."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from litestar import Litestar
 
 from eco2.domains.chat.assistant import Progress, Reply, Turn
 from eco2.domains.chat.context import History
-from eco2.domains.chat.progress import ModelError
+from eco2.domains.chat.progress import STAGE_SECONDS, ModelError
 from eco2.platform import job_events
 from eco2.settings import Settings
 from tests.fakes.db import sql
@@ -153,6 +154,61 @@ async def test_a_late_subscriber_gets_token_recovery_not_every_token(live: LiveA
     assert (
         client_text(stream.events) == "".join(WORDS) == stream.events[-1].data["result"]["answer"]
     )
+
+
+def counting_writes(log: job_events.EventLog) -> list[list[str]]:
+    """The events of each write to ``log`` (one Lua call each), by name, as they happen."""
+    writes: list[list[str]] = []
+    script = log._emit
+
+    async def write(*, keys: list[str], args: list[Any]) -> Any:
+        writes.append([json.loads(entry)[1] for entry in args[7::4]])  # 4 fixed, 4 per event
+        return await script(keys=keys, args=args)
+
+    log._emit = write
+    return writes
+
+
+async def test_quick_stages_share_the_write_of_what_follows(live: LiveApp) -> None:
+    """A stage that ends soon is written with the next token, not on its own: a quick answer
+    is two writes (its stages and words, then ``done``)."""
+
+    async def attempt(progress: Progress, _: int) -> Reply:
+        await progress.stage("intent", "started")
+        await asyncio.sleep(0.05)  # a short step, e.g. retrieval in a thread
+        await progress.stage("intent", "completed", 20)
+        await asyncio.sleep(0.05)
+        await progress.token("버려요.")
+        return Reply("버려요.", "disposal", None)
+
+    script(live.app, attempt)
+    writes = counting_writes(live.app.state.runtime.services["chat"].events)
+    job = await send(live)
+    stream = await read_stream(live.http, job["stream_url"], last_event_id=0)
+    assert stream.names == ["queued", "intent", "intent", "token", "done"]
+    assert writes == [["intent", "intent", "token"], ["done"]]
+
+
+async def test_a_long_stage_shows_while_it_runs(live: LiveApp) -> None:
+    """A stage waits for company at most ``STAGE_SECONDS``: one that takes longer is seen
+    while it runs."""
+    gate = Gate()
+
+    async def attempt(progress: Progress, _: int) -> Reply:
+        await progress.stage("intent", "started")
+        await gate.wait()
+        await progress.token("버려요.")
+        return Reply("버려요.", "disposal", None)
+
+    script(live.app, attempt)
+    job = await send(live)
+    started = await read_stream(
+        live.http, job["stream_url"], within=STAGE_SECONDS + 5, stop=lambda e: e.event == "intent"
+    )
+    assert gate.waiting == 1
+    assert started.names == ["queued", "intent"]
+    gate.open()
+    assert (await read_stream(live.http, job["stream_url"])).names[-1] == "done"
 
 
 async def test_a_failure_that_will_not_pass_ends_with_done_failed(live: LiveApp) -> None:

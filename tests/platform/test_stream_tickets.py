@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import structlog
+from joserfc import jws
 
 from eco2.platform.logging import configure_logging
 from eco2.platform.security import KeyRing, TokenCodec, generate_private_key, with_ticket
@@ -136,6 +137,15 @@ async def test_tickets_open_their_own_job_stream_only(live: LiveApp) -> None:
         leeway=0,
     )
     header, claims, signature = ticket.split(".")
+    # the ticket's claims signed as an access token is (RS256, the access key): the algorithm
+    # is pinned per kind of token (RFC 8725 §3.1), so this is no ticket
+    access_key = tokens.keys.signing_key
+    as_rs256 = jws.serialize_compact(
+        {"alg": "RS256", "kid": access_key.kid, "typ": "stream+jwt"},
+        _b64decode(claims),
+        access_key,
+        algorithms=["RS256"],
+    )
     forged_claims = {**json.loads(_b64decode(claims)), "sub": stranger}
     tampered = f"{header}.{_b64encode(json.dumps(forged_claims).encode())}.{signature}"
     flipped = f"{header}.{claims}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
@@ -150,6 +160,7 @@ async def test_tickets_open_their_own_job_stream_only(live: LiveApp) -> None:
         "signature tampered": (with_ticket(path, flipped), 401),
         "expired": (with_ticket(path, minted(owner, job["job_id"], until=now - 1)), 401),
         "signed by another key": (with_ticket(path, minted(owner, job["job_id"], by=foreign)), 401),
+        "signed RS256 by the access key": (with_ticket(path, as_rs256), 401),
         "an access token as the ticket": (with_ticket(path, owner_access), 401),
         "on the job's result": (with_ticket(f"/api/v1/scan/{job['job_id']}/result", ticket), 401),
         "on another route": (with_ticket(ME, ticket), 401),

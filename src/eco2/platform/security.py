@@ -5,10 +5,13 @@ verifier), every token names a known ``kid``, access and refresh tokens are expl
 (header ``typ`` and claim ``typ``) so neither is accepted as the other, and ``iss``/``aud``/
 ``exp``/``nbf`` are always required.
 
-A **stream ticket** is a third kind, signed with the same keys: a capability to read one job's
-event stream, bound to the job, its kind and its owner, expiring with the job. Its header
-``typ``, claim ``typ`` and audience all differ from an access token's, so neither is ever
-accepted as the other; it is valid only on the job's stream path (see :class:`StreamTicket`).
+A **stream ticket** is a third kind: a capability to read one job's event stream, bound to the
+job, its kind and its owner, expiring with the job. Its header ``typ``, claim ``typ``, audience
+and algorithm all differ from an access token's, so neither is ever accepted as the other; it
+is valid only on the job's stream path (see :class:`StreamTicket`). Every submit signs one,
+so tickets are signed with Ed25519 (RFC 9864 ``Ed25519``, a tenth of RS256's CPU) by a key
+derived from each RSA signing key (:func:`ticket_key`): whoever holds the RSA key holds its
+ticket key, it rotates with it, and the JWKS publishes both public keys.
 """
 
 from __future__ import annotations
@@ -24,14 +27,21 @@ from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 from urllib.parse import parse_qs, urlencode
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OKPKey, RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 from joserfc.util import json_b64decode
 from redis.asyncio import Redis
 
 ALGORITHM: Final = "RS256"
+TICKET_ALGORITHM: Final = "Ed25519"  # RFC 9864: EdDSA with Ed25519, fully specified
+TICKET_CURVE: Final = "Ed25519"
+_TICKET_KEY_INFO: Final = b"eco2 stream ticket signing key v1"
 TokenKind = Literal["access", "refresh"]
 HEADER_TYP: Final[dict[TokenKind, str]] = {"access": "at+jwt", "refresh": "rt+jwt"}
 TICKET_TYP: Final = "stream"
@@ -84,18 +94,39 @@ def split_pems(text: str) -> list[str]:
     return blocks
 
 
-class KeyRing:
-    """Signing and verification keys. The last key signs; every key verifies (rotation)."""
+def ticket_key(key: RSAKey) -> OKPKey:
+    """The Ed25519 key that signs stream tickets beside the private RSA key ``key``: HKDF-SHA256
+    of its private exponent, so every process holding the RSA key derives the same one."""
+    private = key.private_key
+    assert isinstance(private, RSAPrivateKey)
+    exponent = private.private_numbers().d
+    material = exponent.to_bytes((exponent.bit_length() + 7) // 8, "big")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TICKET_KEY_INFO)
+    seed = Ed25519PrivateKey.from_private_bytes(hkdf.derive(material))
+    derived = OKPKey.import_key(seed)
+    derived.ensure_kid()
+    return derived
 
-    def __init__(self, keys: Iterable[RSAKey]) -> None:
+
+class KeyRing:
+    """Signing and verification keys. The last key signs; every key verifies (rotation).
+    Beside each private RSA key, its ticket key (:func:`ticket_key`); a ring of public keys
+    (a JWKS) has the tickets' public keys listed with them."""
+
+    def __init__(self, keys: Iterable[RSAKey], ticket_keys: Iterable[OKPKey] = ()) -> None:
         self._keys: dict[str, RSAKey] = {}
+        derived: dict[str, OKPKey] = {}  # RSA kid -> its ticket key
         for key in keys:
             key.ensure_kid()
             assert key.kid is not None
             self._keys[key.kid] = key
+            if key.is_private:
+                derived[key.kid] = ticket_key(key)
         if not self._keys:
             raise ValueError("a key ring needs at least one RSA key")
         self._signing = list(self._keys.values())[-1]
+        self._ticket_signing = derived.get(str(self._signing.kid))
+        self._tickets = {str(t.kid): t for t in [*ticket_keys, *derived.values()]}
 
     @classmethod
     def from_pems(cls, pems: Iterable[str]) -> KeyRing:
@@ -103,12 +134,20 @@ class KeyRing:
 
     @classmethod
     def from_jwks(cls, jwks: dict[str, Any]) -> KeyRing:
+        entries = jwks.get("keys", [])
         keys = [
             RSAKey.import_key(entry)
-            for entry in jwks.get("keys", [])
+            for entry in entries
             if entry.get("kty") == "RSA" and entry.get("alg", ALGORITHM) == ALGORITHM
         ]
-        return cls(keys)
+        tickets = [
+            OKPKey.import_key(entry)
+            for entry in entries
+            if entry.get("kty") == "OKP"
+            and entry.get("crv") == TICKET_CURVE
+            and entry.get("alg") == TICKET_ALGORITHM
+        ]
+        return cls(keys, tickets)
 
     @property
     def signing_key(self) -> RSAKey:
@@ -118,15 +157,25 @@ class KeyRing:
     def can_sign(self) -> bool:
         return self._signing.is_private
 
+    @property
+    def ticket_signing_key(self) -> OKPKey:
+        if self._ticket_signing is None:
+            raise ValueError("a ring of public keys signs no tickets")
+        return self._ticket_signing
+
     def get(self, kid: str) -> RSAKey | None:
         return self._keys.get(kid)
 
+    def ticket(self, kid: str) -> OKPKey | None:
+        return self._tickets.get(kid)
+
     def jwks(self) -> dict[str, Any]:
-        return {
-            "keys": [
-                key.as_dict(private=False, alg=ALGORITHM, use="sig") for key in self._keys.values()
-            ]
-        }
+        keys = [key.as_dict(private=False, alg=ALGORITHM, use="sig") for key in self._keys.values()]
+        keys += [
+            key.as_dict(private=False, alg=TICKET_ALGORITHM, use="sig")
+            for key in self._tickets.values()
+        ]
+        return {"keys": keys}
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -236,7 +285,7 @@ class TokenCodec:
     ) -> str:
         """A stream ticket for the owner of a job, from the job's start (``issued_at``) to its
         end (``expires_at``). The same job gets the same ticket (a replayed submit answers
-        exactly as the first): its claims are the job's, and RS256 signs deterministically."""
+        exactly as the first): its claims are the job's, and Ed25519 signs deterministically."""
         claims = {
             "iss": self.issuer,
             "aud": self.ticket_audience,
@@ -249,17 +298,19 @@ class TokenCodec:
             "kind": kind,
             "job": job_id,
         }
-        return self._sign(TICKET_HEADER_TYP, claims)
+        key = self.keys.ticket_signing_key
+        header = {"alg": TICKET_ALGORITHM, "kid": key.kid, "typ": TICKET_HEADER_TYP}
+        return jws.serialize_compact(header, _json(claims), key, algorithms=[TICKET_ALGORITHM])
 
     def verify(self, token: str, kind: TokenKind) -> dict[str, Any]:
         """Return the claims of a valid token of ``kind``, else raise :class:`InvalidToken`."""
-        claims = self._signed_claims(token, HEADER_TYP[kind])
+        claims = self._signed_claims(token, HEADER_TYP[kind], ALGORITHM, self.keys.get)
         self._validate(claims, kind, self.audience)
         return claims
 
     def verify_ticket(self, token: str) -> StreamTicket:
         """The grant of a valid stream ticket, else raise :class:`InvalidToken`."""
-        claims = self._signed_claims(token, TICKET_HEADER_TYP)
+        claims = self._signed_claims(token, TICKET_HEADER_TYP, TICKET_ALGORITHM, self.keys.ticket)
         self._validate(claims, TICKET_TYP, self.ticket_audience)
         kind, job_id = claims.get("kind"), claims.get("job")
         if not isinstance(kind, str) or not isinstance(job_id, str) or not kind or not job_id:
@@ -271,17 +322,25 @@ class TokenCodec:
         header = {"alg": ALGORITHM, "kid": key.kid, "typ": header_typ}
         return jws.serialize_compact(header, _json(claims), key, algorithms=[ALGORITHM])
 
-    def _signed_claims(self, token: str, header_typ: str) -> dict[str, Any]:
+    def _signed_claims(
+        self,
+        token: str,
+        header_typ: str,
+        algorithm: str,
+        key_of: Callable[[str], RSAKey | OKPKey | None],
+    ) -> dict[str, Any]:
+        """The claims of ``token`` if ``algorithm`` (pinned per kind of token) and a key of
+        ``key_of`` verify it."""
         header = _unverified_header(token)
-        if header.get("alg") != ALGORITHM:
-            raise InvalidToken("bad_alg")
         if header.get("typ") != header_typ:
             raise InvalidToken("bad_typ")
-        key = self.keys.get(str(header.get("kid", "")))
+        if header.get("alg") != algorithm:
+            raise InvalidToken("bad_alg")
+        key = key_of(str(header.get("kid", "")))
         if key is None:
             raise InvalidToken("unknown_kid")
         try:
-            payload = jws.deserialize_compact(token, key, algorithms=[ALGORITHM]).payload
+            payload = jws.deserialize_compact(token, key, algorithms=[algorithm]).payload
         except JoseError as exc:
             raise InvalidToken("bad_signature") from exc
         return _claims(payload)

@@ -14,13 +14,16 @@ Events are written in batches: what an attempt emits before it next waits (the o
 assistant's whole answer, tokens that arrive while a write is under way) goes to the log, and
 to the streams, in one write. Consecutive tokens of a batch are one ``token`` event carrying
 their words together: a model streaming slowly still shows word by word, and an answer
-composed at once costs one event, not one per word. The end of a job (``done``, a retry's
-``error``) is written at once.
+composed at once costs one event, not one per word. A progress stage waits for company: it is
+written with the next token or the end of the job, or on its own once ``STAGE_SECONDS`` have
+passed (a stage that takes a while still shows as it starts; a quick one costs no write of
+its own). The end of a job (``done``, a retry's ``error``) is written at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import msgspec
@@ -41,7 +44,7 @@ ERROR_MESSAGES = {
 }
 RETRYING_MESSAGE = "답변을 다시 만들고 있어요. 잠시만 기다려 주세요."
 DONE_MESSAGE = "답변이 완료되었어요."
-BATCH_SECONDS = 0.0  # a write waits for nothing but the next turn of the event loop
+STAGE_SECONDS = 0.5  # the longest a stage event waits to share a write with what follows
 
 
 class ModelError(Exception):
@@ -87,14 +90,15 @@ def failed(kind: str) -> dict[str, Any]:
 class JobProgress:
     """One attempt's stages, tokens and outcome as job events, written in batches."""
 
-    def __init__(self, events: EventWriter, batch_seconds: float = BATCH_SECONDS) -> None:
+    def __init__(self, events: EventWriter, stage_seconds: float = STAGE_SECONDS) -> None:
         self._events = events
-        self._batch_seconds = batch_seconds
+        self._stage_seconds = stage_seconds
         earlier = events.state.get(TOKENS_NOTE)
         self._reset_tokens = earlier is not None and earlier != str(events.attempt)
         self._pending: list[NewEvent] = []
         self._writing = asyncio.Lock()
         self._timer: asyncio.Task[None] | None = None
+        self._due = asyncio.Event()  # something pending must not wait: a token, the end
         self._stale: StaleAttempt | None = None  # found by a write in the background
         self._open_text: list[str] | None = None  # words of the pending token event
 
@@ -102,12 +106,12 @@ class JobProgress:
         payload: dict[str, Any] = {"stage": name, "status": status}
         if progress is not None:
             payload["progress"] = progress
-        self._add(NewEvent(name, payload, key=f"{name}:{status}"))
+        self._add(NewEvent(name, payload, key=f"{name}:{status}"), due=False)
 
     async def token(self, content: str) -> None:
         if self._reset_tokens:  # an earlier attempt streamed words: drop them first
             self._reset_tokens = False
-            self._add(NewEvent("token_recovery", lambda seq: recovery("", seq)))
+            self._add(NewEvent("token_recovery", lambda seq: recovery("", seq)), due=True)
         if self._open_text is not None:  # the last event not yet written is a token: extend it
             self._open_text.append(content)
             return
@@ -117,7 +121,8 @@ class JobProgress:
                 "token",
                 lambda seq: {"content": "".join(text), "seq": seq, "node": "answer"},
                 note=TOKENS_NOTE,
-            )
+            ),
+            due=True,
         )
         self._open_text = text
 
@@ -129,39 +134,46 @@ class JobProgress:
             "result": result,
             "message": DONE_MESSAGE,
         }
-        self._add(NewEvent("done", payload))
+        self._add(NewEvent("done", payload), due=True)
         await self.flush()
 
     async def retrying(self, kind: str) -> None:
         """The attempt failed for a passing reason and another one follows."""
         payload = {"error": kind, "message": RETRYING_MESSAGE}
-        self._add(NewEvent("error", payload, key=f"error:{self._events.attempt}"))
+        self._add(NewEvent("error", payload, key=f"error:{self._events.attempt}"), due=True)
         await self.flush()
 
     async def fail(self, kind: str) -> None:
         """The job ends without an answer."""
-        self._add(NewEvent("done", failed(kind)))
+        self._add(NewEvent("done", failed(kind)), due=True)
         await self.flush()
 
     async def flush(self) -> None:
         """Write what is pending now (raises :class:`StaleAttempt` when fenced off)."""
         async with self._writing:
             batch, self._pending, self._open_text = self._pending, [], None
+            self._due.clear()
             if batch:
                 await self._events.emit_many(batch)
 
-    def _add(self, event: NewEvent) -> None:
+    def _add(self, event: NewEvent, *, due: bool) -> None:
         if self._stale is not None:
             raise self._stale
         self._pending.append(event)
         self._open_text = None
+        if due:
+            self._due.set()
         if self._timer is None:
             self._timer = asyncio.create_task(self._flush_soon())
 
     async def _flush_soon(self) -> None:
-        """Also after the attempt has ended some other way (cancelled, a store away): what it
-        emitted is written as it would have been unbatched (a newer attempt fences it off)."""
-        await asyncio.sleep(self._batch_seconds)
+        """At the next turn of the event loop once something due is pending, else after
+        ``STAGE_SECONDS``. Also after the attempt has ended some other way (cancelled, a store
+        away): what it emitted is written as it would have been unbatched (a newer attempt
+        fences it off)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._stage_seconds):
+                await self._due.wait()
         self._timer = None
         try:
             await self.flush()
