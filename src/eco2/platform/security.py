@@ -273,7 +273,7 @@ class TokenCodec:
             "provider": provider,
             "fid": family_id,
         }
-        value = self._sign(HEADER_TYP[kind], claims)
+        value = self._sign(HEADER_TYP[kind], claims, ALGORITHM, self.keys.signing_key)
         return IssuedToken(value=value, jti=jti, expires_at=now + max_age, max_age=max_age)
 
     @property
@@ -298,9 +298,7 @@ class TokenCodec:
             "kind": kind,
             "job": job_id,
         }
-        key = self.keys.ticket_signing_key
-        header = {"alg": TICKET_ALGORITHM, "kid": key.kid, "typ": TICKET_HEADER_TYP}
-        return jws.serialize_compact(header, _json(claims), key, algorithms=[TICKET_ALGORITHM])
+        return self._sign(TICKET_HEADER_TYP, claims, TICKET_ALGORITHM, self.keys.ticket_signing_key)
 
     def verify(self, token: str, kind: TokenKind) -> dict[str, Any]:
         """Return the claims of a valid token of ``kind``, else raise :class:`InvalidToken`."""
@@ -317,10 +315,11 @@ class TokenCodec:
             raise InvalidToken("bad_job")
         return StreamTicket(user_id=str(claims["sub"]), kind=kind, job_id=job_id)
 
-    def _sign(self, header_typ: str, claims: dict[str, Any]) -> str:
-        key = self.keys.signing_key
-        header = {"alg": ALGORITHM, "kid": key.kid, "typ": header_typ}
-        return jws.serialize_compact(header, _json(claims), key, algorithms=[ALGORITHM])
+    def _sign(
+        self, header_typ: str, claims: dict[str, Any], algorithm: str, key: RSAKey | OKPKey
+    ) -> str:
+        header = {"alg": algorithm, "kid": key.kid, "typ": header_typ}
+        return jws.serialize_compact(header, _json(claims), key, algorithms=[algorithm])
 
     def _signed_claims(
         self,
