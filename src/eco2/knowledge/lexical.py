@@ -65,7 +65,6 @@ class LexicalIndex:
         tokenize: Tokenize | None = None,
         known: Morphemes | None = None,
     ) -> None:
-        self._custom_tokenize = tokenize
         self._tokenize = tokenize or default_tokenize
         self._n_items = len(items)
         weighted = [(n, text, w) for n, item in enumerate(items) for text, w in _aliases(item)]
@@ -113,8 +112,8 @@ class LexicalIndex:
 
     async def morphemes_async(self, text: str) -> list[str]:
         """The text's content morphemes for :meth:`scores`, awaited on an event loop."""
-        if self._custom_tokenize is not None:
-            return self._custom_tokenize([text])[0]
+        if self._tokenize is not default_tokenize:
+            return self._tokenize([text])[0]
         return await query_morphemes(text)
 
     def scores(self, text: str, morphemes: list[str] | None = None) -> list[float]:
