@@ -21,7 +21,7 @@ from sqlalchemy import text
 from eco2 import __version__, interop, registry
 from eco2.keys import load_key_ring, token_codec
 from eco2.platform.cache import redis_client
-from eco2.platform.db import Reads, session_factory, sqlalchemy_config, sqlalchemy_plugin
+from eco2.platform.db import Reads, create_engine, session_factory
 from eco2.platform.embedded import read_status
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
@@ -31,7 +31,7 @@ from eco2.platform.inputs import InputPolicy, input_policy_middleware
 from eco2.platform.jobs import Jobs
 from eco2.platform.logging import configure_logging, request_id_middleware
 from eco2.platform.metrics import MetricsController, prometheus_config
-from eco2.platform.runtime import Runtime
+from eco2.platform.runtime import Runtime, Services
 from eco2.platform.security import Revocations
 from eco2.platform.shutdown import Stopping, notice_stop_signals
 from eco2.platform.tracing import http_plugin, setup_tracing, trace_engine
@@ -61,13 +61,13 @@ class Eco2Plugin(InitPluginProtocol):
         self.settings = settings
         self.domains = tuple(domains)
         self.http = http  # False: a worker process (no domain routes, jobs always run)
+        self.services = Services()  # filled as the domains start
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("ECO2_DATABASE_URL and ECO2_REDIS_URL must be resolved before boot")
         configure_logging(level=settings.log_level, json=settings.json_logs)
-        db_config = sqlalchemy_config(settings)
         metrics = prometheus_config(app_name="eco2-" + "-".join(d.name for d in self.domains))
 
         app_config.route_handlers.extend([health, ready, MetricsController])
@@ -79,7 +79,7 @@ class Eco2Plugin(InitPluginProtocol):
                     if settings.env == "local" or not _local_only(h)
                 )
             app_config.route_handlers.extend(interop.internal_route_handlers(self.domains))
-        app_config.plugins.append(sqlalchemy_plugin(db_config))
+            app_config.dependencies.update(self._service_dependencies())
         app_config.middleware[:0] = [
             request_id_middleware,
             metrics.middleware,
@@ -114,18 +114,28 @@ class Eco2Plugin(InitPluginProtocol):
             {
                 "settings": settings,
                 "domains": {d.name for d in self.domains},
-                "db_config": db_config,
             }
         )
         app_config.lifespan.extend([self._runtime, self._domain_lifecycle])
         return app_config
+
+    def _service_dependencies(self) -> dict[str, Provide]:
+        provided: dict[str, Provide] = {}
+        for domain in self.domains:
+            dependency = domain.dependency()
+            if dependency is None:
+                continue
+            if dependency.key in provided:
+                raise RuntimeError(f"two domains' services are both named {dependency.key!r}")
+            provided[dependency.key] = dependency.provide(domain.name, self.services)
+        return provided
 
     @asynccontextmanager
     async def _runtime(self, app: Litestar) -> AsyncIterator[None]:
         """Process-wide clients, created once and closed on shutdown."""
         settings = self.settings
         redis = redis_client(settings)
-        engine = app.state.db_config.get_engine()
+        engine = create_engine(settings)
         trace_engine(engine)
         http = httpx.AsyncClient(timeout=settings.auth_http_timeout_seconds)
         keys = load_key_ring(settings)
@@ -152,6 +162,7 @@ class Eco2Plugin(InitPluginProtocol):
                 revocations=revocations,
                 jobs=Jobs(settings, work=settings.jobs_in_process or not self.http),
                 stopping=Stopping(),
+                services=self.services,
             ),
             identity_resolver=resolver,
             readiness=Readiness(
@@ -168,6 +179,7 @@ class Eco2Plugin(InitPluginProtocol):
                 await revoked.close()
             await http.aclose()
             await redis.aclose()
+            await engine.dispose()
 
     @asynccontextmanager
     async def _domain_lifecycle(self, app: Litestar) -> AsyncIterator[None]:
@@ -189,8 +201,8 @@ class Eco2Plugin(InitPluginProtocol):
                 lifecycle = domain.lifecycle()
                 if lifecycle is not None:
                     service = await started.enter_async_context(lifecycle(runtime))
-                    runtime.services[domain.name] = service
-                    started.callback(runtime.services.pop, domain.name, None)
+                    runtime.services.register(domain.name, service)
+                    started.callback(runtime.services.remove, domain.name)
             started.push_async_callback(runtime.jobs.stop)
             await runtime.jobs.start()
             runtime.stopping.on_stop(runtime.jobs.begin_drain)

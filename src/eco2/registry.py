@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from litestar.types import ControllerRouterHandler
 
+    from eco2.platform.di import ServiceDependency
     from eco2.platform.runtime import Runtime
 
     Lifecycle = Callable[[Runtime], AbstractAsyncContextManager[object]]
@@ -68,6 +69,11 @@ class Domain:
         it, and closes it after the requests, before those clients close."""
         lifecycle: Lifecycle | None = getattr(self._deps(), "lifecycle", None)
         return lifecycle
+
+    def dependency(self) -> ServiceDependency[object] | None:
+        """``deps.dependency``: how handlers take the domain's service (``users: Users``)."""
+        dependency: ServiceDependency[object] | None = getattr(self._deps(), "dependency", None)
+        return dependency
 
     def warm_ups(self) -> dict[str, Callable[[], object]]:
         """Slow, blocking start-up work by name (loading the knowledge index): run in threads

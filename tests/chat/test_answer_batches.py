@@ -25,7 +25,7 @@ CHATS = 12
 
 
 def chats(live: LiveApp) -> ChatService:
-    service: ChatService = live.app.state.runtime.services["chat"]
+    service: ChatService = live.app.state.runtime.service("chat", ChatService)
     return service
 
 

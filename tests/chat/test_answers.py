@@ -7,6 +7,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from eco2.domains.chat.services import ChatService
 from eco2.platform.db import async_url
 from eco2.settings import Settings
 from tests.chat.conftest import IMAGE, ask, parse_sse, send, stream
@@ -118,7 +119,7 @@ async def test_stream_events_tokens_done(client: AsyncTestClient[Litestar], user
 async def test_keepalive_while_waiting(
     client: AsyncTestClient[Litestar], user_id: str, app: Litestar
 ) -> None:
-    service = app.state.runtime.services["chat"]
+    service = app.state.runtime.service("chat", ChatService)
     original = service.assistant.reply
 
     async def slow(*args: object) -> object:
@@ -141,7 +142,7 @@ async def test_a_crashed_answer_ends_with_done_failed(
     async def broken(*_: object) -> object:
         raise RuntimeError("boom")
 
-    app.state.runtime.services["chat"].assistant.reply = broken
+    app.state.runtime.service("chat", ChatService).assistant.reply = broken
     chat = (await client.post(CHAT, json={})).json()
     events = await stream(client, (await send(client, chat["id"], "캔"))["stream_url"])
     assert events[-1]["event"] == "done"

@@ -15,6 +15,7 @@ from litestar import Litestar
 from eco2.domains.chat.assistant import Progress, Reply, Turn
 from eco2.domains.chat.context import History
 from eco2.domains.chat.progress import STAGE_SECONDS, ModelError
+from eco2.domains.chat.services import ChatService
 from eco2.platform import job_events
 from eco2.settings import Settings
 from tests.fakes.db import sql
@@ -70,7 +71,7 @@ def failing(kind: str, after: list[str] | None = None) -> Attempt:
 
 def script(app: Litestar, *attempts: Attempt) -> Scripted:
     scripted = Scripted(*attempts)
-    app.state.runtime.services["chat"].assistant = scripted
+    app.state.runtime.service("chat", ChatService).assistant = scripted
     return scripted
 
 
@@ -182,7 +183,7 @@ async def test_quick_stages_share_the_write_of_what_follows(live: LiveApp) -> No
         return Reply("버려요.", "disposal", None)
 
     script(live.app, attempt)
-    writes = counting_writes(live.app.state.runtime.services["chat"].events)
+    writes = counting_writes(live.app.state.runtime.service("chat", ChatService).events)
     job = await send(live)
     stream = await read_stream(live.http, job["stream_url"], last_event_id=0)
     assert stream.names == ["queued", "intent", "intent", "token", "done"]
@@ -253,7 +254,9 @@ async def test_an_answer_whose_end_could_not_be_logged_still_ends_its_stream(
     monkeypatch.setattr(job_events, "WRITE_RETRY_SECONDS", (0.01, 0.01, 0.01))
     scripted = script(live.app, answering(WORDS))
     refusals = ["before"] * 4
-    failing_writes(live.app.state.runtime.services["chat"].events, refusals, only_ends=True)
+    failing_writes(
+        live.app.state.runtime.service("chat", ChatService).events, refusals, only_ends=True
+    )
     job = await send(live)
     stream = await read_stream(live.http, job["stream_url"], within=30)
     assert refusals == []

@@ -12,6 +12,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from eco2.domains.chat.services import ChatService
 from eco2.domains.location.schemas import CenterEntry
 from eco2.settings import Settings
 from tests.chat.conftest import IMAGE, ask, chat_settings, send, stream
@@ -128,7 +129,7 @@ async def test_nearby_tool_gets_the_location_and_item_and_its_places_reach_the_a
     model: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tools = app.state.runtime.services["chat"].tools
+    tools = app.state.runtime.service("chat", ChatService).tools
     calls: list[dict[str, Any]] = []
 
     async def nearest(latitude: float, longitude: float, **options: Any) -> list[CenterEntry]:
@@ -177,7 +178,9 @@ async def test_nearby_tool_for_a_shop_looks_for_refill_stores(
         calls.append(options)
         return []
 
-    monkeypatch.setattr(app.state.runtime.services["chat"].tools._places, "nearest", nearest)
+    monkeypatch.setattr(
+        app.state.runtime.service("chat", ChatService).tools._places, "nearest", nearest
+    )
     model.script.responder = lambda request: Reply(
         chunks=text_chunks("주변에 가게가 없어요.")
         if tool_results(request)
@@ -209,7 +212,7 @@ async def test_photo_tool_scans_the_message_photo_and_its_result_reaches_the_ans
     model: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tools = app.state.runtime.services["chat"].tools
+    tools = app.state.runtime.service("chat", ChatService).tools
     calls: list[tuple[Any, ...]] = []
     original = tools.photo
 

@@ -151,7 +151,7 @@ async def test_an_interrupted_upload_does_not_use_up_the_url(client: Client, use
         raise ConnectionResetError("client went away")
 
     async def interrupted(runtime: Runtime) -> None:
-        images = runtime.services["images"]
+        images = runtime.service("images", services.ImageService)
         assert isinstance(images, services.ImageService)
         with pytest.raises(ConnectionResetError):
             await images.receive_upload(token, "image/png", len(PNG_BYTES), dropped())

@@ -278,9 +278,9 @@ async def test_database_errors_never_log_the_parameters(
     from sqlalchemy import text
 
     from eco2.platform import errors
-    from eco2.platform.db import sqlalchemy_config
+    from eco2.platform.db import create_engine
 
-    engine = sqlalchemy_config(base_settings).get_engine()
+    engine = create_engine(base_settings)
     try:
         async with engine.connect() as conn:
             with pytest.raises(sqlalchemy.exc.DBAPIError) as failed:

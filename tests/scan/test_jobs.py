@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from eco2.domains.scan import services as scan_services
 from eco2.domains.scan.providers.base import ProviderError
+from eco2.domains.scan.services import ScanService
 from eco2.platform.job_events import StreamSlots
 from eco2.settings import Settings
 from tests.fakes.db import sql
@@ -55,7 +56,7 @@ async def following(settings: Settings, user_id: str, within: float = 15.0) -> N
 
 
 def vision(app: Litestar, **options: Any) -> Counted:
-    service = app.state.runtime.services["scan"]
+    service = app.state.runtime.service("scan", ScanService)
     counted = Counted(service.pipeline.vision, **options)
     object.__setattr__(service.pipeline, "vision", counted)
     return counted
@@ -191,7 +192,7 @@ async def test_a_sync_scan_that_cannot_be_stored_grants_no_reward(
     live: LiveApp, settings: Settings
 ) -> None:
     """Issue 12, item 10: the reward and the stored scan succeed or fail together."""
-    service = live.app.state.runtime.services["scan"]
+    service = live.app.state.runtime.service("scan", ScanService)
 
     async def broken(row: dict[str, Any]) -> None:
         raise OperationalError("INSERT", {}, ConnectionError("database went away"))
@@ -219,7 +220,7 @@ async def test_a_reward_owed_by_a_crashed_scan_is_granted_by_the_sweep(
         u=user_id,
         img=IMAGE,
     )
-    service = live.app.state.runtime.services["scan"]
+    service = live.app.state.runtime.service("scan", ScanService)
     assert await live.call(service.settle_rewards) == 1
     owned = await sql(
         settings,

@@ -1,5 +1,9 @@
 """SQLAlchemy 2 async wiring: declarative base, URL normalisation, the engine and its pool,
-reads outside transactions, the Litestar plugin."""
+reads outside transactions.
+
+No Litestar SQLAlchemy plugin: services open their own sessions (``Runtime.sessions``) or read
+through ``Reads``; the plugin's session dependency would go unused while its before-send hook
+ran on every response message of every request."""
 
 from __future__ import annotations
 
@@ -8,11 +12,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from advanced_alchemy.extensions.litestar import (
-    AsyncSessionConfig,
-    SQLAlchemyAsyncConfig,
-    SQLAlchemyPlugin,
-)
 from sqlalchemy import DateTime, Executable, MetaData, Row, event
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
@@ -110,16 +109,6 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
             raise InvalidatePoolError("a pooled connection died while idle") from exc
 
 
-def sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
-    return SQLAlchemyAsyncConfig(
-        engine_instance=create_engine(settings),
-        session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler="autocommit",
-        session_dependency_key="db_session",
-        create_all=False,
-    )
-
-
 class Reads:
     """Statements that only read (and single-statement writes), run outside any transaction:
     with asyncpg a session would add a BEGIN and a ROLLBACK round trip to every read. A read
@@ -152,10 +141,6 @@ class Reads:
     ) -> Sequence[Row[Any]]:
         async with self._engine.connect() as connection:
             return (await connection.execute(statement, parameters)).all()
-
-
-def sqlalchemy_plugin(config: SQLAlchemyAsyncConfig) -> SQLAlchemyPlugin:
-    return SQLAlchemyPlugin(config=config)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -22,7 +22,7 @@ import structlog
 from litestar import Router
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ControllerRouterHandler, Dependencies
+from litestar.types import ControllerRouterHandler
 
 from eco2.platform.errors import AppError, ServiceUnavailable, Unauthorized
 
@@ -56,15 +56,12 @@ def require_internal_token(
         raise Unauthorized(code="invalid_service_credential")
 
 
-def internal_router(
-    domain: str, route_handlers: Sequence[ControllerRouterHandler], dependencies: Dependencies
-) -> Router:
+def internal_router(domain: str, route_handlers: Sequence[ControllerRouterHandler]) -> Router:
     """A domain's routes for other domains: under ``/internal/<domain>``, behind the internal
     token, left out of the OpenAPI document."""
     return Router(
         f"{INTERNAL_PREFIX}{domain}",
         route_handlers=route_handlers,
-        dependencies=dependencies,
         guards=[require_internal_token],
         include_in_schema=False,
     )

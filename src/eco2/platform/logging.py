@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import sys
+from contextvars import ContextVar
 
 import structlog
 from litestar.enums import ScopeType
@@ -20,6 +21,9 @@ from eco2.platform.security import redact_tickets
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER = REQUEST_ID_HEADER.encode()
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The request being served, for log lines: one variable set per request (structlog's
+# ``bind_contextvars`` would look up and set one variable per key, and build a token dict).
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def drop_tickets(
@@ -51,6 +55,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_request_id,
             *joined,
             drop_tickets,
             structlog.processors.add_log_level,
@@ -88,6 +93,13 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
+def add_request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    request_id = _request_id.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
 def add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """``trace_id`` and ``span_id`` of the current span: a log line leads to its trace."""
     ids = tracing.current_ids()
@@ -105,12 +117,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        incoming = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == _REQUEST_ID_HEADER), ""
-        )
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else _request_ids.next()
+        request_id = _incoming_request_id(scope) or _request_ids.next()
         echoed = (_REQUEST_ID_HEADER, request_id.encode())
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        bound = _request_id.set(request_id)
         if traced:
             tracing.record_request_id(request_id)
 
@@ -122,6 +131,14 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            structlog.contextvars.reset_contextvars(**tokens)
+            _request_id.reset(bound)
 
     return middleware
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == _REQUEST_ID_HEADER:
+            incoming = value.decode("latin-1")
+            return incoming if _VALID_REQUEST_ID.match(incoming) else None
+    return None

@@ -19,6 +19,32 @@ from eco2.settings import Settings
 S = TypeVar("S")
 
 
+class Services:
+    """Each served domain's service, registered by the app while the domain runs
+    (docs/architecture.md, "Services"); handlers and in-process ports look them up."""
+
+    __slots__ = ("_started",)
+
+    def __init__(self) -> None:
+        self._started: dict[str, object] = {}
+
+    def register(self, domain: str, service: object) -> None:
+        self._started[domain] = service
+
+    def remove(self, domain: str) -> None:
+        self._started.pop(domain, None)
+
+    def __contains__(self, domain: object) -> bool:
+        return domain in self._started
+
+    def get(self, domain: str, kind: type[S]) -> S:
+        """The started service of ``domain``, a ``kind``; a wiring error when there is none."""
+        service = self._started.get(domain)
+        if not isinstance(service, kind):
+            raise LookupError(f"the {domain} domain has no started {kind.__name__} here")
+        return service
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     settings: Settings
@@ -31,19 +57,13 @@ class Runtime:
     revocations: Revocations
     jobs: Jobs
     stopping: Stopping
-    # Each served domain's service, registered by the app when the domain starts
-    # (docs/architecture.md, "Services").
-    services: dict[str, object] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
 
     def serves(self, domain: str) -> bool:
         return domain in self.domains
 
     def service(self, domain: str, kind: type[S]) -> S:
-        """The started service of ``domain``, a ``kind``; a wiring error when there is none."""
-        service = self.services.get(domain)
-        if not isinstance(service, kind):
-            raise LookupError(f"the {domain} domain has no started {kind.__name__} here")
-        return service
+        return self.services.get(domain, kind)
 
     def internal_client(self, domain: str) -> InternalClient:
         return InternalClient(

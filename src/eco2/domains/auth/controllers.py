@@ -16,7 +16,7 @@ from eco2.domains.auth.cookies import (
     login_cookie,
     session_cookies,
 )
-from eco2.domains.auth.deps import Auth, dependencies
+from eco2.domains.auth.deps import Auth
 from eco2.domains.auth.schemas import DevLogin, Envelope, LoginStart, ProviderProfile
 from eco2.domains.auth.services import LoginFailed, browser_binding
 from eco2.domains.users.interface import clean_nickname
@@ -139,7 +139,6 @@ def _router(*handlers: HTTPRouteHandler, local_only: bool = False) -> Router:
     return Router(
         f"{API}/auth",
         route_handlers=list(handlers),
-        dependencies=dependencies,
         tags=["auth"],
         opt={"local_only": local_only},  # the app mounts local-only routers in local mode only
     )

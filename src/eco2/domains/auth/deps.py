@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 
 from eco2.domains.auth.revocations import Relay
 from eco2.domains.auth.services import AuthService
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.runtime import Runtime
 
 Auth: TypeAlias = NamedDependency[AuthService]
@@ -27,4 +27,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[AuthService]:
         await relay.close()
 
 
-dependencies = {"auth": service_dependency("auth", AuthService)}
+dependency = ServiceDependency("auth", AuthService)

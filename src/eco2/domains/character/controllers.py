@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Router, get, post
 from litestar.params import FromPath, JSONBody
 
-from eco2.domains.character.deps import Characters, dependencies
+from eco2.domains.character.deps import Characters
 from eco2.domains.character.schemas import (
     Ack,
     CatalogCharacter,
@@ -53,12 +53,8 @@ async def internal_owned(user_id: FromPath[str], characters: Characters) -> list
     return await characters.owned(user_id)
 
 
-internal = internal_router(
-    "character", [grant, mascot, internal_catalog, internal_owned], dependencies
-)
+internal = internal_router("character", [grant, mascot, internal_catalog, internal_owned])
 
-public = Router(
-    API, route_handlers=[catalog, my_characters], dependencies=dependencies, tags=["character"]
-)
+public = Router(API, route_handlers=[catalog, my_characters], tags=["character"])
 
 route_handlers = [public, internal]

@@ -10,7 +10,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from eco2.domains.character.services import CharacterService
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.runtime import Runtime
 
 Characters: TypeAlias = NamedDependency[CharacterService]
@@ -23,4 +23,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[CharacterService]:
     yield service
 
 
-dependencies = {"characters": service_dependency("character", CharacterService)}
+dependency = ServiceDependency("characters", CharacterService)

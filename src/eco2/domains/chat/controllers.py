@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from eco2.domains.chat.deps import Chats, dependencies
+from eco2.domains.chat.deps import Chats
 from eco2.domains.chat.schemas import (
     ChatCreated,
     ChatDetail,
@@ -106,7 +106,6 @@ chat_router = Router(
         send_message,
         events,
     ],
-    dependencies=dependencies,
     tags=["chat"],
 )
 

@@ -9,7 +9,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from eco2.domains.chat.services import ChatService
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.runtime import Runtime
 
 Chats: TypeAlias = NamedDependency[ChatService]
@@ -24,4 +24,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[ChatService]:
         await service.close()
 
 
-dependencies = {"chats": service_dependency("chat", ChatService)}
+dependency = ServiceDependency("chats", ChatService)

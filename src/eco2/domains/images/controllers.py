@@ -9,7 +9,7 @@ from litestar import Request, Router, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import File
 
-from eco2.domains.images.deps import Images, dependencies
+from eco2.domains.images.deps import Images
 from eco2.domains.images.schemas import (
     CallbackRequest,
     PresignRequest,
@@ -88,7 +88,6 @@ async def stored_file(images: Images, key: FromPath[str]) -> File:
 public = Router(
     IMAGES,
     route_handlers=[presign, callback, upload, stored_file],
-    dependencies=dependencies,
     tags=["images"],
 )
 

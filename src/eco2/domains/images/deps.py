@@ -9,7 +9,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from eco2.domains.images.services import ImageService
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.runtime import Runtime
 
 Images: TypeAlias = NamedDependency[ImageService]
@@ -20,4 +20,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[ImageService]:
     yield ImageService(runtime)
 
 
-dependencies = {"images": service_dependency("images", ImageService)}
+dependency = ServiceDependency("images", ImageService)

@@ -12,7 +12,7 @@ from typing import Annotated
 from litestar import Router, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from eco2.domains.info.deps import Info, dependencies
+from eco2.domains.info.deps import Info
 from eco2.domains.info.news import parse_category
 from eco2.domains.info.schemas import ItemDetail, ItemResult, MajorCategory, NewsPage
 from eco2.knowledge import default_retriever
@@ -54,7 +54,6 @@ async def news(
 public = Router(
     f"{API}/info",
     route_handlers=[items, item, categories, news],
-    dependencies=dependencies,
     tags=["info"],
 )
 

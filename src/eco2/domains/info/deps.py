@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from eco2.domains.info import news
 from eco2.domains.info.services import InfoService
 from eco2.knowledge import load_knowledge
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.jobs import Periodic
 from eco2.platform.runtime import Runtime
 
@@ -41,4 +41,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[InfoService]:
     yield service
 
 
-dependencies = {"info": service_dependency("info", InfoService)}
+dependency = ServiceDependency("info", InfoService)

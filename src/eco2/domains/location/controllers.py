@@ -8,7 +8,7 @@ from litestar import Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from eco2.domains.location import categories, services
-from eco2.domains.location.deps import Locations, dependencies
+from eco2.domains.location.deps import Locations
 from eco2.domains.location.schemas import (
     CenterDetail,
     CenterEntry,
@@ -83,12 +83,11 @@ async def nearest(data: JSONBody[NearestRequest], locations: Locations) -> Neare
     return NearestResult(sites=await locations.nearest(data))
 
 
-internal = internal_router("location", [nearest], dependencies)
+internal = internal_router("location", [nearest])
 
 public = Router(
     f"{API}/locations",
     route_handlers=[centers, center_detail, search, suggest],
-    dependencies=dependencies,
     tags=["location"],
 )
 

@@ -10,7 +10,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from eco2.domains.location.services import LocationService
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.runtime import Runtime
 
 Locations: TypeAlias = NamedDependency[LocationService]
@@ -23,4 +23,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[LocationService]:
     yield service
 
 
-dependencies = {"locations": service_dependency("location", LocationService)}
+dependency = ServiceDependency("locations", LocationService)

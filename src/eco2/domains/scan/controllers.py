@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from eco2.domains.scan.deps import Scans, dependencies
+from eco2.domains.scan.deps import Scans
 from eco2.domains.scan.providers.matching import knowledge, warm_up
 from eco2.domains.scan.schemas import (
     ClassifyRequest,
@@ -92,12 +92,11 @@ async def internal_classify(scans: Scans, data: JSONBody[InternalClassify]) -> S
     return await scans.classify(data.user_id, ClassifyRequest(data.image_url, data.user_input))
 
 
-internal = internal_router("scan", [internal_classify], dependencies)
+internal = internal_router("scan", [internal_classify])
 
 scan_router = Router(
     f"{API}/scan",
     route_handlers=[classify, submit, events, result, categories, history, metrics],
-    dependencies=dependencies,
     tags=["scan"],
 )
 

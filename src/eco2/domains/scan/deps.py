@@ -9,7 +9,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from eco2.domains.scan.services import ScanService
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.runtime import Runtime
 
 Scans: TypeAlias = NamedDependency[ScanService]
@@ -24,4 +24,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[ScanService]:
         await service.close()
 
 
-dependencies = {"scans": service_dependency("scan", ScanService)}
+dependency = ServiceDependency("scans", ScanService)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
-from eco2.domains.users.deps import Users, dependencies
+from eco2.domains.users.deps import Users
 from eco2.domains.users.erasure import ErasureState
 from eco2.domains.users.schemas import LoginRecord, LoginResult, UserProfile, UserUpdate
 from eco2.platform.di import AuthRequest
@@ -16,7 +16,6 @@ from eco2.registry import API
 class MeController(Controller):
     path = f"{API}/user/me"
     tags = ["users"]
-    dependencies = dependencies
 
     @get("/", summary="My profile")
     async def me(self, request: AuthRequest, users: Users) -> UserProfile:
@@ -53,6 +52,6 @@ async def erasure_state(user_id: FromPath[str], users: Users) -> ErasureState:
     return await users.erasure_state(user_id)
 
 
-internal = internal_router("users", [record_login, erasure_state], dependencies)
+internal = internal_router("users", [record_login, erasure_state])
 
 route_handlers = [MeController, PluralMeController, internal]

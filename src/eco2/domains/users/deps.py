@@ -9,7 +9,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from eco2.domains.users.services import UserService
-from eco2.platform.di import service_dependency
+from eco2.platform.di import ServiceDependency
 from eco2.platform.runtime import Runtime
 
 Users: TypeAlias = NamedDependency[UserService]
@@ -20,4 +20,4 @@ async def lifecycle(runtime: Runtime) -> AsyncIterator[UserService]:
     yield UserService(runtime)
 
 
-dependencies = {"users": service_dependency("users", UserService)}
+dependency = ServiceDependency("users", UserService)
