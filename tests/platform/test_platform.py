@@ -268,6 +268,19 @@ def test_a_domain_process_serves_only_its_routes(name: str, base_settings: Setti
     assert any(r.path.startswith(domain.prefixes) for r in app.routes)
 
 
+async def test_each_app_hands_its_handlers_its_own_services(settings: Settings) -> None:
+    """Domain services are provided app-wide over each app's own registry: two apps in one
+    process (tests, ``--domain`` pods) never hand out each other's services."""
+    from eco2.domains.users.services import UserService
+
+    apps = [create_app(["users"], settings=settings) for _ in range(2)]
+    async with AsyncTestClient(apps[0]), AsyncTestClient(apps[1]):
+        provided = [await app.dependencies["users"]() for app in apps]
+        started = [app.state.runtime.service("users", UserService) for app in apps]
+    assert provided == started
+    assert provided[0] is not provided[1]
+
+
 def test_settle_heap_freezes_start_up_objects_and_raises_thresholds() -> None:
     import gc
 
