@@ -33,6 +33,13 @@ refactor this branch made, so the old tree gets this branch's ``cli.py``)::
     git worktree add --detach /tmp/base15 78ac29d
     git -C /tmp/base15 checkout c396717 -- src/eco2/cli.py
     flock /tmp/eco2-bench.lock .venv/bin/python bench/bench_request_path.py --before /tmp/base15/src
+
+The second pass (main at 27f767e; that code still imports advanced-alchemy, which is no longer
+a dependency, so it gets its own copy beside its source)::
+
+    git worktree add --detach /tmp/b15b 27f767e
+    .venv/bin/uv pip install --no-deps --target /tmp/b15b/src advanced-alchemy==1.12.0
+    flock /tmp/eco2-bench.lock .venv/bin/python bench/bench_request_path.py --before /tmp/b15b/src
 """
 
 from __future__ import annotations
