@@ -260,7 +260,7 @@ class RevocationCache:
             await self._follow(pubsub, client)
         finally:
             self._following = None
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
             await client.aclose()
 
     async def _await_subscribed(self, pubsub: PubSub) -> None:
