@@ -21,7 +21,7 @@ from sqlalchemy import text
 from eco2 import __version__, interop, registry
 from eco2.keys import load_key_ring, token_codec
 from eco2.platform.cache import redis_client
-from eco2.platform.db import Reads, create_engine, session_factory
+from eco2.platform.db import Statements, create_engine, session_factory
 from eco2.platform.embedded import read_status
 from eco2.platform.errors import exception_handlers
 from eco2.platform.health import Readiness, health, ready
@@ -157,7 +157,7 @@ class Eco2Plugin(InitPluginProtocol):
                 redis=redis,
                 http=http,
                 sessions=session_factory(engine),
-                reads=Reads(engine),
+                statements=Statements(engine),
                 tokens=codec,
                 revocations=revocations,
                 jobs=Jobs(settings, work=settings.jobs_in_process or not self.http),

@@ -1,5 +1,5 @@
 """Coalesced reads (platform/batching.BatchLoader) and reads outside transactions
-(platform/db.Reads): a burst shares queries, nothing is served from an earlier query, a dropped
+(platform/db.Statements): a burst shares queries, nothing is served from an earlier query, a dropped
 connection is read again."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from eco2.platform.batching import BatchLoader
-from eco2.platform.db import Reads, async_url, create_engine
+from eco2.platform.db import Statements, async_url, create_engine
 from eco2.settings import Settings
 
 
@@ -112,9 +112,9 @@ async def test_a_cancelled_load_leaves_the_others_their_answer() -> None:
 
 async def test_reads_survive_connections_the_server_dropped(settings: Settings) -> None:
     engine = create_engine(settings)
-    reads = Reads(engine)
+    statements = Statements(engine)
     try:
-        assert (await reads.all(text("SELECT 1 AS one")))[0].one == 1
+        assert (await statements.read(text("SELECT 1 AS one")))[0].one == 1
         async with create_async_engine(
             async_url(settings.database_url or ""), poolclass=NullPool
         ).connect() as admin:
@@ -128,6 +128,6 @@ async def test_reads_survive_connections_the_server_dropped(settings: Settings) 
         assert (dropped or 0) >= 1  # the pooled connection the first read used
         # the pooled connection is dead but was not idle long enough to be pinged: the read
         # fails on it and is run again on a fresh one
-        assert (await reads.all(text("SELECT 2 AS two")))[0].two == 2
+        assert (await statements.read(text("SELECT 2 AS two")))[0].two == 2
     finally:
         await engine.dispose()

@@ -2,7 +2,7 @@
 reads outside transactions.
 
 No Litestar SQLAlchemy plugin: services open their own sessions (``Runtime.sessions``) or read
-through ``Reads``; the plugin's session dependency would go unused while its before-send hook
+through ``Statements``; the plugin's session dependency would go unused while its before-send hook
 ran on every response message of every request."""
 
 from __future__ import annotations
@@ -109,16 +109,16 @@ def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
             raise InvalidatePoolError("a pooled connection died while idle") from exc
 
 
-class Reads:
-    """Statements that only read (and single-statement writes), run outside any transaction:
-    with asyncpg a session would add a BEGIN and a ROLLBACK round trip to every read. A read
-    that meets a connection the server dropped is run once more on a fresh one (reading again
-    is harmless)."""
+class Statements:
+    """Single statements run outside any transaction, each atomic on its own: with asyncpg a
+    session would add a BEGIN and a ROLLBACK (or COMMIT) round trip to each. A read that meets
+    a connection the server dropped is run once more on a fresh one (reading again is
+    harmless)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    async def all(
+    async def read(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
         try:
@@ -131,9 +131,8 @@ class Reads:
     async def write(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
-        """One statement that writes, committed on its own (a statement is atomic both ways):
-        a session would add BEGIN and COMMIT round trips. Run once: whether running it again
-        is safe is the caller's to know."""
+        """A statement that writes, committed on its own. Run once: whether running it again is
+        safe is the caller's to know."""
         return await self._all(statement, parameters)
 
     async def _all(

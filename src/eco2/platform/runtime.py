@@ -9,7 +9,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from eco2.platform.db import Reads
+from eco2.platform.db import Statements
 from eco2.platform.internal import InternalClient
 from eco2.platform.jobs import Jobs
 from eco2.platform.security import Revocations, TokenCodec
@@ -52,7 +52,7 @@ class Runtime:
     redis: Redis
     http: httpx.AsyncClient
     sessions: async_sessionmaker[AsyncSession]
-    reads: Reads  # statements that only read, outside transactions
+    statements: Statements  # single statements, outside transactions
     tokens: TokenCodec | None
     revocations: Revocations
     jobs: Jobs

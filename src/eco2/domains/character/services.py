@@ -96,7 +96,7 @@ class CharacterService:
     async def _read_collections(
         self, user_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[OwnedCharacter]]:
-        rows = await self._runtime.reads.all(COLLECTIONS, {"user_ids": list(user_ids)})
+        rows = await self._runtime.statements.read(COLLECTIONS, {"user_ids": list(user_ids)})
         collections: dict[uuid.UUID, list[OwnedCharacter]] = {}
         for row in rows:
             collections.setdefault(row.user_id, []).append(

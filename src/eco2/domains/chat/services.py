@@ -366,7 +366,7 @@ class ChatService:
         self, keys: Sequence[store.StateKey]
     ) -> dict[store.StateKey, list[Row[Any]]]:
         """The rows of :data:`store.ANSWER_STATES` of each job (none: its chat is gone)."""
-        rows = await self.runtime.reads.all(
+        rows = await self.runtime.statements.read(
             store.ANSWER_STATES,
             {
                 "jobs": store.batch_json(keys),
@@ -383,7 +383,7 @@ class ChatService:
     ) -> dict[store.AnswerRow, datetime]:
         """Store answers with :data:`store.RECORD_ANSWERS`: the ``created_at`` of each one
         stored (an answer not stored is not there: its chat moved on, or it was stored)."""
-        rows = await self.runtime.reads.write(
+        rows = await self.runtime.statements.write(
             store.RECORD_ANSWERS, {"answers": store.batch_json(answers)}
         )
         stored = {row.id: row.created_at for row in rows}

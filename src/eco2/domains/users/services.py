@@ -51,7 +51,7 @@ class UserService:
         return profile
 
     async def _read_profiles(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, UserProfile]:
-        rows = await self._runtime.reads.all(PROFILES, {"ids": list(ids)})
+        rows = await self._runtime.statements.read(PROFILES, {"ids": list(ids)})
         return {row.id: to_user_profile(row) for row in rows}
 
     async def update(self, user_id: str, changes: dict[str, str | None]) -> UserProfile:
